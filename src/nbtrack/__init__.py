@@ -1,0 +1,121 @@
+"""nbtrack: notebook-first machine-learning lifecycle tracking.
+
+MLflow's tracking API over a local SQLite store::
+
+    import nbtrack
+    with nbtrack.start_run(run_name="baseline"):
+        nbtrack.log_param("lr", 0.01)
+        nbtrack.log_metric("loss", 0.42, step=1)
+
+Importing this package loads SQLAlchemy only; pandas, Alembic and plotting
+libraries are imported when first needed.
+"""
+
+from nbtrack.client import TrackingClient, ViewType
+from nbtrack.entities import (
+    ArtifactInfo,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from nbtrack.exceptions import (
+    FilterSyntaxError,
+    InvalidInputError,
+    NbtrackError,
+    NbtrackWarning,
+    NotFoundError,
+    WriteError,
+)
+from nbtrack.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_run,
+    end_run,
+    flush,
+    get_experiment,
+    get_experiment_by_name,
+    get_metric_history,
+    get_run,
+    get_tracking_uri,
+    last_active_run_id,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    restore_run,
+    search_experiments,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+MlflowClient = TrackingClient  # so `from nbtrack import MlflowClient` ports MLflow code as-is
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "ArtifactInfo",
+    "Experiment",
+    "FilterSyntaxError",
+    "InvalidInputError",
+    "LifecycleStage",
+    "Metric",
+    "MlflowClient",
+    "NbtrackError",
+    "NbtrackWarning",
+    "NotFoundError",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunStatus",
+    "RunTag",
+    "TrackingClient",
+    "ViewType",
+    "WriteError",
+    "__version__",
+    "active_run",
+    "create_experiment",
+    "delete_run",
+    "end_run",
+    "flush",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run_id",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -1,0 +1,145 @@
+"""Checks on what users log, with errors that name the problem and the fix.
+
+Limits and the key alphabet are MLflow's, so anything accepted here can be
+moved to MLflow and back. The metric checks sit on the hot path: the common
+cases (a float or an int value, a key seen before) cost a type check and a
+set lookup.
+"""
+
+from __future__ import annotations
+
+import numbers
+import posixpath
+import re
+import time
+from typing import Any
+
+from nbtrack.exceptions import InvalidInputError
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_RUN_NAME_LENGTH = 250
+MAX_EXPERIMENT_NAME_LENGTH = 256
+
+_KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
+_valid_keys: set[str] = set()
+
+
+def key(name: Any, what: str = "key") -> str:
+    """A param, metric or tag name: 1-250 of letters, digits, ``_ - . : /`` and spaces."""
+    if name in _valid_keys:
+        return name  # type: ignore[no-any-return]
+    if not isinstance(name, str):
+        raise InvalidInputError(f"{what} must be a string, got {type(name).__name__} {name!r}")
+    if not name:
+        raise InvalidInputError(f"{what} is empty; give it a name such as 'loss'")
+    if len(name) > MAX_KEY_LENGTH:
+        raise InvalidInputError(
+            f"{what} {name[:40]!r}... is {len(name)} characters; the limit is {MAX_KEY_LENGTH}"
+        )
+    if not _KEY_PATTERN.match(name):
+        bad = sorted({c for c in name if not re.match(r"[/\w.\- :]", c)})
+        raise InvalidInputError(
+            f"{what} {name!r} contains {''.join(bad)!r}; names may only contain letters, "
+            "digits, underscores, dashes, periods, spaces, colons and slashes"
+        )
+    if posixpath.normpath(name) != name or name.startswith("/"):
+        raise InvalidInputError(
+            f"{what} {name!r} would change meaning as a path (leading '/', '..', '//' or "
+            "trailing '/'); write it as a plain relative name such as 'train/loss'"
+        )
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(name)
+    return name
+
+
+def metric_value(name: str, value: Any) -> float:
+    """A metric value as float. Numbers and numpy/torch scalars are accepted; NaN and inf kept."""
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return float(value)
+    if isinstance(value, bool):
+        raise InvalidInputError(
+            f"metric {name!r} got a bool ({value}); log float({value}) if you mean "
+            f"{float(value)}, or use set_tag for a flag"
+        )
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return metric_value(name, value.item())  # 0-d numpy array, torch scalar tensor
+    shown = repr(value)
+    shown = shown if len(shown) < 60 else shown[:57] + "..."
+    raise InvalidInputError(
+        f"metric {name!r} must be a number, got {type(value).__name__} {shown}; "
+        "log a float (e.g. float(x)), or use log_param / set_tag for text"
+    )
+
+
+def step(name: str, value: Any) -> int | None:
+    """A metric step: None (the next step of that metric) or an integer."""
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise InvalidInputError(
+        f"step of metric {name!r} must be an integer, got {type(value).__name__} {value!r}"
+    )
+
+
+def timestamp(value: Any) -> int:
+    """A timestamp in ms since the epoch; None means now."""
+    if value is None:
+        return time.time_ns() // 1_000_000
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise InvalidInputError(
+        f"timestamp must be integer milliseconds since the epoch, got {value!r}"
+    )
+
+
+def param_value(name: str, value: Any) -> str:
+    """A param value as the string that is stored (``str(value)``, as MLflow does)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        raise InvalidInputError(
+            f"param {name!r} is {len(text)} characters long; the limit is "
+            f"{MAX_PARAM_VALUE_LENGTH}. Log large values with log_text or log_dict instead"
+        )
+    return text
+
+
+def tag_value(name: str, value: Any) -> str:
+    """A tag value as its stored string."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_VALUE_LENGTH:
+        raise InvalidInputError(
+            f"tag {name!r} is {len(text)} characters long; the limit is {MAX_TAG_VALUE_LENGTH}"
+        )
+    return text
+
+
+def run_name(name: Any) -> str | None:
+    """A run name (None lets the store choose one)."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"run name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_RUN_NAME_LENGTH:
+        raise InvalidInputError(
+            f"run name is {len(name)} characters; the limit is {MAX_RUN_NAME_LENGTH}"
+        )
+    return name
+
+
+def experiment_name(name: Any) -> str:
+    """An experiment name: a non-empty string of at most 256 characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"experiment name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidInputError(
+            f"experiment name is {len(name)} characters; the limit is {MAX_EXPERIMENT_NAME_LENGTH}"
+        )
+    return name

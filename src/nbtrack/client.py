@@ -1,0 +1,480 @@
+"""The explicit API: every call names its run (MLflow's ``MlflowClient``).
+
+Inputs are validated here, before anything is queued, so a bad value is
+refused in the caller's frame with a clear message and nothing already
+logged is affected. Reads flush this process's pending writes first, so a
+value is visible as soon as ``log_*`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbtrack import _validation as check
+from nbtrack.entities import (
+    ArtifactInfo,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+)
+from nbtrack.exceptions import InvalidInputError
+from nbtrack.store import get_store, locate
+from nbtrack.store.artifacts import join_artifact_path, normalize_artifact_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nbtrack.store.sql_store import SqlStore
+
+
+class ViewType(IntEnum):
+    """Which lifecycle stages a search returns (MLflow's values)."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+
+_VIEW_STAGES = {
+    ViewType.ACTIVE_ONLY: LifecycleStage.ACTIVE.value,
+    ViewType.DELETED_ONLY: LifecycleStage.DELETED.value,
+    ViewType.ALL: "all",
+}
+_EXPERIMENT_FILTER = re.compile(
+    r"^\s*(?:attributes\.)?name\s+(=|LIKE|ILIKE)\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE
+)
+
+
+def view_stage(view_type: ViewType | int | str) -> str:
+    """The lifecycle stage ('active', 'deleted' or 'all') a view type selects."""
+    if isinstance(view_type, str) and view_type in ("active", "deleted", "all"):
+        return view_type
+    try:
+        return _VIEW_STAGES[ViewType(int(view_type))]
+    except ValueError:
+        raise InvalidInputError(
+            f"unknown view type {view_type!r}; use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL"
+        ) from None
+
+
+def current_user() -> str:
+    """The OS user logging runs (``NBTRACK_USER`` overrides)."""
+    explicit = os.environ.get("NBTRACK_USER")
+    if explicit:
+        return explicit
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "unknown"
+
+
+class TrackingClient:
+    """Experiments, runs, logged values and artifacts of one tracking store, by id.
+
+    ``tracking_uri`` defaults to the current one (see :func:`nbtrack.get_tracking_uri`).
+    """
+
+    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None) -> None:
+        self.tracking_uri = (
+            locate.normalize_tracking_uri(tracking_uri)
+            if tracking_uri is not None
+            else locate.get_tracking_uri()
+        )
+
+    @property
+    def store(self) -> SqlStore:
+        """The store this client talks to (opened on first use)."""
+        return get_store(self.tracking_uri)
+
+    def _synced(self) -> SqlStore:
+        store = self.store
+        store.flush()
+        return store
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything logged in this process is durable on disk.
+
+        Raises :class:`~nbtrack.exceptions.WriteError` if something could not be stored.
+        """
+        self.store.flush(timeout)
+
+    # -- experiments ----------------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None) -> str:
+        """Create an experiment and return its id; an existing name is an error."""
+        return self.store.create_experiment(check.experiment_name(name), _tags(tags))
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id."""
+        return self.store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name``, or None."""
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: ViewType | int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+    ) -> list[Experiment]:
+        """Experiments, oldest first.
+
+        ``filter_string`` takes ``name = '...'``, ``name LIKE '...'`` or ``name ILIKE '...'``.
+        """
+        pattern = None
+        if filter_string:
+            match = _EXPERIMENT_FILTER.match(filter_string)
+            if match is None:
+                raise InvalidInputError(
+                    f"experiment filter {filter_string!r} is not supported; "
+                    "use name = 'x' or name LIKE '%x%'"
+                )
+            op, value = match.group(1).upper(), match.group(2).replace("''", "'")
+            pattern = value if op != "=" else value.replace("%", r"\%").replace("_", r"\_")
+        found = self.store.search_experiments(view_stage(view_type), pattern)
+        return found[:max_results] if max_results is not None else found
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Move an experiment to the trash (its runs stay, hidden from default searches)."""
+        self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Bring a deleted experiment back."""
+        self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Start a RUNNING run in an experiment, owned by this process."""
+        return self.store.create_run(
+            experiment_id=str(experiment_id),
+            run_name=check.run_name(run_name),
+            tags=_tags(tags),
+            start_time=check.timestamp(start_time),
+            parent_run_id=parent_run_id,
+            user_id=current_user(),
+        )
+
+    def resume_run(self, run_id: str) -> Run:
+        """Make an ended run RUNNING again in this process; new steps continue after its last."""
+        return self.store.resume_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        """A run with its latest metrics, params and tags."""
+        return self._synced().get_run(run_id)
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
+        """End a run (FINISHED, FAILED or KILLED) and flush everything it logged."""
+        final = _status(status)
+        if not final.is_terminal:
+            raise InvalidInputError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
+        store = self.store
+        store.set_terminated(run_id, final, check.timestamp(end_time))
+        store.flush()
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        """Change a run's status and/or name."""
+        store = self.store
+        if name is not None:
+            store.set_run_name(run_id, check.run_name(name) or name)
+        if status is not None:
+            final = _status(status)
+            if final.is_terminal:
+                store.set_terminated(run_id, final, check.timestamp(None))
+            else:
+                store.resume_run(run_id)
+        store.flush()
+
+    def delete_run(self, run_id: str) -> None:
+        """Move a run to the trash; ``nbtrack gc`` removes it for good."""
+        self._synced().set_run_lifecycle(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        """Bring a deleted run back."""
+        self.store.set_run_lifecycle(run_id, LifecycleStage.ACTIVE)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str | None = None,
+        filter_string: str = "",
+        run_view_type: ViewType | int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = 1000,
+        order_by: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs matching ``filter_string`` (MLflow's grammar plus OR and parentheses)."""
+        return self._synced().search_runs(
+            _experiment_ids(experiment_ids),
+            filter_string or None,
+            view_stage(run_view_type),
+            max_results,
+            order_by,
+            offset,
+        )
+
+    def search_runs_frame(
+        self,
+        experiment_ids: Sequence[str] | str | None = None,
+        filter_string: str = "",
+        run_view_type: ViewType | int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """:meth:`search_runs` as a pandas DataFrame with MLflow's column names."""
+        return self._synced().search_runs_frame(
+            _experiment_ids(experiment_ids),
+            filter_string or None,
+            view_stage(run_view_type),
+            max_results,
+            order_by,
+            offset,
+        )
+
+    # -- logging --------------------------------------------------------------------
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Queue one metric point. ``step=None`` takes the next step of that metric."""
+        key = check.key(key, "metric name")
+        self.store.log_metric(
+            run_id,
+            key,
+            check.metric_value(key, value),
+            check.timestamp(timestamp),
+            check.step(key, step),
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log a param; logging it again with another value is an error. Returns ``value``."""
+        self.log_batch(run_id, params=[Param(key, value)])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a tag (a tag set again takes the new value)."""
+        self.log_batch(run_id, tags=[RunTag(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag."""
+        self.store.delete_tag(run_id, check.key(key, "tag name"))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Metric | tuple[str, float, int | None, int | None]] = (),
+        params: Iterable[Param | tuple[str, Any]] = (),
+        tags: Iterable[RunTag | tuple[str, Any]] = (),
+    ) -> None:
+        """Log many values at once; everything is checked before anything is queued.
+
+        ``metrics`` holds :class:`Metric` or ``(key, value, timestamp, step)`` tuples
+        (timestamp and step may be None).
+        """
+        store = self.store
+        new_params = _check_params(store, run_id, params)
+        new_tags = {
+            check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
+        }
+        points = []
+        for key, value, timestamp, step in metrics:
+            key = check.key(key, "metric name")
+            points.append(
+                (
+                    key,
+                    check.metric_value(key, value),
+                    check.timestamp(timestamp),
+                    check.step(key, step),
+                )
+            )
+        if new_params:
+            store.log_params(run_id, new_params)
+        if new_tags:
+            store.set_tags(run_id, new_tags)
+        if points:
+            store.log_metrics(run_id, points)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """All points of a metric, ordered by step; NaN comes back as NaN."""
+        return self._synced().get_metric_history(run_id, key)
+
+    def get_metric_keys(self, run_id: str) -> list[str]:
+        """Names of the metrics a run has logged."""
+        return self._synced().metric_keys_of(run_id)
+
+    # -- artifacts ------------------------------------------------------------------
+
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> str:
+        """Store a local file under ``artifact_path/<file name>``; returns the artifact path."""
+        source = Path(local_path)
+        if not source.is_file():
+            raise InvalidInputError(
+                f"{source} is not a file; use log_artifacts for a directory"
+                if source.is_dir()
+                else f"{source} does not exist"
+            )
+        target = join_artifact_path(artifact_path, source.name)
+        store = self.store
+        store.run_pk(run_id)  # fail before writing a blob for a run that does not exist
+        sha, size = store.blobs.put_file(source)
+        store.log_artifact_blob(run_id, target, sha, size)
+        return target
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[str]:
+        """Store every file under a local directory, keeping its layout."""
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise InvalidInputError(f"{root} is not a directory")
+        store = self.store
+        store.run_pk(run_id)
+        logged = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = file.relative_to(root).as_posix()
+            target = join_artifact_path(artifact_path, rel)
+            sha, size = store.blobs.put_file(file)
+            store.log_artifact_blob(run_id, target, sha, size)
+            logged.append(target)
+        return logged
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> str:
+        """Store bytes as the artifact ``artifact_file``."""
+        target = normalize_artifact_path(artifact_file, what="artifact_file")
+        store = self.store
+        store.run_pk(run_id)
+        sha, size = store.blobs.put_bytes(data)
+        store.log_artifact_blob(run_id, target, sha, size)
+        return target
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
+        """Store text (UTF-8) as an artifact file."""
+        return self.log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> str:
+        """Store a JSON-serialisable object as ``.json`` (or ``.yaml``/``.yml`` with PyYAML)."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            try:
+                import yaml  # type: ignore[import-untyped]
+            except ImportError:
+                raise InvalidInputError(
+                    "writing YAML needs PyYAML: pip install pyyaml, or use a .json file name"
+                ) from None
+            text = yaml.safe_dump(dictionary, sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        return self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> str:
+        """Store a matplotlib figure as an image (format from the file extension)."""
+        if not hasattr(figure, "savefig"):
+            raise InvalidInputError(
+                f"log_figure takes a matplotlib Figure, got {type(figure).__name__}"
+            )
+        target = normalize_artifact_path(artifact_file, what="artifact_file")
+        suffix = Path(target).suffix or ".png"
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / f"figure{suffix}"
+            figure.savefig(local)
+            return self.log_bytes(run_id, local.read_bytes(), target)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[ArtifactInfo]:
+        """Files and directories directly under ``path`` (the run's root by default)."""
+        prefix = normalize_artifact_path(path) if path else ""
+        return self._synced().list_artifacts(run_id, prefix)
+
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Copy an artifact file or directory to ``dst_path`` (a new temp dir by default)."""
+        prefix = normalize_artifact_path(path) if path else ""
+        destination = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp())
+        return str(self._synced().download_artifacts(run_id, prefix, destination))
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The content of one artifact file."""
+        store = self._synced()
+        rows = store.artifact_rows(run_id, normalize_artifact_path(path))
+        exact = [sha for p, sha, _ in rows if p == path]
+        if not exact:
+            from nbtrack.exceptions import NotFoundError
+
+            raise NotFoundError(f"run {run_id} has no artifact file {path!r}")
+        return store.blobs.read_bytes(exact[0])
+
+    # -- maintenance ----------------------------------------------------------------
+
+    def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
+        """Remove deleted runs and unreferenced blobs older than ``grace_seconds``."""
+        return self._synced().garbage_collect(grace_seconds)
+
+
+def _status(status: str) -> RunStatus:
+    try:
+        return RunStatus(str(status).upper())
+    except ValueError:
+        raise InvalidInputError(
+            f"unknown run status {status!r}; use one of {', '.join(s.value for s in RunStatus)}"
+        ) from None
+
+
+def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tags or {}).items()}
+
+
+def _experiment_ids(ids: Sequence[str] | str | None) -> list[str] | None:
+    if ids is None:
+        return None
+    return [ids] if isinstance(ids, str | int) else [str(i) for i in ids]
+
+
+def _check_params(
+    store: SqlStore, run_id: str, params: Iterable[Param | tuple[str, Any]]
+) -> dict[str, str]:
+    """Validated new params; a different value for a param already logged is refused."""
+    out: dict[str, str] = {}
+    for key, value in (tuple(p) for p in params):
+        key = check.key(key, "param name")
+        text = check.param_value(key, value)
+        before = out.get(key)
+        if before is None:
+            before = store.logged_param(run_id, key)
+        if before is not None and before != text:
+            raise InvalidInputError(
+                f"param {key!r} of run {run_id} is already {before!r}; refusing {text!r}. "
+                "A run's params are fixed: start a new run for new settings, or log the "
+                "value under another name"
+            )
+        if before is None:
+            out[key] = text
+    return out

@@ -1,0 +1,126 @@
+"""Plain data objects returned by the store, the client and the fluent API.
+
+They follow MLflow's entity names and fields (``run.info.run_id``,
+``run.data.metrics``) so code written against MLflow reads the same here.
+Nothing in this module touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple
+
+#: The experiment runs go to when none is chosen (MLflow's "Default", id 0).
+DEFAULT_EXPERIMENT_ID = 0
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+class RunStatus(StrEnum):
+    """Lifecycle states of a run, spelled as MLflow spells them."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the states a run ends in."""
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class LifecycleStage(StrEnum):
+    """Whether an experiment or run is visible (active) or in the trash (deleted)."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """A named group of runs."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Metric(NamedTuple):
+    """One point of a metric series: ``value`` at ``step``, logged at ``timestamp`` (ms).
+
+    A named tuple rather than a dataclass: histories hold 10^5..10^6 points and
+    tuples are several times cheaper to build.
+    """
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+
+class Param(NamedTuple):
+    """A run's input setting; values are strings, as in MLflow."""
+
+    key: str
+    value: str
+
+
+class RunTag(NamedTuple):
+    """A free-form label on a run."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Identity and lifecycle of a run."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str
+    user_id: str
+    parent_run_id: str | None = None
+
+    @property
+    def run_uuid(self) -> str:
+        """MLflow's older name for :attr:`run_id`."""
+        return self.run_id
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    """What a run logged: latest metric values, params and tags."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run: its :class:`RunInfo` and its :class:`RunData`."""
+
+    info: RunInfo
+    data: RunData
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactInfo:
+    """A file (or directory, when listing) among a run's artifacts."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None
+    sha256: str | None = None

@@ -1,0 +1,65 @@
+"""The SQL store: schema, migrations, background writer, search, artifacts.
+
+:func:`get_store` hands out one :class:`SqlStore` per tracking URI per
+process, so each store has exactly one background writer here. Stores are
+flushed and closed at interpreter exit; a forked child starts afresh.
+SQLAlchemy is imported on first use, not when ``nbtrack`` is imported.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbtrack.store.sql_store import SqlStore
+
+__all__ = ["SqlStore", "close_all", "get_store"]
+
+_stores: dict[str, SqlStore] = {}
+_lock = threading.Lock()
+
+
+def get_store(uri: str) -> SqlStore:
+    """The open store for a normalized tracking URI, opening it on first use."""
+    store = _stores.get(uri)
+    if store is not None:
+        return store
+    with _lock:
+        store = _stores.get(uri)
+        if store is None:
+            from nbtrack.store.sql_store import SqlStore
+
+            store = _stores[uri] = SqlStore(uri)
+    return store
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SqlStore":
+        from nbtrack.store.sql_store import SqlStore
+
+        return SqlStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def close_all() -> None:
+    """Flush and close every store opened in this process."""
+    with _lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.close()
+
+
+def _forget_after_fork() -> None:
+    # The parent's writer threads do not exist in the child, and its pooled
+    # SQLite connections must not be shared: open stores anew on demand.
+    for store in _stores.values():
+        store.engine.dispose(close=False)
+    _stores.clear()
+
+
+atexit.register(close_all)
+os.register_at_fork(after_in_child=_forget_after_fork)

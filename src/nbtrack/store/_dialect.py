@@ -1,0 +1,178 @@
+"""Everything that differs between database backends lives here.
+
+SQLite is the embedded default; PostgreSQL will follow through the same code,
+so no other module may emit SQLite-only SQL. This module owns: connection
+settings (WAL, ``synchronous=NORMAL``, busy timeout), ``BEGIN IMMEDIATE`` for
+write transactions, the cross-process lock taken while migrating, upserts, and
+the scalar ``least``/``greatest`` functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+#: How long a writer waits for another process's write transaction (ms).
+BUSY_TIMEOUT_MS = 60_000
+
+_WRITE_OPTION = "nbtrack_write"
+
+
+def sqlite_path(url: sa.URL) -> Path | None:
+    """The database file of a SQLite URL; None for other backends or in-memory."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def create_engine(url: str | sa.URL) -> sa.Engine:
+    """An engine with nbtrack's connection settings for its backend."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    path = sqlite_path(parsed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=4,
+        max_overflow=8,
+    )
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to the "begin" listener below: pysqlite's own
+    # implicit BEGIN is always DEFERRED.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # WAL is persistent in the file; asking again is a cheap no-op.
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        # MLflow's LIKE is case-sensitive and ILIKE is not; SQLite's LIKE is not
+        # by default. SQLAlchemy renders ILIKE as lower() LIKE lower().
+        cursor.execute("PRAGMA case_sensitive_like = ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(conn: sa.Connection) -> None:
+    # A deferred transaction that reads then writes fails at once with
+    # "database is locked" when another process writes, whatever the busy
+    # timeout; IMMEDIATE takes the write lock up front and waits for it.
+    if conn.get_execution_options().get(_WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside a write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """Serialise schema creation and upgrades across processes.
+
+    SQLite: an exclusive ``flock`` on a file beside the database. Other
+    backends will take an advisory lock here.
+    """
+    path = sqlite_path(engine.url)
+    if path is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".migrate.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def upsert(
+    table: sa.Table,
+    index_elements: list[str],
+    update_columns: dict[str, Any] | None = None,
+) -> Any:
+    """``INSERT ... ON CONFLICT (index_elements) DO UPDATE/NOTHING`` for the backend.
+
+    ``update_columns`` maps column names to expressions that may use
+    :func:`excluded`; None means ``DO NOTHING``.
+    """
+    # Both dialects spell ON CONFLICT the same way in SQLAlchemy.
+    from sqlalchemy.dialects import sqlite
+
+    stmt = sqlite.insert(table)
+    if update_columns is None:
+        return stmt.on_conflict_do_nothing(index_elements=index_elements)
+    return stmt.on_conflict_do_update(index_elements=index_elements, set_=update_columns)
+
+
+def excluded(table: sa.Table, column: str) -> Any:
+    """The ``excluded.<column>`` pseudo-row of an upsert."""
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table).excluded[column]
+
+
+def least(a: Any, b: Any, engine: sa.Engine | None = None) -> Any:
+    """Scalar minimum of two expressions, ignoring NULL on either side."""
+    return sa.func.min(sa.func.coalesce(a, b), sa.func.coalesce(b, a))
+
+
+def greatest(a: Any, b: Any, engine: sa.Engine | None = None) -> Any:
+    """Scalar maximum of two expressions, ignoring NULL on either side."""
+    return sa.func.max(sa.func.coalesce(a, b), sa.func.coalesce(b, a))
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
+    """Whether the engine talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+class BulkStatement:
+    """An INSERT (or upsert) compiled once and executed with many positional rows.
+
+    The writer's hot loop hands over plain tuples; on SQLite (``qmark``
+    parameters) they go straight to the driver's ``executemany``, skipping
+    SQLAlchemy's per-row dictionary processing. Other drivers get dictionaries.
+    """
+
+    def __init__(self, engine: sa.Engine, statement: Any, columns: list[str]) -> None:
+        self.columns = columns
+        self._statement = statement
+        compiled = statement.compile(dialect=engine.dialect, column_keys=columns)
+        positions = list(compiled.positiontup or [])
+        self._positional = engine.dialect.paramstyle == "qmark" and positions == columns
+        self._sql = str(compiled)
+
+    def run(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Execute the statement once per row, in one driver call."""
+        if not rows:
+            return
+        if self._positional:
+            conn.exec_driver_sql(self._sql, rows)
+        else:
+            conn.execute(
+                self._statement, [dict(zip(self.columns, row, strict=True)) for row in rows]
+            )

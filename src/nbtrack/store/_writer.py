@@ -1,0 +1,376 @@
+"""The one background writer of a store in this process.
+
+``log_*`` calls append a small tuple to a deque and return: no I/O, no lock,
+no wake-up on the hot path. A daemon thread drains the deque every
+``interval`` seconds (or at once when asked to flush, or when the backlog is
+large) and writes each drained batch in a single ``BEGIN IMMEDIATE``
+transaction. ``flush()`` returns when everything enqueued before it is
+committed. Functions submitted with :meth:`BackgroundWriter.call` run on the
+writer thread too, so the process never has two writers racing each other.
+
+If a batch fails, it is retried one operation at a time so that one bad write
+cannot take the others down; what still fails is reported by the next
+``flush()`` as :class:`~nbtrack.exceptions.WriteError`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Final, TypeVar
+
+import sqlalchemy as sa
+
+from nbtrack.exceptions import WriteError
+from nbtrack.store import _dialect, schema
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Operation kinds: the first element of every queued tuple.
+OP_METRIC: Final = 0  # (OP_METRIC, run_pk, key, value, timestamp_ms, step)
+OP_PARAM: Final = 1  # (OP_PARAM, run_pk, key, value)
+OP_TAG: Final = 2  # (OP_TAG, run_pk, key, value)
+OP_STATEMENT: Final = 3  # (OP_STATEMENT, core_statement, description)
+OP_CALL: Final = 4  # (OP_CALL, fn, _Call)
+OP_FLUSH: Final = 5  # (OP_FLUSH, threading.Event)
+
+#: Backlog length at which the hot path wakes the writer early.
+WAKE_BACKLOG = 50_000
+#: Largest number of operations written in one transaction.
+MAX_BATCH = 200_000
+HEARTBEAT_INTERVAL_S = 30.0
+
+_metric_row_columns = ["run_pk", "key_id", "step", "timestamp", "value"]
+_latest_row_columns = [
+    "run_pk",
+    "key_id",
+    "step",
+    "timestamp",
+    "value",
+    "min_value",
+    "max_value",
+]
+
+
+class _Call:
+    """The result slot of a function run on the writer thread."""
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class BackgroundWriter:
+    """Queues writes and commits them in batches from one daemon thread."""
+
+    def __init__(self, engine: sa.Engine, *, interval: float = 0.1) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._busy = False
+        self._errors: list[str] = []
+        self._errors_lock = threading.Lock()
+        self._key_ids: dict[str, int] = {}
+        self._heartbeat_runs: set[int] = set()
+        self._last_heartbeat = time.monotonic()
+        self._statements = _Statements(engine)
+        self._thread = threading.Thread(target=self._run, name="nbtrack-writer", daemon=True)
+        self._thread.start()
+
+    # -- producer side (any thread) -------------------------------------------------
+
+    def put(self, op: tuple[Any, ...]) -> None:
+        """Enqueue one operation (hot path: an append and a length check)."""
+        queue = self._queue
+        queue.append(op)
+        if len(queue) >= WAKE_BACKLOG:
+            self._wake.set()
+
+    def put_many(self, ops: Iterable[tuple[Any, ...]]) -> None:
+        """Enqueue several operations in order."""
+        self._queue.extend(ops)
+        if len(self._queue) >= WAKE_BACKLOG:
+            self._wake.set()
+
+    def call(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run ``fn(conn)`` in a write transaction on the writer thread and return its result.
+
+        Everything enqueued before is committed first, so ``fn`` sees it.
+        Exceptions raised by ``fn`` are re-raised here.
+        """
+        if threading.current_thread() is self._thread:
+            with _dialect.write_transaction(self._engine) as conn:
+                return fn(conn)
+        slot = _Call()
+        self._queue.append((OP_CALL, fn, slot))
+        self._wake.set()
+        self._wait_alive(slot.done)
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[no-any-return]
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything enqueued before this call is durable.
+
+        Raises :class:`WriteError` if any queued write failed since the last flush.
+        """
+        if self._queue or self._busy:
+            done = threading.Event()
+            self._queue.append((OP_FLUSH, done))
+            self._wake.set()
+            if not self._wait_alive(done, timeout):
+                raise WriteError(f"flush did not finish within {timeout} s")
+        with self._errors_lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            raise WriteError(
+                f"{len(errors)} logged value(s) could not be stored:\n  " + "\n  ".join(errors)
+            )
+
+    def pending(self) -> int:
+        """How many operations wait to be written."""
+        return len(self._queue)
+
+    def add_heartbeat(self, run_pk: int) -> None:
+        """Keep ``runs.heartbeat`` of this run fresh while this process lives."""
+        self._heartbeat_runs.add(run_pk)
+
+    def remove_heartbeat(self, run_pk: int) -> None:
+        """Stop refreshing a run's heartbeat (the run ended)."""
+        self._heartbeat_runs.discard(run_pk)
+
+    def close(self) -> None:
+        """Flush and stop the thread (called at exit)."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self.flush()
+        except WriteError as exc:
+            log.error("nbtrack: %s", exc)
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _wait_alive(self, event: threading.Event, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not event.wait(0.5):
+            if not self._thread.is_alive():
+                raise WriteError("the nbtrack writer thread has stopped; nothing more is written")
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+        return True
+
+    # -- writer thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            try:
+                self._drain()
+                self._maybe_heartbeat()
+            except Exception:  # the thread must survive anything
+                log.exception("nbtrack writer: unexpected failure")
+            if self._stopping and not self._queue:
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            self._busy = True
+            try:
+                batch: list[tuple[Any, ...]] = []
+                popleft = queue.popleft
+                for _ in range(min(len(queue), MAX_BATCH)):
+                    op = popleft()
+                    kind = op[0]
+                    if kind in (OP_CALL, OP_FLUSH):
+                        self._write(batch)
+                        batch = []
+                        self._control(op)
+                    else:
+                        batch.append(op)
+                self._write(batch)
+            finally:
+                self._busy = False
+
+    def _control(self, op: tuple[Any, ...]) -> None:
+        if op[0] == OP_FLUSH:
+            op[1].set()
+            return
+        _, fn, slot = op
+        try:
+            with _dialect.write_transaction(self._engine) as conn:
+                slot.result = fn(conn)
+        except BaseException as exc:  # handed back to the caller
+            slot.error = exc
+        finally:
+            slot.done.set()
+
+    def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        if not batch:
+            return
+        try:
+            with _dialect.write_transaction(self._engine) as conn:
+                self._apply(conn, batch)
+        except Exception as exc:
+            log.warning(
+                "nbtrack writer: batch of %d failed (%s); retrying one by one", len(batch), exc
+            )
+            self._key_ids.clear()  # ids made in the rolled-back transaction are gone
+            for op in batch:
+                try:
+                    with _dialect.write_transaction(self._engine) as conn:
+                        self._apply(conn, [op])
+                except Exception as single:
+                    self._key_ids.clear()
+                    self._record_error(op, single)
+
+    def _record_error(self, op: tuple[Any, ...], exc: Exception) -> None:
+        names = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag"}
+        what = op[2] if op[0] == OP_STATEMENT else f"{names[op[0]]} {op[2]!r} of run #{op[1]}"
+        message = f"{what}: {type(exc).__name__}: {exc}"
+        log.error("nbtrack writer: could not store %s", message)
+        with self._errors_lock:
+            self._errors.append(message)
+
+    def _apply(self, conn: sa.Connection, batch: list[tuple[Any, ...]]) -> None:
+        metric_ops: list[tuple[Any, ...]] = []
+        param_rows: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[Any, ...]] = []
+        for op in batch:
+            kind = op[0]
+            if kind == OP_METRIC:
+                metric_ops.append(op)
+            elif kind == OP_PARAM:
+                param_rows.append(op[1:])
+            elif kind == OP_TAG:
+                tag_rows.append(op[1:])
+            else:
+                conn.execute(op[1])
+        if param_rows:
+            self._statements.params.run(conn, param_rows)
+        if tag_rows:
+            self._statements.tags.run(conn, tag_rows)
+        if metric_ops:
+            self._write_metrics(conn, metric_ops)
+
+    def _write_metrics(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
+        key_ids = self._key_ids
+        missing = {op[2] for op in ops if op[2] not in key_ids}
+        if missing:
+            key_ids.update(_intern_keys(conn, missing))
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        # (run_pk, key_id) -> [step, timestamp, value, min, max] of this batch
+        latest: dict[tuple[int, int], list[Any]] = {}
+        isnan = math.isnan
+        for _, run_pk, key, value, timestamp, step in ops:
+            key_id = key_ids[key]
+            if isnan(value):
+                value = None
+            append((run_pk, key_id, step, timestamp, value))
+            slot = latest.get((run_pk, key_id))
+            if slot is None:
+                latest[(run_pk, key_id)] = [step, timestamp, value, value, value]
+                continue
+            if step >= slot[0]:
+                slot[0], slot[1], slot[2] = step, timestamp, value
+            if value is not None:
+                if slot[3] is None or value < slot[3]:
+                    slot[3] = value
+                if slot[4] is None or value > slot[4]:
+                    slot[4] = value
+        self._statements.metrics.run(conn, rows)
+        self._statements.latest.run(conn, [(*ident, *slot) for ident, slot in latest.items()])
+
+    def _maybe_heartbeat(self) -> None:
+        now = time.monotonic()
+        if not self._heartbeat_runs or now - self._last_heartbeat < HEARTBEAT_INTERVAL_S:
+            return
+        self._last_heartbeat = now
+        runs = schema.runs
+        stmt = (
+            runs.update()
+            .where(runs.c.run_pk.in_(list(self._heartbeat_runs)))
+            .where(runs.c.status == "RUNNING")
+            .values(heartbeat=time.time_ns() // 1_000_000)
+        )
+        with _dialect.write_transaction(self._engine) as conn:
+            conn.execute(stmt)
+
+
+def _intern_keys(conn: sa.Connection, keys: set[str]) -> dict[str, int]:
+    """Ids of metric names, creating the missing ones."""
+    table = schema.metric_keys
+    conn.execute(_dialect.upsert(table, ["key"]), [{"key": k} for k in sorted(keys)])
+    rows = conn.execute(sa.select(table.c.key, table.c.key_id).where(table.c.key.in_(keys)))
+    return dict(rows)
+
+
+class _Statements:
+    """The writer's statements, compiled once for the engine's dialect."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        metrics, latest = schema.metrics, schema.latest_metrics
+        self.metrics = _dialect.BulkStatement(
+            engine,
+            _dialect.upsert(
+                metrics,
+                ["run_pk", "key_id", "step"],
+                {
+                    "timestamp": _dialect.excluded(metrics, "timestamp"),
+                    "value": _dialect.excluded(metrics, "value"),
+                },
+            ),
+            _metric_row_columns,
+        )
+        newer = _dialect.excluded(latest, "step") >= latest.c.step
+        self.latest = _dialect.BulkStatement(
+            engine,
+            _dialect.upsert(
+                latest,
+                ["run_pk", "key_id"],
+                {
+                    # SET expressions all read the old row, so order does not matter.
+                    "step": sa.case(
+                        (newer, _dialect.excluded(latest, "step")), else_=latest.c.step
+                    ),
+                    "timestamp": sa.case(
+                        (newer, _dialect.excluded(latest, "timestamp")), else_=latest.c.timestamp
+                    ),
+                    "value": sa.case(
+                        (newer, _dialect.excluded(latest, "value")), else_=latest.c.value
+                    ),
+                    "min_value": _dialect.least(
+                        latest.c.min_value, _dialect.excluded(latest, "min_value")
+                    ),
+                    "max_value": _dialect.greatest(
+                        latest.c.max_value, _dialect.excluded(latest, "max_value")
+                    ),
+                },
+            ),
+            _latest_row_columns,
+        )
+        # A param keeps its first value: the client refuses a different one.
+        self.params = _dialect.BulkStatement(
+            engine, _dialect.upsert(schema.params, ["run_pk", "key"]), ["run_pk", "key", "value"]
+        )
+        self.tags = _dialect.BulkStatement(
+            engine,
+            _dialect.upsert(
+                schema.tags, ["run_pk", "key"], {"value": _dialect.excluded(schema.tags, "value")}
+            ),
+            ["run_pk", "key", "value"],
+        )

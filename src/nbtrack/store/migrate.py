@@ -1,0 +1,85 @@
+"""Bring a store's schema to the newest version when it is opened.
+
+* Up to date (the common case): one query of ``alembic_version``; Alembic is
+  not even imported, which keeps opening a store fast.
+* Brand-new database: the tables are created from ``schema.metadata`` and
+  stamped with the head revision (Alembic's advice for fresh databases); a
+  test proves this equals running every migration.
+* Older version: Alembic applies the missing migrations in order.
+
+Creation and upgrades hold :func:`_dialect.migration_lock`, so any number of
+processes may open the same new store at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from nbtrack.store import _dialect, schema
+from nbtrack.store.migrations import HEAD_REVISION
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+_version_table = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), primary_key=True),
+)
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    """The revision recorded in the database; None for an empty database."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.select(_version_table.c.version_num)).scalar()
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Create or upgrade the schema so it matches :data:`HEAD_REVISION`."""
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD_REVISION:
+            return
+    with _dialect.migration_lock(engine), _dialect.write_transaction(engine) as conn:
+        revision = current_revision(conn)  # another process may have done it
+        if revision == HEAD_REVISION:
+            return
+        if revision is None and not sa.inspect(conn).get_table_names():
+            log.debug("creating a new store at %s", engine.url)
+            schema.metadata.create_all(conn)
+            _version_table.create(conn)
+            conn.execute(_version_table.insert().values(version_num=HEAD_REVISION))
+            return
+        log.info("upgrading store %s from %s to %s", engine.url, revision, HEAD_REVISION)
+        upgrade(conn, "head")
+
+
+def upgrade(conn: sa.Connection, target: str) -> None:
+    """Run Alembic's migrations up to ``target`` on an open connection."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+
+    def steps(revision: str, _context: object) -> object:
+        return scripts._upgrade_revs(target, revision)
+
+    context = MigrationContext.configure(
+        connection=conn, opts={"script": scripts, "fn": steps, "render_as_batch": True}
+    )
+    with Operations.context(context):
+        context.run_migrations()
+
+
+def script_head() -> str:
+    """The head revision according to the migration scripts themselves."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None
+    return str(head)

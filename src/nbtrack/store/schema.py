@@ -1,0 +1,129 @@
+"""The store's tables (SQLAlchemy Core), at the newest schema version.
+
+Migrations in ``migrations/versions`` build the same shape step by step; a test
+compares the two. Design notes:
+
+* Runs have an integer primary key (``run_pk``) used by every child table; the
+  32-hex ``run_id`` that users see lives only in ``runs``.
+* ``metrics`` is the big table. Metric names are interned in ``metric_keys``; a
+  point is ``(run_pk, key_id, step) -> (timestamp, value)`` in a WITHOUT ROWID
+  table, so the primary key is the storage order and history reads are one
+  range scan. A NaN value is stored as NULL (SQLite cannot store NaN).
+* ``latest_metrics`` holds one row per (run, key): the value at the highest
+  step plus the min and max seen, so run tables never scan history.
+* Times are integer milliseconds since the epoch, as in MLflow.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("artifact_location", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id",
+        sa.Integer,
+        sa.ForeignKey("experiments.experiment_id"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_pk", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String(32), nullable=False, unique=True),
+    sa.Column(
+        "experiment_id",
+        sa.Integer,
+        sa.ForeignKey("experiments.experiment_id"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(250), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False),
+    sa.Column("parent_run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), nullable=True),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("heartbeat", sa.BigInteger, nullable=False),
+    sa.Column("deleted_time", sa.BigInteger, nullable=True),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    sa.Index("ix_runs_status", "status"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+metric_keys = sa.Table(
+    "metric_keys",
+    metadata,
+    sa.Column("key_id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(250), nullable=False, unique=True),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("run_pk", sa.Integer, primary_key=True),
+    sa.Column("key_id", sa.Integer, primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sqlite_with_rowid=False,
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_pk", sa.Integer, primary_key=True),
+    sa.Column("key_id", sa.Integer, primary_key=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("min_value", sa.Float, nullable=True),
+    sa.Column("max_value", sa.Float, nullable=True),
+    sqlite_with_rowid=False,
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Index("ix_artifacts_sha256", "sha256"),
+)

@@ -1,0 +1,656 @@
+"""The SQL store: experiments, runs, logged values and artifacts, by run id.
+
+Writes go through the store's :class:`~nbtrack.store._writer.BackgroundWriter`
+(logging enqueues and returns; creating a run waits for its row). Reads use
+their own pooled connections; in WAL mode they never block the writer. The
+store trusts its inputs: validation happens one layer up, in the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from nbtrack.entities import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    ArtifactInfo,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunStatus,
+)
+from nbtrack.exceptions import InvalidInputError, NotFoundError
+from nbtrack.store import _dialect, _liveness, _records, locate, migrate, schema
+from nbtrack.store._names import random_run_name
+from nbtrack.store._writer import OP_METRIC, OP_PARAM, OP_STATEMENT, OP_TAG, BackgroundWriter
+from nbtrack.store.artifacts import BlobStore, safe_destination
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+runs_t = schema.runs
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _RunState:
+    """What this process knows of a run it logs to (kept off the database on the hot path)."""
+
+    run_pk: int
+    last_steps: dict[str, int] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class SqlStore:
+    """One tracking store (a database plus its blob directory) opened in this process."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.engine = _dialect.create_engine(uri)
+        migrate.ensure_schema(self.engine)
+        self.blobs = BlobStore(locate.artifact_root_for(uri))
+        self.writer = BackgroundWriter(self.engine)
+        self._runs: dict[str, _RunState] = {}
+        self._ensure_default_experiment()
+        killed = self.mark_orphaned_runs_killed()
+        if killed:
+            log.info("nbtrack: marked %d run(s) of dead processes KILLED: %s", len(killed), killed)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush pending writes, stop the writer and release connections."""
+        self.writer.close()
+        self.engine.dispose()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything logged so far is durable."""
+        self.writer.flush(timeout)
+
+    def _read(self) -> Any:
+        return self.engine.connect()
+
+    # -- experiments ----------------------------------------------------------------
+
+    def _ensure_default_experiment(self) -> None:
+        exp = schema.experiments
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(exp.c.experiment_id).where(exp.c.experiment_id == DEFAULT_EXPERIMENT_ID)
+            ).first()
+        if found is None:
+            now = now_ms()
+            self.writer.call(
+                lambda conn: conn.execute(
+                    _dialect.upsert(exp, ["experiment_id"]).values(
+                        experiment_id=DEFAULT_EXPERIMENT_ID,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        artifact_location=str(self.blobs.root),
+                        lifecycle_stage=LifecycleStage.ACTIVE,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
+            )
+
+    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
+        """Create an experiment; returns its id. A taken name is an error."""
+        exp = schema.experiments
+
+        def insert(conn: sa.Connection) -> int:
+            existing = conn.execute(
+                sa.select(exp.c.experiment_id).where(exp.c.name == name)
+            ).scalar()
+            if existing is not None:
+                raise InvalidInputError(
+                    f"experiment {name!r} already exists (id {existing}); "
+                    f"select it with set_experiment({name!r})"
+                )
+            now = now_ms()
+            experiment_id = conn.execute(
+                exp.insert().values(
+                    name=name,
+                    artifact_location=str(self.blobs.root),
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            if tags:
+                conn.execute(
+                    schema.experiment_tags.insert(),
+                    [
+                        {"experiment_id": experiment_id, "key": k, "value": v}
+                        for k, v in tags.items()
+                    ],
+                )
+            return int(experiment_id)
+
+        return str(self.writer.call(insert))
+
+    def _experiments(self, where: Any) -> list[Experiment]:
+        exp, exp_tags = schema.experiments, schema.experiment_tags
+        with self._read() as conn:
+            rows = conn.execute(sa.select(exp).where(where).order_by(exp.c.experiment_id)).all()
+            tags: dict[int, dict[str, str]] = {}
+            ids = [r.experiment_id for r in rows]
+            if ids:
+                for eid, key, value in conn.execute(
+                    sa.select(exp_tags.c.experiment_id, exp_tags.c.key, exp_tags.c.value).where(
+                        exp_tags.c.experiment_id.in_(ids)
+                    )
+                ):
+                    tags.setdefault(eid, {})[key] = value
+        return [_records.experiment_from_row(r, tags.get(r.experiment_id)) for r in rows]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id; :class:`NotFoundError` if there is none."""
+        found = self._experiments(schema.experiments.c.experiment_id == _int_id(experiment_id))
+        if not found:
+            raise NotFoundError(f"no experiment with id {experiment_id!r}")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name``, or None."""
+        found = self._experiments(schema.experiments.c.name == name)
+        return found[0] if found else None
+
+    def search_experiments(
+        self, view_type: str = LifecycleStage.ACTIVE, name_like: str | None = None
+    ) -> list[Experiment]:
+        """Experiments in a stage ('active', 'deleted' or 'all'), optionally by LIKE pattern."""
+        exp = schema.experiments
+        where: Any = sa.true()
+        if view_type != "all":
+            where = exp.c.lifecycle_stage == view_type
+        if name_like is not None:
+            where = sa.and_(where, exp.c.name.like(name_like))
+        return self._experiments(where)
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
+        """Move an experiment to the trash or back."""
+        exp = schema.experiments
+        self.get_experiment(experiment_id)
+        self.writer.call(
+            lambda conn: conn.execute(
+                exp.update()
+                .where(exp.c.experiment_id == _int_id(experiment_id))
+                .values(lifecycle_stage=stage, last_update_time=now_ms())
+            )
+        )
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None,
+        tags: dict[str, str],
+        start_time: int,
+        parent_run_id: str | None,
+        user_id: str,
+    ) -> Run:
+        """Insert a RUNNING run owned by this process and return it."""
+        exp_id = _int_id(experiment_id)
+        parent_pk = self.run_pk(parent_run_id) if parent_run_id else None
+        run_id = uuid.uuid4().hex
+        name = run_name or random_run_name()
+
+        def insert(conn: sa.Connection) -> int:
+            stage = conn.execute(
+                sa.select(schema.experiments.c.lifecycle_stage).where(
+                    schema.experiments.c.experiment_id == exp_id
+                )
+            ).scalar()
+            if stage is None:
+                raise NotFoundError(f"no experiment with id {experiment_id!r}")
+            if stage != LifecycleStage.ACTIVE:
+                raise InvalidInputError(
+                    f"experiment {experiment_id} is deleted; restore it or choose another"
+                )
+            run_pk = conn.execute(
+                runs_t.insert().values(
+                    run_id=run_id,
+                    experiment_id=exp_id,
+                    name=name,
+                    status=RunStatus.RUNNING,
+                    start_time=start_time,
+                    end_time=None,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    parent_run_pk=parent_pk,
+                    user_id=user_id,
+                    host=_liveness.HOST,
+                    pid=os.getpid(),
+                    heartbeat=start_time,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            if tags:
+                conn.execute(
+                    schema.tags.insert(),
+                    [{"run_pk": run_pk, "key": k, "value": v} for k, v in tags.items()],
+                )
+            return int(run_pk)
+
+        run_pk = self.writer.call(insert)
+        self._runs[run_id] = _RunState(run_pk)
+        self.writer.add_heartbeat(run_pk)
+        return self.get_run(run_id)
+
+    def resume_run(self, run_id: str) -> Run:
+        """Make an existing run RUNNING again, owned by this process; its steps continue."""
+        state = self._state(run_id)
+        self.writer.call(
+            lambda conn: conn.execute(
+                runs_t.update()
+                .where(runs_t.c.run_pk == state.run_pk)
+                .values(
+                    status=RunStatus.RUNNING,
+                    end_time=None,
+                    host=_liveness.HOST,
+                    pid=os.getpid(),
+                    heartbeat=now_ms(),
+                )
+            )
+        )
+        self.writer.add_heartbeat(state.run_pk)
+        return self.get_run(run_id)
+
+    def run_pk(self, run_id: str) -> int:
+        """The integer key of a run; :class:`NotFoundError` if it does not exist."""
+        return self._state(run_id).run_pk
+
+    def _state(self, run_id: str) -> _RunState:
+        state = self._runs.get(run_id)
+        if state is not None:
+            return state
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(runs_t.c.run_pk, runs_t.c.lifecycle_stage).where(
+                    runs_t.c.run_id == run_id
+                )
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            state = _RunState(row.run_pk)
+            metrics, keys = schema.metrics, schema.metric_keys
+            state.last_steps = {
+                key: int(step)
+                for key, step in conn.execute(
+                    sa.select(keys.c.key, sa.func.max(metrics.c.step))
+                    .join(keys, keys.c.key_id == metrics.c.key_id)
+                    .where(metrics.c.run_pk == row.run_pk)
+                    .group_by(keys.c.key)
+                )
+            }
+            params = schema.params
+            state.params = dict(
+                conn.execute(
+                    sa.select(params.c.key, params.c.value).where(params.c.run_pk == row.run_pk)
+                )
+            )
+        self._runs[run_id] = state
+        return state
+
+    def set_terminated(self, run_id: str, status: RunStatus, end_time: int) -> None:
+        """End a run with ``status``; written in order with everything logged before."""
+        state = self._state(run_id)
+        self.writer.put(
+            (
+                OP_STATEMENT,
+                runs_t.update()
+                .where(runs_t.c.run_pk == state.run_pk)
+                .values(status=status, end_time=end_time, heartbeat=end_time),
+                f"status {status} of run {run_id}",
+            )
+        )
+        self.writer.remove_heartbeat(state.run_pk)
+
+    def set_run_name(self, run_id: str, name: str) -> None:
+        """Rename a run."""
+        state = self._state(run_id)
+        self.writer.put(
+            (
+                OP_STATEMENT,
+                runs_t.update().where(runs_t.c.run_pk == state.run_pk).values(name=name),
+                f"name of run {run_id}",
+            )
+        )
+
+    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
+        """Move a run to the trash (``deleted``) or back (``active``)."""
+        state = self._state(run_id)
+        deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
+        self.writer.call(
+            lambda conn: conn.execute(
+                runs_t.update()
+                .where(runs_t.c.run_pk == state.run_pk)
+                .values(lifecycle_stage=stage, deleted_time=deleted_time)
+            )
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        """The whole run; :class:`NotFoundError` if there is none."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(*_records.RUN_COLUMNS).where(runs_t.c.run_id == run_id)
+            ).all()
+            if not rows:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            return _records.runs_from_rows(conn, rows)[0]
+
+    def _search_query(
+        self,
+        experiment_ids: Sequence[str] | None,
+        filter_string: str | None,
+        view_type: str,
+        max_results: int | None,
+        order_by: Sequence[str] | None,
+        offset: int = 0,
+    ) -> sa.Select[Any]:
+        from nbtrack.store import search
+
+        query = sa.select(*_records.RUN_COLUMNS)
+        if experiment_ids is not None:
+            query = query.where(runs_t.c.experiment_id.in_([_int_id(e) for e in experiment_ids]))
+        if view_type != "all":
+            query = query.where(runs_t.c.lifecycle_stage == view_type)
+        condition = search.compile_filter(filter_string)
+        if condition is not None:
+            query = query.where(condition)
+        query = query.order_by(*search.compile_order_by(order_by))
+        if max_results is not None:
+            query = query.limit(max_results)
+        if offset:
+            query = query.offset(offset)
+        return query
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        view_type: str = LifecycleStage.ACTIVE,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs matching the filter grammar of :mod:`nbtrack.store.search`, as entities."""
+        query = self._search_query(
+            experiment_ids, filter_string, view_type, max_results, order_by, offset
+        )
+        with self._read() as conn:
+            return _records.runs_from_rows(conn, conn.execute(query).all())
+
+    def search_runs_frame(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        view_type: str = LifecycleStage.ACTIVE,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """Like :meth:`search_runs`, straight to a DataFrame (no entity objects in between)."""
+        query = self._search_query(
+            experiment_ids, filter_string, view_type, max_results, order_by, offset
+        )
+        with self._read() as conn:
+            return _records.runs_frame(conn, conn.execute(query).all())
+
+    # -- logging (enqueue only) -----------------------------------------------------
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, timestamp: int, step: int | None
+    ) -> int:
+        """Queue one metric point; returns the step it was given."""
+        state = self._runs.get(run_id) or self._state(run_id)
+        last = state.last_steps.get(key, -1)
+        if step is None:
+            step = last + 1
+        if step > last:
+            state.last_steps[key] = step
+        self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step))
+        return step
+
+    def log_metrics(
+        self, run_id: str, points: Iterable[tuple[str, float, int, int | None]]
+    ) -> None:
+        """Queue many ``(key, value, timestamp, step)`` points in order."""
+        state = self._runs.get(run_id) or self._state(run_id)
+        last_steps = state.last_steps
+        run_pk = state.run_pk
+        ops = []
+        for key, value, timestamp, step in points:
+            last = last_steps.get(key, -1)
+            if step is None:
+                step = last + 1
+            if step > last:
+                last_steps[key] = step
+            ops.append((OP_METRIC, run_pk, key, value, timestamp, step))
+        self.writer.put_many(ops)
+
+    def logged_param(self, run_id: str, key: str) -> str | None:
+        """The value already logged for a param of this run, if any."""
+        return self._state(run_id).params.get(key)
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Queue params (already checked against earlier values by the caller)."""
+        state = self._state(run_id)
+        state.params.update(params)
+        self.writer.put_many((OP_PARAM, state.run_pk, k, v) for k, v in params.items())
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Queue tags; a tag set again takes the new value."""
+        state = self._state(run_id)
+        self.writer.put_many((OP_TAG, state.run_pk, k, v) for k, v in tags.items())
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from a run."""
+        state = self._state(run_id)
+        tags = schema.tags
+        self.writer.put(
+            (
+                OP_STATEMENT,
+                tags.delete().where(tags.c.run_pk == state.run_pk).where(tags.c.key == key),
+                f"deletion of tag {key!r} of run {run_id}",
+            )
+        )
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, by step."""
+        run_pk = self.run_pk(run_id)
+        metrics, keys = schema.metrics, schema.metric_keys
+        query = (
+            sa.select(metrics.c.step, metrics.c.timestamp, metrics.c.value)
+            .where(metrics.c.run_pk == run_pk)
+            .where(
+                metrics.c.key_id
+                == sa.select(keys.c.key_id).where(keys.c.key == key).scalar_subquery()
+            )
+            .order_by(metrics.c.step)
+        )
+        nan = float("nan")
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Metric(key, nan if value is None else value, timestamp, step)
+            for step, timestamp, value in rows
+        ]
+
+    def metric_keys_of(self, run_id: str) -> list[str]:
+        """Names of the metrics a run has logged."""
+        run_pk = self.run_pk(run_id)
+        latest, keys = schema.latest_metrics, schema.metric_keys
+        with self._read() as conn:
+            return list(
+                conn.execute(
+                    sa.select(keys.c.key)
+                    .join(latest, latest.c.key_id == keys.c.key_id)
+                    .where(latest.c.run_pk == run_pk)
+                    .order_by(keys.c.key)
+                ).scalars()
+            )
+
+    # -- artifacts ------------------------------------------------------------------
+
+    def log_artifact_blob(self, run_id: str, artifact_path: str, sha256: str, size: int) -> None:
+        """Record that ``artifact_path`` of the run holds blob ``sha256`` (written already)."""
+        state = self._state(run_id)
+        arts = schema.artifacts
+        stmt = _dialect.upsert(
+            arts,
+            ["run_pk", "path"],
+            {
+                "sha256": _dialect.excluded(arts, "sha256"),
+                "size": _dialect.excluded(arts, "size"),
+                "created": _dialect.excluded(arts, "created"),
+            },
+        ).values(
+            run_pk=state.run_pk, path=artifact_path, sha256=sha256, size=size, created=now_ms()
+        )
+        self.writer.put((OP_STATEMENT, stmt, f"artifact {artifact_path!r} of run {run_id}"))
+
+    def artifact_rows(self, run_id: str, prefix: str = "") -> list[tuple[str, str, int]]:
+        """``(path, sha256, size)`` of the run's artifacts at or under ``prefix``."""
+        run_pk = self.run_pk(run_id)
+        arts = schema.artifacts
+        query = sa.select(arts.c.path, arts.c.sha256, arts.c.size).where(arts.c.run_pk == run_pk)
+        if prefix:
+            query = query.where(
+                sa.or_(arts.c.path == prefix, arts.c.path.startswith(prefix + "/", autoescape=True))
+            )
+        with self._read() as conn:
+            return [(r.path, r.sha256, r.size) for r in conn.execute(query.order_by(arts.c.path))]
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
+        """Immediate children of ``path`` (files and directories), like ``ls``."""
+        rows = self.artifact_rows(run_id, path)
+        base = f"{path}/" if path else ""
+        children: dict[str, ArtifactInfo] = {}
+        for full, sha, size in rows:
+            if full == path:  # ``path`` is itself a file
+                return [ArtifactInfo(full, False, size, sha)]
+            head, sep, _ = full[len(base) :].partition("/")
+            child = base + head
+            if sep:
+                children.setdefault(child, ArtifactInfo(child, True, None))
+            else:
+                children[child] = ArtifactInfo(child, False, size, sha)
+        return sorted(children.values(), key=lambda info: info.path)
+
+    def download_artifacts(self, run_id: str, path: str, destination: Path) -> Path:
+        """Copy the artifact (file or directory) at ``path`` to ``destination/path``."""
+        rows = self.artifact_rows(run_id, path)
+        if not rows:
+            raise NotFoundError(f"run {run_id} has no artifact at {path!r}")
+        for full, sha, _size in rows:
+            self.blobs.copy_to(sha, safe_destination(destination, full))
+        return destination / path if path else destination
+
+    # -- maintenance ----------------------------------------------------------------
+
+    def mark_orphaned_runs_killed(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose process is gone; returns their ids."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(
+                    runs_t.c.run_pk,
+                    runs_t.c.run_id,
+                    runs_t.c.host,
+                    runs_t.c.pid,
+                    runs_t.c.heartbeat,
+                ).where(runs_t.c.status == RunStatus.RUNNING)
+            ).all()
+        now = now_ms()
+        dead = [r for r in rows if not _liveness.owner_alive(r.host, r.pid, r.heartbeat, now)]
+        if not dead:
+            return []
+        latest = schema.latest_metrics
+        last_logged = (
+            sa.select(sa.func.max(latest.c.timestamp))
+            .where(latest.c.run_pk == runs_t.c.run_pk)
+            .scalar_subquery()
+        )
+        stmt = (
+            runs_t.update()
+            .where(runs_t.c.run_pk.in_([r.run_pk for r in dead]))
+            .where(runs_t.c.status == RunStatus.RUNNING)
+            .values(
+                status=RunStatus.KILLED,
+                end_time=_dialect.greatest(runs_t.c.heartbeat, last_logged),
+            )
+        )
+        self.writer.call(lambda conn: conn.execute(stmt))
+        return [r.run_id for r in dead]
+
+    def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
+        """Remove deleted runs and every blob no run refers to.
+
+        Blobs younger than ``grace_seconds`` are kept: another process may have
+        written one whose artifact row is not committed yet.
+        """
+        removed_runs = self.writer.call(_purge_deleted_runs)
+        arts = schema.artifacts
+        with self._read() as conn:
+            referenced = set(conn.execute(sa.select(arts.c.sha256).distinct()).scalars())
+        cutoff = time.time() - grace_seconds
+        removed_blobs = freed = 0
+        for sha in list(self.blobs.all_blobs()):
+            if sha in referenced:
+                continue
+            path = self.blobs.path_of(sha)
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            freed += self.blobs.delete(sha)
+            removed_blobs += 1
+        return {"runs": removed_runs, "blobs": removed_blobs, "bytes": freed}
+
+
+def _purge_deleted_runs(conn: sa.Connection) -> int:
+    deleted = (
+        sa.select(runs_t.c.run_pk)
+        .where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
+        .scalar_subquery()
+    )
+    for table in (
+        schema.metrics,
+        schema.latest_metrics,
+        schema.params,
+        schema.tags,
+        schema.artifacts,
+    ):
+        conn.execute(table.delete().where(table.c.run_pk.in_(deleted)))
+    conn.execute(
+        runs_t.update().where(runs_t.c.parent_run_pk.in_(deleted)).values(parent_run_pk=None)
+    )
+    result = conn.execute(runs_t.delete().where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED))
+    return int(result.rowcount)
+
+
+def _int_id(experiment_id: str | int) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"experiment id {experiment_id!r} is not an id; ids are integers such as '0' or '3' "
+            "(use get_experiment_by_name for names)"
+        ) from None

@@ -1,0 +1,41 @@
+"""Shared fixtures: every test gets its own store directory and fresh fluent state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import nbtrack
+from nbtrack import fluent
+from nbtrack.store import close_all, locate
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the default store at a temp directory; end runs and close stores afterwards."""
+    store_dir = tmp_path / ".nbtrack"
+    monkeypatch.setenv(locate.ENV_TRACKING_URI, str(store_dir))
+    monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT, raising=False)
+    monkeypatch.chdir(tmp_path)
+    nbtrack.set_tracking_uri(None)
+    fluent._active_experiment_id = None
+    yield store_dir
+    while fluent._active_runs:
+        nbtrack.end_run()
+    fluent._active_experiment_id = None
+    nbtrack.set_tracking_uri(None)
+    close_all()
+
+
+@pytest.fixture
+def store_dir(_isolated_store: Path) -> Path:
+    """The directory of this test's default store."""
+    return _isolated_store
+
+
+@pytest.fixture
+def client(store_dir: Path) -> nbtrack.TrackingClient:
+    """A client on this test's store."""
+    return nbtrack.TrackingClient(store_dir)
