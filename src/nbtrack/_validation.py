@@ -28,8 +28,8 @@ _valid_keys: set[str] = set()
 
 def key(name: Any, what: str = "key") -> str:
     """A param, metric or tag name: 1-250 of letters, digits, ``_ - . : /`` and spaces."""
-    if name in _valid_keys:
-        return name  # type: ignore[no-any-return]
+    if type(name) is str and name in _valid_keys:
+        return name
     if not isinstance(name, str):
         raise InvalidInputError(f"{what} must be a string, got {type(name).__name__} {name!r}")
     if not name:
@@ -44,7 +44,8 @@ def key(name: Any, what: str = "key") -> str:
             f"{what} {name!r} contains {''.join(bad)!r}; names may only contain letters, "
             "digits, underscores, dashes, periods, spaces, colons and slashes"
         )
-    if posixpath.normpath(name) != name or name.startswith("/"):
+    normalized = posixpath.normpath(name)
+    if normalized != name or normalized == "." or normalized.startswith(("..", "/")):
         raise InvalidInputError(
             f"{what} {name!r} would change meaning as a path (leading '/', '..', '//' or "
             "trailing '/'); write it as a plain relative name such as 'train/loss'"

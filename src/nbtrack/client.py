@@ -62,7 +62,7 @@ def view_stage(view_type: ViewType | int | str) -> str:
         return view_type
     try:
         return _VIEW_STAGES[ViewType(int(view_type))]
-    except ValueError:
+    except (TypeError, ValueError):
         raise InvalidInputError(
             f"unknown view type {view_type!r}; use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL"
         ) from None
@@ -135,7 +135,9 @@ class TrackingClient:
 
         ``filter_string`` takes ``name = '...'``, ``name LIKE '...'`` or ``name ILIKE '...'``.
         """
-        pattern = None
+        pattern: str | None = None
+        escape: str | None = None
+        op = "LIKE"
         if filter_string:
             match = _EXPERIMENT_FILTER.match(filter_string)
             if match is None:
@@ -143,9 +145,14 @@ class TrackingClient:
                     f"experiment filter {filter_string!r} is not supported; "
                     "use name = 'x' or name LIKE '%x%'"
                 )
-            op, value = match.group(1).upper(), match.group(2).replace("''", "'")
-            pattern = value if op != "=" else value.replace("%", r"\%").replace("_", r"\_")
-        found = self.store.search_experiments(view_stage(view_type), pattern)
+            op, pattern = match.group(1).upper(), match.group(2).replace("''", "'")
+            if op == "=":  # an exact name: match LIKE's wildcards literally
+                escape = "\\"
+                for special in ("\\", "%", "_"):
+                    pattern = pattern.replace(special, escape + special)
+        found = self.store.search_experiments(
+            view_stage(view_type), pattern, case_insensitive=op == "ILIKE", escape=escape
+        )
         return found[:max_results] if max_results is not None else found
 
     def delete_experiment(self, experiment_id: str) -> None:

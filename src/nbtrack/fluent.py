@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from nbtrack import _validation as check
-from nbtrack.client import TrackingClient, ViewType
+from nbtrack.client import TrackingClient, ViewType, _status
 from nbtrack.entities import (
     DEFAULT_EXPERIMENT_ID,
     Experiment,
@@ -212,13 +212,16 @@ def start_run(
 
 def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) -> None:
     """End the active run (FINISHED unless told otherwise) and flush what it logged."""
-    if not _active_runs:
-        return
-    run = _run if _run is not None and _run in _active_runs else _active_runs[-1]
+    if not _active_runs or (_run is not None and _run not in _active_runs):
+        return  # nothing active, or the ``with`` block's run was already ended
+    final = _status(status)  # checked before any run is taken off the stack
+    if not final.is_terminal:
+        raise InvalidInputError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
+    run = _run if _run is not None else _active_runs[-1]
     # Children end with their parent.
     while _active_runs:
         top = _active_runs.pop()
-        top.client.set_terminated(top.info.run_id, status)
+        top.client.set_terminated(top.info.run_id, final)
         if top is run:
             break
 

@@ -93,7 +93,7 @@ def parent_run_ids(conn: sa.Connection, rows: Sequence[Any]) -> dict[int, str]:
         query = sa.select(schema.runs.c.run_pk, schema.runs.c.run_id).where(
             schema.runs.c.run_pk.in_(chunk)
         )
-        out.update(dict(conn.execute(query)))
+        out.update(conn.execute(query).all())
     return out
 
 

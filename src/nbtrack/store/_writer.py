@@ -316,7 +316,7 @@ def _intern_keys(conn: sa.Connection, keys: set[str]) -> dict[str, int]:
     table = schema.metric_keys
     conn.execute(_dialect.upsert(table, ["key"]), [{"key": k} for k in sorted(keys)])
     rows = conn.execute(sa.select(table.c.key, table.c.key_id).where(table.c.key.in_(keys)))
-    return dict(rows)
+    return dict(rows.all())
 
 
 class _Statements:

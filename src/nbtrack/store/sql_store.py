@@ -173,7 +173,12 @@ class SqlStore:
         return found[0] if found else None
 
     def search_experiments(
-        self, view_type: str = LifecycleStage.ACTIVE, name_like: str | None = None
+        self,
+        view_type: str = LifecycleStage.ACTIVE,
+        name_like: str | None = None,
+        *,
+        case_insensitive: bool = False,
+        escape: str | None = None,
     ) -> list[Experiment]:
         """Experiments in a stage ('active', 'deleted' or 'all'), optionally by LIKE pattern."""
         exp = schema.experiments
@@ -181,7 +186,8 @@ class SqlStore:
         if view_type != "all":
             where = exp.c.lifecycle_stage == view_type
         if name_like is not None:
-            where = sa.and_(where, exp.c.name.like(name_like))
+            like = exp.c.name.ilike if case_insensitive else exp.c.name.like
+            where = sa.and_(where, like(name_like, escape=escape))
         return self._experiments(where)
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
@@ -300,10 +306,11 @@ class SqlStore:
                 )
             }
             params = schema.params
+            # .all(): dict() of a Result would treat it as a mapping (it has .keys()).
             state.params = dict(
                 conn.execute(
                     sa.select(params.c.key, params.c.value).where(params.c.run_pk == row.run_pk)
-                )
+                ).all()
             )
         self._runs[run_id] = state
         return state

@@ -1,0 +1,110 @@
+"""The command line, driven through click's CliRunner against a real store."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import nbtrack
+from nbtrack.cli import main
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            found.update(_commands(command, full + " "))
+        else:
+            found[full] = command
+    return found
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_demo_logs_runs_and_prints_the_table(store_dir: Path) -> None:
+    out = invoke("demo")
+    assert "Logged 3 runs to experiment 'demo'" in out
+    assert "metrics.val_loss" in out
+    assert "params.lr" in out
+    runs = nbtrack.TrackingClient(store_dir).search_runs(
+        [nbtrack.get_experiment_by_name("demo").experiment_id]
+    )
+    assert len(runs) == 3
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert all(len(r.data.metrics) == 2 for r in runs)
+
+
+def test_runs_list_filters_and_orders(store_dir: Path) -> None:
+    invoke("demo", "--runs", "4")
+    out = invoke("runs", "list", "-e", "demo", "--filter", "params.lr = '0.1' or params.lr = '0.3'")
+    assert "linreg-lr0.1" in out
+    assert "linreg-lr0.3" in out
+    assert "linreg-lr0.03" not in out
+    ordered = invoke("runs", "list", "--order-by", "metrics.val_loss DESC")
+    names = re.findall(r"linreg-lr[0-9.]+", ordered)
+    assert names[0] == "linreg-lr0.01"  # the slowest learning rate ends worst
+    assert "No runs match." in invoke("runs", "list", "--filter", "metrics.val_loss < -1")
+
+
+def test_runs_show_by_prefix(store_dir: Path) -> None:
+    invoke("demo", "--runs", "1")
+    run = nbtrack.search_runs(search_all_experiments=True, output_format="list")[0]
+    out = invoke("runs", "show", run.info.run_id[:6])
+    assert run.info.run_id in out
+    assert "val_loss" in out
+    assert "model/weights.json" in out
+    assert "FINISHED" in out
+
+
+def test_experiments_list_and_gc(store_dir: Path) -> None:
+    invoke("demo", "--runs", "2")
+    out = invoke("experiments", "list")
+    assert re.search(r"demo\s+active\s+2", out)
+    run_id = nbtrack.search_runs(experiment_names=["demo"])["run_id"][0]
+    nbtrack.delete_run(run_id)
+    assert "Removed 1 deleted run(s)" in invoke("gc", "--grace", "0")
+    assert "demo     active  1" in invoke("experiments", "list")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["runs", "list", "--filter", "metrics.x >"], "missing value after '>'"),
+        (["runs", "list", "-e", "nope"], "no experiment named 'nope'"),
+        (["runs", "show", "zz"], "is not a run id"),
+        (["runs", "show", "abcdef"], "no run id starts with 'abcdef'"),
+    ],
+)
+def test_errors_are_one_clear_line(store_dir: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_an_example_and_is_documented() -> None:
+    readme = README.read_text()
+    for name, command in _commands(main).items():
+        assert "Example:" in (command.help or ""), f"`nbtrack {name} --help` has no example"
+        assert f"`nbtrack {name}" in readme, f"`nbtrack {name}` is not in the README"
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    commands = re.findall(r"^(pip install[^#\n]*?)\s*(?:#.*)?$", README.read_text(), re.MULTILINE)
+    assert commands[:2] == [
+        "pip install -e . && nbtrack demo",
+        'pip install -e ".[test]" && pytest',
+    ]
+    assert commands[1] in ci
