@@ -11,6 +11,8 @@ Importing this package loads SQLAlchemy only; pandas, Alembic and plotting
 libraries are imported when first needed.
 """
 
+from typing import Any
+
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import (
     ArtifactInfo,
@@ -64,6 +66,21 @@ from nbtrack.fluent import (
     start_run,
 )
 
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext nbtrack``: the ``%track`` magics and the notebook cell hooks."""
+    from nbtrack.notebook import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext nbtrack``: removes every hook the extension registered."""
+    from nbtrack.notebook import unload_ipython_extension as unload
+
+    unload(shell)
+
+
 MlflowClient = TrackingClient  # so `from nbtrack import MlflowClient` ports MLflow code as-is
 
 __version__ = "0.1.0"
@@ -101,6 +118,7 @@ __all__ = [
     "get_run",
     "get_tracking_uri",
     "last_active_run_id",
+    "load_ipython_extension",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -118,4 +136,5 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "unload_ipython_extension",
 ]

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 from nbtrack import _validation as check
 from nbtrack.entities import (
     ArtifactInfo,
+    CellEvent,
     Experiment,
     LifecycleStage,
     Metric,
+    MetricProvenance,
     Param,
     Run,
     RunStatus,
@@ -431,13 +433,28 @@ class TrackingClient:
     def read_artifact(self, run_id: str, path: str) -> bytes:
         """The content of one artifact file."""
         store = self._synced()
-        rows = store.artifact_rows(run_id, normalize_artifact_path(path))
-        exact = [sha for p, sha, _ in rows if p == path]
+        target = normalize_artifact_path(path)
+        rows = store.artifact_rows(run_id, target)
+        exact = [sha for p, sha, _ in rows if p == target]
         if not exact:
             from nbtrack.exceptions import NotFoundError
 
             raise NotFoundError(f"run {run_id} has no artifact file {path!r}")
         return store.blobs.read_bytes(exact[0])
+
+    # -- notebook provenance --------------------------------------------------------
+
+    def get_cell_timeline(self, run_id: str) -> list[CellEvent]:
+        """The notebook cells executed while the run was active, in execution order."""
+        return self._synced().cell_timeline(run_id)
+
+    def get_metric_provenance(self, run_id: str, key: str) -> list[MetricProvenance]:
+        """Which cells logged metric ``key``: each with the steps it logged."""
+        return self._synced().metric_provenance(run_id, key)
+
+    def get_value_cells(self, run_id: str) -> dict[str, dict[str, int]]:
+        """Timeline ``seq`` of the cell that logged each param, tag and artifact."""
+        return self._synced().value_cells(run_id)
 
     # -- maintenance ----------------------------------------------------------------
 

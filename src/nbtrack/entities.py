@@ -124,3 +124,35 @@ class ArtifactInfo:
     is_dir: bool
     file_size: int | None
     sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CellEvent:
+    """One executed notebook cell in a run's timeline.
+
+    ``seq`` numbers the run's executions from 1; ``cell_id`` is the notebook
+    cell's id when the frontend sends it (JupyterLab does), else None.
+    ``outcome`` is ``"ok"``, ``"error"`` or ``"running"`` (the kernel died, or
+    the cell is still executing).
+    """
+
+    seq: int
+    cell_id: str | None
+    execution_count: int | None
+    source: str
+    start_time: int
+    duration_ms: int | None
+    outcome: str
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricProvenance:
+    """Which cell logged which steps of a metric."""
+
+    key: str
+    cell: CellEvent
+    first_step: int
+    last_step: int
+    count: int

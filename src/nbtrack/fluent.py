@@ -11,8 +11,9 @@ KILLED by the next process that opens the store.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,35 @@ NOTE_TAG = "mlflow.note.content"  # MLflow's tag for a run's description
 
 _active_runs: list[ActiveRun] = []
 _active_experiment_id: str | None = None
+
+log = logging.getLogger(__name__)
+
+#: Called as ``listener(event, run)`` with event "started" (after the run
+#: became active) or "ending" (just before its end is written; nothing it
+#: logs from there on is lost). The notebook layer uses it to tie runs to
+#: cells and take snapshots.
+RunListener = Callable[[str, "ActiveRun"], None]
+_listeners: list[RunListener] = []
+
+
+def add_run_listener(listener: RunListener) -> None:
+    """Be told when runs start and end (see :data:`RunListener`)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_run_listener(listener: RunListener) -> None:
+    """Stop telling ``listener`` about runs."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _notify(event: str, run: ActiveRun) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(event, run)
+        except Exception:  # a listener must never break starting or ending a run
+            log.exception("nbtrack: run listener %r failed on %r", listener, event)
 
 
 class ActiveRun:
@@ -207,6 +237,7 @@ def start_run(
         )
     active = ActiveRun(run, client)
     _active_runs.append(active)
+    _notify("started", active)
     return active
 
 
@@ -221,6 +252,7 @@ def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) 
     # Children end with their parent.
     while _active_runs:
         top = _active_runs.pop()
+        _notify("ending", top)
         top.client.set_terminated(top.info.run_id, final)
         if top is run:
             break

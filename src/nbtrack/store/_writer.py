@@ -16,6 +16,7 @@ cannot take the others down; what still fails is reported by the next
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import math
 import threading
@@ -33,12 +34,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Operation kinds: the first element of every queued tuple.
-OP_METRIC: Final = 0  # (OP_METRIC, run_pk, key, value, timestamp_ms, step)
-OP_PARAM: Final = 1  # (OP_PARAM, run_pk, key, value)
-OP_TAG: Final = 2  # (OP_TAG, run_pk, key, value)
+# ``cell_seq`` is the run's timeline entry that logged the value, or None.
+OP_METRIC: Final = 0  # (OP_METRIC, run_pk, key, value, timestamp_ms, step, cell_seq)
+OP_PARAM: Final = 1  # (OP_PARAM, run_pk, key, value, cell_seq)
+OP_TAG: Final = 2  # (OP_TAG, run_pk, key, value, cell_seq)
 OP_STATEMENT: Final = 3  # (OP_STATEMENT, core_statement, description)
 OP_CALL: Final = 4  # (OP_CALL, fn, _Call)
 OP_FLUSH: Final = 5  # (OP_FLUSH, threading.Event)
+# (OP_CELL, run_pk, seq, cell_id, execution_count, source, start_ms, duration_ms,
+#  outcome, error_type, error_message): a timeline entry, written again when it ends
+OP_CELL: Final = 6
 
 #: Backlog length at which the hot path wakes the writer early.
 WAKE_BACKLOG = 50_000
@@ -238,7 +243,7 @@ class BackgroundWriter:
                     self._record_error(op, single)
 
     def _record_error(self, op: tuple[Any, ...], exc: Exception) -> None:
-        names = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag"}
+        names = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag", OP_CELL: "cell"}
         what = op[2] if op[0] == OP_STATEMENT else f"{names[op[0]]} {op[2]!r} of run #{op[1]}"
         message = f"{what}: {type(exc).__name__}: {exc}"
         log.error("nbtrack writer: could not store %s", message)
@@ -246,25 +251,48 @@ class BackgroundWriter:
             self._errors.append(message)
 
     def _apply(self, conn: sa.Connection, batch: list[tuple[Any, ...]]) -> None:
-        metric_ops: list[tuple[Any, ...]] = []
-        param_rows: list[tuple[Any, ...]] = []
-        tag_rows: list[tuple[Any, ...]] = []
+        """Write a batch, grouping rows by table between statements.
+
+        Rows of one kind keep their order (the last value of a tag or step
+        wins); a statement (a status change, a tag deletion) is executed only
+        after every row queued before it.
+        """
+        groups: dict[int, list[tuple[Any, ...]]] = {
+            OP_METRIC: [],
+            OP_PARAM: [],
+            OP_TAG: [],
+            OP_CELL: [],
+        }
         for op in batch:
-            kind = op[0]
-            if kind == OP_METRIC:
-                metric_ops.append(op)
-            elif kind == OP_PARAM:
-                param_rows.append(op[1:])
-            elif kind == OP_TAG:
-                tag_rows.append(op[1:])
-            else:
-                conn.execute(op[1])
-        if param_rows:
-            self._statements.params.run(conn, param_rows)
-        if tag_rows:
-            self._statements.tags.run(conn, tag_rows)
-        if metric_ops:
-            self._write_metrics(conn, metric_ops)
+            group = groups.get(op[0])
+            if group is not None:
+                group.append(op)
+                continue
+            self._write_groups(conn, groups)
+            conn.execute(op[1])
+        self._write_groups(conn, groups)
+
+    def _write_groups(self, conn: sa.Connection, groups: dict[int, list[tuple[Any, ...]]]) -> None:
+        if groups[OP_PARAM]:
+            self._statements.params.run(conn, [op[1:] for op in groups[OP_PARAM]])
+        if groups[OP_TAG]:
+            self._statements.tags.run(conn, [op[1:] for op in groups[OP_TAG]])
+        if groups[OP_METRIC]:
+            self._write_metrics(conn, groups[OP_METRIC])
+        if groups[OP_CELL]:
+            self._write_cells(conn, groups[OP_CELL])
+        for group in groups.values():
+            group.clear()
+
+    def _write_cells(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
+        sources: dict[str, str] = {}
+        rows = []
+        for _, run_pk, seq, cell_id, count, source, start, duration, outcome, etype, emsg in ops:
+            sha = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+            sources[sha] = source
+            rows.append((run_pk, seq, cell_id, count, sha, start, duration, outcome, etype, emsg))
+        self._statements.sources.run(conn, list(sources.items()))
+        self._statements.cells.run(conn, rows)
 
     def _write_metrics(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
         key_ids = self._key_ids
@@ -275,9 +303,19 @@ class BackgroundWriter:
         append = rows.append
         # (run_pk, key_id) -> [step, timestamp, value, min, max] of this batch
         latest: dict[tuple[int, int], list[Any]] = {}
+        # (run_pk, key_id, cell_seq) -> [first_step, last_step, count] of this batch
+        by_cell: dict[tuple[int, int, int], list[int]] = {}
         isnan = math.isnan
-        for _, run_pk, key, value, timestamp, step in ops:
+        for _, run_pk, key, value, timestamp, step, cell_seq in ops:
             key_id = key_ids[key]
+            if cell_seq is not None:
+                span = by_cell.get((run_pk, key_id, cell_seq))
+                if span is None:
+                    by_cell[(run_pk, key_id, cell_seq)] = [step, step, 1]
+                else:
+                    span[0] = min(span[0], step)
+                    span[1] = max(span[1], step)
+                    span[2] += 1
             if isnan(value):
                 value = None
             append((run_pk, key_id, step, timestamp, value))
@@ -294,6 +332,10 @@ class BackgroundWriter:
                     slot[4] = value
         self._statements.metrics.run(conn, rows)
         self._statements.latest.run(conn, [(*ident, *slot) for ident, slot in latest.items()])
+        if by_cell:
+            self._statements.metric_cells.run(
+                conn, [(*ident, *span) for ident, span in by_cell.items()]
+            )
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()
@@ -365,12 +407,63 @@ class _Statements:
         )
         # A param keeps its first value: the client refuses a different one.
         self.params = _dialect.BulkStatement(
-            engine, _dialect.upsert(schema.params, ["run_pk", "key"]), ["run_pk", "key", "value"]
+            engine,
+            _dialect.upsert(schema.params, ["run_pk", "key"]),
+            ["run_pk", "key", "value", "cell_seq"],
         )
+        tags = schema.tags
         self.tags = _dialect.BulkStatement(
             engine,
             _dialect.upsert(
-                schema.tags, ["run_pk", "key"], {"value": _dialect.excluded(schema.tags, "value")}
+                tags,
+                ["run_pk", "key"],
+                {
+                    "value": _dialect.excluded(tags, "value"),
+                    "cell_seq": _dialect.excluded(tags, "cell_seq"),
+                },
             ),
-            ["run_pk", "key", "value"],
+            ["run_pk", "key", "value", "cell_seq"],
+        )
+        spans = schema.metric_cells
+        self.metric_cells = _dialect.BulkStatement(
+            engine,
+            _dialect.upsert(
+                spans,
+                ["run_pk", "key_id", "cell_seq"],
+                {
+                    "first_step": _dialect.least(
+                        spans.c.first_step, _dialect.excluded(spans, "first_step")
+                    ),
+                    "last_step": _dialect.greatest(
+                        spans.c.last_step, _dialect.excluded(spans, "last_step")
+                    ),
+                    "count": spans.c.count + _dialect.excluded(spans, "count"),
+                },
+            ),
+            ["run_pk", "key_id", "cell_seq", "first_step", "last_step", "count"],
+        )
+        self.sources = _dialect.BulkStatement(
+            engine, _dialect.upsert(schema.cell_sources, ["sha256"]), ["sha256", "source"]
+        )
+        cells = schema.cells
+        cell_columns = [
+            "run_pk",
+            "seq",
+            "cell_id",
+            "execution_count",
+            "source_sha256",
+            "start_time",
+            "duration_ms",
+            "outcome",
+            "error_type",
+            "error_message",
+        ]
+        self.cells = _dialect.BulkStatement(
+            engine,
+            _dialect.upsert(
+                cells,
+                ["run_pk", "seq"],
+                {name: _dialect.excluded(cells, name) for name in cell_columns[2:]},
+            ),
+            cell_columns,
         )

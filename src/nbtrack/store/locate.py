@@ -73,9 +73,11 @@ def normalize_tracking_uri(uri: str | os.PathLike[str]) -> str:
                 "in-memory SQLite is not supported: the background writer and other "
                 "processes need a file; pass 'sqlite:///path/to/nbtrack.db'"
             )
-        if not text.startswith("sqlite:///"):
+        if not text.startswith("sqlite:///") or not text[len("sqlite:///") :].strip():
             raise InvalidInputError(f"malformed SQLite URI {text!r}; expected 'sqlite:///path'")
         return sqlite_uri(Path(text[len("sqlite:///") :]).expanduser())
+    if text.startswith("file:///"):  # a local file URI: the path after the empty host
+        text = text[len("file://") :]
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise InvalidInputError(

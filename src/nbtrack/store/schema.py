@@ -11,6 +11,9 @@ compares the two. Design notes:
   range scan. A NaN value is stored as NULL (SQLite cannot store NaN).
 * ``latest_metrics`` holds one row per (run, key): the value at the highest
   step plus the min and max seen, so run tables never scan history.
+* Notebook runs keep a cell timeline (``cells``, sources stored once in
+  ``cell_sources``); params, tags and artifacts carry the ``cell_seq`` that
+  logged them, and ``metric_cells`` holds each cell's step range per metric.
 * Times are integer milliseconds since the epoch, as in MLflow.
 """
 
@@ -76,6 +79,7 @@ params = sa.Table(
     sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.Column("cell_seq", sa.Integer, nullable=True),
 )
 
 tags = sa.Table(
@@ -84,6 +88,7 @@ tags = sa.Table(
     sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.Column("cell_seq", sa.Integer, nullable=True),
 )
 
 metric_keys = sa.Table(
@@ -125,5 +130,39 @@ artifacts = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("cell_seq", sa.Integer, nullable=True),
     sa.Index("ix_artifacts_sha256", "sha256"),
+)
+
+cell_sources = sa.Table(
+    "cell_sources",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+)
+
+cells = sa.Table(
+    "cells",
+    metadata,
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("cell_id", sa.String(64), nullable=True),
+    sa.Column("execution_count", sa.Integer, nullable=True),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error_type", sa.String(250), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+)
+
+metric_cells = sa.Table(
+    "metric_cells",
+    metadata,
+    sa.Column("run_pk", sa.Integer, primary_key=True),
+    sa.Column("key_id", sa.Integer, primary_key=True),
+    sa.Column("cell_seq", sa.Integer, primary_key=True),
+    sa.Column("first_step", sa.BigInteger, nullable=False),
+    sa.Column("last_step", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
 )

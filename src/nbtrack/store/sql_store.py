@@ -32,6 +32,7 @@ from nbtrack.entities import (
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import _dialect, _liveness, _records, locate, migrate, schema
 from nbtrack.store._names import random_run_name
+from nbtrack.store._timeline import TimelineMixin
 from nbtrack.store._writer import OP_METRIC, OP_PARAM, OP_STATEMENT, OP_TAG, BackgroundWriter
 from nbtrack.store.artifacts import BlobStore, safe_destination
 
@@ -58,7 +59,7 @@ class _RunState:
     params: dict[str, str] = field(default_factory=dict)
 
 
-class SqlStore:
+class SqlStore(TimelineMixin):
     """One tracking store (a database plus its blob directory) opened in this process."""
 
     def __init__(self, uri: str) -> None:
@@ -68,6 +69,10 @@ class SqlStore:
         self.blobs = BlobStore(locate.artifact_root_for(uri))
         self.writer = BackgroundWriter(self.engine)
         self._runs: dict[str, _RunState] = {}
+        # (run_pk, seq) of the notebook cell executing now: values logged to that
+        # run while it runs remember the cell (see nbtrack.notebook).
+        self.cell_context: tuple[int, int] | None = None
+        self._last_cell_seq: dict[int, int] = {}
         self._ensure_default_experiment()
         killed = self.mark_orphaned_runs_killed()
         if killed:
@@ -296,8 +301,10 @@ class SqlStore:
                 raise NotFoundError(f"no run with id {run_id!r}")
             state = _RunState(row.run_pk)
             metrics, keys = schema.metrics, schema.metric_keys
+            # Never below -1, as in log_metric: after only negative steps, step=None
+            # gives 0 whether or not the store was reopened in between.
             state.last_steps = {
-                key: int(step)
+                key: max(int(step), -1)
                 for key, step in conn.execute(
                     sa.select(keys.c.key, sa.func.max(metrics.c.step))
                     .join(keys, keys.c.key_id == metrics.c.key_id)
@@ -432,7 +439,9 @@ class SqlStore:
             step = last + 1
         if step > last:
             state.last_steps[key] = step
-        self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step))
+        context = self.cell_context
+        cell = context[1] if context is not None and context[0] == state.run_pk else None
+        self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell))
         return step
 
     def log_metrics(
@@ -442,6 +451,7 @@ class SqlStore:
         state = self._runs.get(run_id) or self._state(run_id)
         last_steps = state.last_steps
         run_pk = state.run_pk
+        cell = self._cell_of(run_pk)
         ops = []
         for key, value, timestamp, step in points:
             last = last_steps.get(key, -1)
@@ -449,8 +459,12 @@ class SqlStore:
                 step = last + 1
             if step > last:
                 last_steps[key] = step
-            ops.append((OP_METRIC, run_pk, key, value, timestamp, step))
+            ops.append((OP_METRIC, run_pk, key, value, timestamp, step, cell))
         self.writer.put_many(ops)
+
+    def _cell_of(self, run_pk: int) -> int | None:
+        context = self.cell_context
+        return context[1] if context is not None and context[0] == run_pk else None
 
     def logged_param(self, run_id: str, key: str) -> str | None:
         """The value already logged for a param of this run, if any."""
@@ -460,12 +474,14 @@ class SqlStore:
         """Queue params (already checked against earlier values by the caller)."""
         state = self._state(run_id)
         state.params.update(params)
-        self.writer.put_many((OP_PARAM, state.run_pk, k, v) for k, v in params.items())
+        cell = self._cell_of(state.run_pk)
+        self.writer.put_many((OP_PARAM, state.run_pk, k, v, cell) for k, v in params.items())
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Queue tags; a tag set again takes the new value."""
         state = self._state(run_id)
-        self.writer.put_many((OP_TAG, state.run_pk, k, v) for k, v in tags.items())
+        cell = self._cell_of(state.run_pk)
+        self.writer.put_many((OP_TAG, state.run_pk, k, v, cell) for k, v in tags.items())
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run."""
@@ -527,9 +543,15 @@ class SqlStore:
                 "sha256": _dialect.excluded(arts, "sha256"),
                 "size": _dialect.excluded(arts, "size"),
                 "created": _dialect.excluded(arts, "created"),
+                "cell_seq": _dialect.excluded(arts, "cell_seq"),
             },
         ).values(
-            run_pk=state.run_pk, path=artifact_path, sha256=sha256, size=size, created=now_ms()
+            run_pk=state.run_pk,
+            path=artifact_path,
+            sha256=sha256,
+            size=size,
+            created=now_ms(),
+            cell_seq=self._cell_of(state.run_pk),
         )
         self.writer.put((OP_STATEMENT, stmt, f"artifact {artifact_path!r} of run {run_id}"))
 
@@ -612,7 +634,11 @@ class SqlStore:
         Blobs younger than ``grace_seconds`` are kept: another process may have
         written one whose artifact row is not committed yet.
         """
-        removed_runs = self.writer.call(_purge_deleted_runs)
+        purged = self.writer.call(_purge_deleted_runs)
+        for run_id in purged:  # forget them, so logging to a purged id is an error
+            state = self._runs.pop(run_id, None)
+            if state is not None:
+                self._last_cell_seq.pop(state.run_pk, None)
         arts = schema.artifacts
         with self._read() as conn:
             referenced = set(conn.execute(sa.select(arts.c.sha256).distinct()).scalars())
@@ -629,10 +655,20 @@ class SqlStore:
                 continue
             freed += self.blobs.delete(sha)
             removed_blobs += 1
-        return {"runs": removed_runs, "blobs": removed_blobs, "bytes": freed}
+        return {"runs": len(purged), "blobs": removed_blobs, "bytes": freed}
 
 
-def _purge_deleted_runs(conn: sa.Connection) -> int:
+def _purge_deleted_runs(conn: sa.Connection) -> list[str]:
+    """Delete trashed runs and every row that belongs to them; returns their run ids."""
+    purged = (
+        conn.execute(
+            sa.select(runs_t.c.run_id).where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
+        )
+        .scalars()
+        .all()
+    )
+    if not purged:
+        return []
     deleted = (
         sa.select(runs_t.c.run_pk)
         .where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
@@ -641,16 +677,20 @@ def _purge_deleted_runs(conn: sa.Connection) -> int:
     for table in (
         schema.metrics,
         schema.latest_metrics,
+        schema.metric_cells,
         schema.params,
         schema.tags,
         schema.artifacts,
+        schema.cells,
     ):
         conn.execute(table.delete().where(table.c.run_pk.in_(deleted)))
     conn.execute(
         runs_t.update().where(runs_t.c.parent_run_pk.in_(deleted)).values(parent_run_pk=None)
     )
-    result = conn.execute(runs_t.delete().where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED))
-    return int(result.rowcount)
+    conn.execute(runs_t.delete().where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED))
+    sources, cells = schema.cell_sources, schema.cells
+    conn.execute(sources.delete().where(sources.c.sha256.not_in(sa.select(cells.c.source_sha256))))
+    return list(purged)
 
 
 def _int_id(experiment_id: str | int) -> int:

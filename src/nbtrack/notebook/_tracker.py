@@ -1,0 +1,214 @@
+"""The IPython side of nbtrack: cell hooks, watched variables, run events.
+
+:class:`Tracker` is a traitlets ``Configurable`` (``%config Tracker.auto_snapshot
+= False``, or ``c.Tracker...`` in ``ipython_config.py``). While a run is
+active it records each executed cell in the run's timeline and makes values
+logged during the cell remember it. The hooks do no I/O: they enqueue tuples
+for the store's writer. They never raise into the user's cell: failures go to
+the ``nbtrack.notebook`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Bool, Unicode
+from traitlets.config import Configurable
+
+from nbtrack import fluent
+from nbtrack.notebook import _environment
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+
+    from nbtrack.notebook._comm import SnapshotChannel
+
+log = logging.getLogger("nbtrack.notebook")
+
+SNAPSHOT_FILE = "notebook.ipynb"
+EXECUTED_FILE = "executed.ipynb"
+ENVIRONMENT_FILE = "environment.json"
+_MISSING = object()
+
+
+class _OpenCell:
+    """The cell executing now, as recorded for one run."""
+
+    __slots__ = ("cell_id", "count", "run_id", "seq", "source", "start_ms", "start_ns", "store")
+
+    def __init__(
+        self, run: fluent.ActiveRun, cell_id: str | None, count: int | None, source: str
+    ) -> None:
+        self.run_id = run.info.run_id
+        self.store = run.client.store
+        self.cell_id = cell_id
+        self.count = count
+        self.source = source
+        self.start_ns = time.perf_counter_ns()
+        self.start_ms = time.time_ns() // 1_000_000
+        self.seq = self.store.begin_cell(self.run_id, cell_id, count, source, self.start_ms)
+
+    def close(self, error: BaseException | None) -> None:
+        duration_ms = (time.perf_counter_ns() - self.start_ns) // 1_000_000
+        self.store.end_cell(
+            self.run_id, self.seq, self.cell_id, self.count, self.source, self.start_ms,
+            duration_ms, error,
+        )  # fmt: skip
+
+
+class Tracker(Configurable):
+    """Captures a notebook's work into the active nbtrack run."""
+
+    record_timeline = Bool(
+        True,
+        help="Record every cell executed while a run is active (source, execution count, "
+        "duration, outcome) and which cell logged each value.",
+    ).tag(config=True)
+    auto_snapshot = Bool(
+        True,
+        help="Store the notebook (notebook.ipynb) and the cells as they ran (executed.ipynb) "
+        "as artifacts when a run ends, including at kernel shutdown.",
+    ).tag(config=True)
+    capture_environment = Bool(
+        True,
+        help="At run start, store Python, platform, installed packages, git state and GPUs "
+        "as tags and an environment.json artifact.",
+    ).tag(config=True)
+    default_experiment = Unicode(
+        "",
+        help="Experiment for `%track start` when --experiment is not given "
+        "(empty: the active experiment, else 'Default').",
+    ).tag(config=True)
+
+    def __init__(self, shell: InteractiveShell, **kwargs: Any) -> None:
+        super().__init__(parent=shell, **kwargs)
+        self.shell = shell
+        self.channel: SnapshotChannel | None = None
+        self.watched: dict[str, Any] = {}
+        self._cell: _OpenCell | None = None
+        self._cell_info: tuple[str | None, int | None, str] | None = None
+
+    # -- registration ---------------------------------------------------------------
+
+    def register(self) -> None:
+        """Hook into the shell's cell events and into run start/end."""
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        fluent.add_run_listener(self.on_run_event)
+
+    def unregister(self) -> None:
+        """Remove every hook :meth:`register` added."""
+        for event, callback in (
+            ("pre_run_cell", self.pre_run_cell),
+            ("post_run_cell", self.post_run_cell),
+        ):
+            if callback in self.shell.events.callbacks[event]:
+                self.shell.events.unregister(event, callback)
+        fluent.remove_run_listener(self.on_run_event)
+
+    # -- cell hooks (hot path: no I/O, never raise) --------------------------------
+
+    def pre_run_cell(self, info: ExecutionInfo) -> None:
+        """Open a timeline entry for the active run."""
+        try:
+            cell_info = (
+                getattr(info, "cell_id", None),
+                int(self.shell.execution_count),
+                str(info.raw_cell or ""),
+            )
+            self._cell_info = cell_info
+            self._cell = None
+            if self.record_timeline and fluent._active_runs:
+                self._cell = _OpenCell(fluent._active_runs[-1], *cell_info)
+        except Exception:
+            log.exception("nbtrack: could not record the start of a cell")
+
+    def post_run_cell(self, result: ExecutionResult) -> None:
+        """Close the timeline entry and log watched variables that changed."""
+        try:
+            cell, self._cell, self._cell_info = self._cell, None, None
+            if cell is not None:
+                cell.close(result.error_in_exec or result.error_before_exec)
+            if self.watched and fluent._active_runs:
+                self._log_watched()
+        except Exception:
+            log.exception("nbtrack: could not record the end of a cell")
+
+    def _log_watched(self) -> None:
+        namespace = self.shell.user_ns
+        for name, last in self.watched.items():
+            value = namespace.get(name, _MISSING)
+            if value is _MISSING or value is last or _same(value, last):
+                continue
+            self.watched[name] = value
+            try:
+                fluent.log_metric(name, value)
+            except ValueError as exc:
+                log.warning("nbtrack: watched variable %s not logged: %s", name, exc)
+
+    # -- run events ----------------------------------------------------------------
+
+    def on_run_event(self, event: str, run: fluent.ActiveRun) -> None:
+        """Tie runs started inside a cell to it; snapshot and close the cell when a run ends."""
+        if event == "started":
+            self._on_start(run)
+        elif event == "ending":
+            self._on_end(run)
+
+    def _on_start(self, run: fluent.ActiveRun) -> None:
+        if self.record_timeline and self._cell_info is not None and self._cell is None:
+            # The run began inside this cell (`%track start`, `with start_run()`).
+            self._cell = _OpenCell(run, *self._cell_info)
+        notebook = self.notebook_path()
+        tags = {"mlflow.source.type": "NOTEBOOK"}
+        if notebook is not None:
+            tags["mlflow.source.name"] = str(notebook)
+            tags["nbtrack.notebook"] = str(notebook)
+        if self.capture_environment:
+            env = _environment.capture(notebook)
+            tags.update(_environment.summary_tags(env))
+            run.client.log_dict(run.info.run_id, env, ENVIRONMENT_FILE)
+        run.client.log_batch(run.info.run_id, tags=list(tags.items()))
+
+    def _on_end(self, run: fluent.ActiveRun) -> None:
+        cell = self._cell
+        if cell is not None and cell.run_id == run.info.run_id:
+            cell.close(None)  # the run ends inside this cell: record it as it stands
+            self._cell = None
+        if self.auto_snapshot:
+            self.snapshot(run)
+
+    # -- snapshots -----------------------------------------------------------------
+
+    def notebook_path(self) -> Path | None:
+        """The notebook file this kernel runs, if it can be found."""
+        from nbtrack.notebook._session import find_notebook_path
+
+        path, source = find_notebook_path(self.shell.user_ns)
+        log.debug("nbtrack: notebook path %s (from %s)", path, source)
+        return Path(path) if path is not None else None
+
+    def snapshot(self, run: fluent.ActiveRun) -> str:
+        """Store notebook.ipynb and executed.ipynb for ``run``; returns the snapshot's source."""
+        from nbtrack.notebook._snapshot import notebook_bytes, notebook_from_timeline, take_snapshot
+
+        client, run_id = run.client, run.info.run_id
+        events = client.get_cell_timeline(run_id)
+        snap = take_snapshot(self.channel, self.shell.user_ns, events)
+        client.log_bytes(run_id, snap.content, SNAPSHOT_FILE)
+        client.log_bytes(run_id, notebook_bytes(notebook_from_timeline(events)), EXECUTED_FILE)
+        client.set_tag(run_id, "nbtrack.snapshot.source", snap.source)
+        return str(snap.source)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        if a == b:
+            return True
+        return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    except Exception:  # arrays and odd objects compare strangely: treat as changed
+        return False
