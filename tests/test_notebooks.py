@@ -23,15 +23,21 @@ def test_quickstart_notebook_logs_a_run(store_dir: Path, tmp_path: Path) -> None
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
-    runs = nbtrack.TrackingClient(store_dir).search_runs(
-        [nbtrack.get_experiment_by_name("quickstart").experiment_id]
-    )
+    client = nbtrack.TrackingClient(store_dir)
+    experiment = client.get_experiment_by_name("quickstart")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1
     run = runs[0]
+    assert run.info.run_name == "gd"
     assert run.info.status == "FINISHED"
     assert run.data.params == {"lr": "0.1", "epochs": "20"}
-    history = nbtrack.TrackingClient(store_dir).get_metric_history(run.info.run_id, "loss")
+    history = client.get_metric_history(run.info.run_id, "loss")
     assert [m.step for m in history] == list(range(20))
     assert history[-1].value < history[0].value
-    last_output = notebook.cells[-1].outputs[0]["data"]["text/plain"]
-    assert run.info.run_id in last_output
+    # The training cell (execution count 3) logged every step.
+    provenance = client.get_metric_provenance(run.info.run_id, "loss")
+    assert [(p.cell.execution_count, p.first_step, p.last_step) for p in provenance] == [(3, 0, 19)]
+    paths = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"notebook.ipynb", "executed.ipynb", "environment.json", "model"} <= paths
+    assert run.info.run_id in notebook.cells[-1].outputs[0]["data"]["text/plain"]

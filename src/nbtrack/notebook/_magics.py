@@ -118,7 +118,7 @@ class TrackMagics(Magics):
                 self._cell(line, cell)
                 return
             try:
-                args = PARSER.parse_args(shlex.split(line))
+                args = PARSER.parse_args(shlex.split(line, comments=True))
             except _HelpShown:
                 return
             except ValueError as exc:  # shlex: unbalanced quotes
