@@ -12,6 +12,7 @@ import numbers
 import posixpath
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from nbtrack.exceptions import InvalidInputError
@@ -79,6 +80,33 @@ def metric_value(name: str, value: Any) -> float:
     )
 
 
+def metric_points(points: Iterable[Any]) -> list[tuple[str, float, int, int | None]]:
+    """``(key, value, timestamp, step)`` points checked as :func:`key`, :func:`metric_value`,
+    :func:`timestamp` and :func:`step` would, with the common types checked inline.
+
+    This loop runs once per point of a ``log_batch``: the usual case (a known
+    key, a float, an int or None step and timestamp) costs no function call.
+    A missing timestamp is the same "now" for the whole batch.
+    """
+    now = time.time_ns() // 1_000_000
+    valid = _valid_keys
+    out: list[tuple[str, float, int, int | None]] = []
+    append = out.append
+    for name, value, stamp, position in points:
+        if type(name) is not str or name not in valid:
+            name = key(name, "metric name")
+        if type(value) is not float:
+            value = metric_value(name, value)
+        if stamp is None:
+            stamp = now
+        elif type(stamp) is not int:
+            stamp = timestamp(stamp)
+        if position is not None and type(position) is not int:
+            position = step(name, position)
+        append((name, value, stamp, position))
+    return out
+
+
 def step(name: str, value: Any) -> int | None:
     """A metric step: None (the next step of that metric) or an integer."""
     if value is None or type(value) is int:
@@ -94,6 +122,8 @@ def timestamp(value: Any) -> int:
     """A timestamp in ms since the epoch; None means now."""
     if value is None:
         return time.time_ns() // 1_000_000
+    if type(value) is int:
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
     raise InvalidInputError(

@@ -313,17 +313,7 @@ class TrackingClient:
         new_tags = {
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
         }
-        points = []
-        for key, value, timestamp, step in metrics:
-            key = check.key(key, "metric name")
-            points.append(
-                (
-                    key,
-                    check.metric_value(key, value),
-                    check.timestamp(timestamp),
-                    check.step(key, step),
-                )
-            )
+        points = check.metric_points(metrics)
         if new_params:
             store.log_params(run_id, new_params)
         if new_tags:

@@ -53,5 +53,7 @@ def unload_ipython_extension(shell: Any) -> None:
         if registered.get("track") == getattr(magics, "track", None):
             del registered["track"]
     shell.magics_manager.registry.pop(type(magics).__name__, None)
-    if tracker in shell.configurables:
-        shell.configurables.remove(tracker)
+    # Magics.__init__ appended the magics to shell.configurables, as we did the tracker.
+    for configurable in (tracker, magics):
+        if configurable in shell.configurables:
+            shell.configurables.remove(configurable)

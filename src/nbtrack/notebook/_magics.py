@@ -133,11 +133,15 @@ class TrackMagics(Magics):
     # -- sub-commands ---------------------------------------------------------------
 
     def _cmd_start(self, args: argparse.Namespace) -> None:
-        ended = self._end_all(RunStatus.FINISHED)
+        # Everything that can refuse the command is checked before the current run ends.
+        tags = _pairs(args.tag)
         experiment = args.experiment or self.tracker.default_experiment or None
         if experiment:
             fluent.set_experiment(experiment)
-        run = fluent.start_run(run_id=args.resume, run_name=args.name, tags=_pairs(args.tag))
+        if args.resume:
+            fluent.get_run(args.resume)  # NotFoundError for an unknown id
+        ended = self._end_all(RunStatus.FINISHED)
+        run = fluent.start_run(run_id=args.resume, run_name=args.name, tags=tags)
         info = run.info
         what = "resumed" if args.resume else "started"
         prefix = f"ended {ended}; " if ended else ""

@@ -131,10 +131,12 @@ class Tracker(Configurable):
         """Close the timeline entry and log watched variables that changed."""
         try:
             cell, self._cell, self._cell_info = self._cell, None, None
-            if cell is not None:
-                cell.close(result.error_in_exec or result.error_before_exec)
-            if self.watched and fluent._active_runs:
-                self._log_watched()
+            try:
+                if self.watched and fluent._active_runs:
+                    self._log_watched()  # before closing: the points remember this cell
+            finally:
+                if cell is not None:
+                    cell.close(result.error_in_exec or result.error_before_exec)
         except Exception:
             log.exception("nbtrack: could not record the end of a cell")
 

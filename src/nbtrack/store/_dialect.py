@@ -176,3 +176,50 @@ class BulkStatement:
             conn.execute(
                 self._statement, [dict(zip(self.columns, row, strict=True)) for row in rows]
             )
+
+
+def fetch_tuples(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
+    """All rows of a SELECT as plain tuples, straight from the driver on SQLite.
+
+    SQLAlchemy's row objects cost more than the query itself for long metric
+    histories; positional drivers get the compiled SQL and its parameters.
+    """
+    compiled = statement.compile(dialect=conn.dialect)
+    if conn.dialect.paramstyle != "qmark":
+        return [tuple(row) for row in conn.execute(statement)]
+    params = compiled.construct_params()
+    positions = compiled.positiontup or []
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), [params[name] for name in positions])
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+class PreparedQuery:
+    """A SELECT with positional bind parameters, compiled once, run many times.
+
+    On SQLite the compiled SQL goes straight to a driver cursor (no row
+    objects); other drivers run the statement through SQLAlchemy.
+    """
+
+    def __init__(self, engine: sa.Engine, statement: Any, names: list[str]) -> None:
+        self.names = names
+        self._statement = statement
+        compiled = statement.compile(dialect=engine.dialect)
+        positions = list(compiled.positiontup or [])
+        self._positional = engine.dialect.paramstyle == "qmark" and positions == names
+        self._sql = str(compiled)
+
+    def all(self, conn: sa.Connection, *values: Any) -> list[tuple[Any, ...]]:
+        """Rows for these parameter values, as tuples."""
+        if not self._positional:
+            params = dict(zip(self.names, values, strict=True))
+            return [tuple(row) for row in conn.execute(self._statement, params)]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self._sql, values)
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()

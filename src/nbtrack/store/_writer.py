@@ -18,10 +18,11 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
@@ -35,7 +36,8 @@ T = TypeVar("T")
 
 # Operation kinds: the first element of every queued tuple.
 # ``cell_seq`` is the run's timeline entry that logged the value, or None.
-OP_METRIC: Final = 0  # (OP_METRIC, run_pk, key, value, timestamp_ms, step, cell_seq)
+# ``rewrite``: the step may already hold a value (it is not past the metric's last step).
+OP_METRIC: Final = 0  # (OP_METRIC, run_pk, key, value, timestamp_ms, step, cell_seq, rewrite)
 OP_PARAM: Final = 1  # (OP_PARAM, run_pk, key, value, cell_seq)
 OP_TAG: Final = 2  # (OP_TAG, run_pk, key, value, cell_seq)
 OP_STATEMENT: Final = 3  # (OP_STATEMENT, core_statement, description)
@@ -44,9 +46,17 @@ OP_FLUSH: Final = 5  # (OP_FLUSH, threading.Event)
 # (OP_CELL, run_pk, seq, cell_id, execution_count, source, start_ms, duration_ms,
 #  outcome, error_type, error_message): a timeline entry, written again when it ends
 OP_CELL: Final = 6
+# (OP_METRICS, run_pk, [(run_pk, key_id, step, timestamp_ms, value), ...], cell_seq, rewrite):
+# a log_batch, already in the metrics table's row shape (NaN as None)
+OP_METRICS: Final = 7
 
 #: Backlog length at which the hot path wakes the writer early.
 WAKE_BACKLOG = 50_000
+#: Segments at least this long get their summaries from SQL; shorter ones
+#: (a notebook's metric per cell) are cheaper to summarise in Python.
+SQL_SUMMARY_MIN_ROWS = 64
+#: Points in one queued batch at which the writer is woken at once.
+WAKE_BATCH_POINTS = 1000
 #: Largest number of operations written in one transaction.
 MAX_BATCH = 200_000
 HEARTBEAT_INTERVAL_S = 30.0
@@ -100,6 +110,16 @@ class BackgroundWriter:
         queue = self._queue
         queue.append(op)
         if len(queue) >= WAKE_BACKLOG:
+            self._wake.set()
+
+    def put_batch(self, op: tuple[Any, ...], size: int) -> None:
+        """Enqueue one operation that carries ``size`` points (a ``log_batch``).
+
+        A large batch wakes the writer at once, so writing overlaps the
+        caller's preparation of the next batch.
+        """
+        self._queue.append(op)
+        if size >= WAKE_BATCH_POINTS or len(self._queue) >= WAKE_BACKLOG:
             self._wake.set()
 
     def put_many(self, ops: Iterable[tuple[Any, ...]]) -> None:
@@ -243,7 +263,13 @@ class BackgroundWriter:
                     self._record_error(op, single)
 
     def _record_error(self, op: tuple[Any, ...], exc: Exception) -> None:
-        names = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag", OP_CELL: "cell"}
+        names = {
+            OP_METRIC: "metric",
+            OP_METRICS: "metric batch",
+            OP_PARAM: "param",
+            OP_TAG: "tag",
+            OP_CELL: "cell",
+        }
         what = op[2] if op[0] == OP_STATEMENT else f"{names[op[0]]} {op[2]!r} of run #{op[1]}"
         message = f"{what}: {type(exc).__name__}: {exc}"
         log.error("nbtrack writer: could not store %s", message)
@@ -259,12 +285,13 @@ class BackgroundWriter:
         """
         groups: dict[int, list[tuple[Any, ...]]] = {
             OP_METRIC: [],
+            OP_METRICS: [],
             OP_PARAM: [],
             OP_TAG: [],
             OP_CELL: [],
         }
         for op in batch:
-            group = groups.get(op[0])
+            group = groups.get(OP_METRIC if op[0] == OP_METRICS else op[0])
             if group is not None:
                 group.append(op)
                 continue
@@ -285,57 +312,78 @@ class BackgroundWriter:
             group.clear()
 
     def _write_cells(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
-        sources: dict[str, str] = {}
+        # A cell's "running" entry and its final one usually share a batch:
+        # only the last entry per (run, seq) is written, each source hashed once.
+        last: dict[tuple[int, int], tuple[Any, ...]] = {}
+        for op in ops:
+            last[(op[1], op[2])] = op
+        shas: dict[str, str] = {}
         rows = []
-        for _, run_pk, seq, cell_id, count, source, start, duration, outcome, etype, emsg in ops:
-            sha = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
-            sources[sha] = source
+        for (
+            _,
+            run_pk,
+            seq,
+            cell_id,
+            count,
+            source,
+            start,
+            duration,
+            outcome,
+            etype,
+            emsg,
+        ) in last.values():
+            sha = shas.get(source)
+            if sha is None:
+                sha = shas[source] = hashlib.sha256(
+                    source.encode("utf-8", "surrogatepass")
+                ).hexdigest()
             rows.append((run_pk, seq, cell_id, count, sha, start, duration, outcome, etype, emsg))
-        self._statements.sources.run(conn, list(sources.items()))
+        self._statements.sources.run(conn, [(sha, source) for source, sha in shas.items()])
         self._statements.cells.run(conn, rows)
 
     def _write_metrics(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
+        """Insert metric rows, then merge each touched series' latest/min/max.
+
+        This runs for every point logged and bounds batch throughput: batches
+        arrive already in row shape, and when no point can replace a stored
+        one (steps past each metric's last), the per-series summaries are read
+        back with SQL over the batch's step range (SQLite's C code, with the
+        GIL released) instead of being computed point by point in Python.
+        """
         key_ids = self._key_ids
-        missing = {op[2] for op in ops if op[2] not in key_ids}
+        missing = {op[2] for op in ops if op[0] == OP_METRIC} - key_ids.keys()
         if missing:
-            key_ids.update(_intern_keys(conn, missing))
+            key_ids.update(intern_keys(conn, missing))
+        segments = _segments(ops, key_ids)
+        # A replaced value is gone from the table before SQL could see it: when
+        # any point of the batch may replace one, summarise every point in Python.
+        exact = any(segment[2] for segment in segments)
         rows: list[tuple[Any, ...]] = []
-        append = rows.append
-        # (run_pk, key_id) -> [step, timestamp, value, min, max] of this batch
-        latest: dict[tuple[int, int], list[Any]] = {}
-        # (run_pk, key_id, cell_seq) -> [first_step, last_step, count] of this batch
-        by_cell: dict[tuple[int, int, int], list[int]] = {}
-        isnan = math.isnan
-        for _, run_pk, key, value, timestamp, step, cell_seq in ops:
-            key_id = key_ids[key]
+        touched: dict[tuple[int, int], list[int]] = {}  # (run_pk, key_id) -> [low, high step]
+        spans: list[tuple[Any, ...]] = []
+        summaries: list[tuple[Any, ...]] = []
+        for run_pk, cell_seq, _, segment in segments:
+            rows.extend(segment)
+            if exact or len(segment) < SQL_SUMMARY_MIN_ROWS:
+                summaries.extend(_summaries(segment))
+            else:
+                low, high = min(segment, key=_STEP)[2], max(segment, key=_STEP)[2]
+                for key_id in {row[1] for row in segment}:
+                    window = touched.setdefault((run_pk, key_id), [low, high])
+                    window[0], window[1] = min(window[0], low), max(window[1], high)
             if cell_seq is not None:
-                span = by_cell.get((run_pk, key_id, cell_seq))
-                if span is None:
-                    by_cell[(run_pk, key_id, cell_seq)] = [step, step, 1]
-                else:
-                    span[0] = min(span[0], step)
-                    span[1] = max(span[1], step)
-                    span[2] += 1
-            if isnan(value):
-                value = None
-            append((run_pk, key_id, step, timestamp, value))
-            slot = latest.get((run_pk, key_id))
-            if slot is None:
-                latest[(run_pk, key_id)] = [step, timestamp, value, value, value]
-                continue
-            if step >= slot[0]:
-                slot[0], slot[1], slot[2] = step, timestamp, value
-            if value is not None:
-                if slot[3] is None or value < slot[3]:
-                    slot[3] = value
-                if slot[4] is None or value > slot[4]:
-                    slot[4] = value
+                spans.extend(_cell_spans(segment, cell_seq))
         self._statements.metrics.run(conn, rows)
-        self._statements.latest.run(conn, [(*ident, *slot) for ident, slot in latest.items()])
-        if by_cell:
-            self._statements.metric_cells.run(
-                conn, [(*ident, *span) for ident, span in by_cell.items()]
+        for (run_pk, key_id), (low, high) in touched.items():
+            ((lowest, highest, top),) = self._statements.extremes.all(
+                conn, run_pk, key_id, low, high
             )
+            ((timestamp, value),) = self._statements.point.all(conn, run_pk, key_id, top)
+            summaries.append((run_pk, key_id, top, timestamp, value, lowest, highest))
+        # Rows for the same series merge in the upsert, in order.
+        self._statements.latest.run(conn, summaries)
+        if spans:
+            self._statements.metric_cells.run(conn, spans)
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()
@@ -353,7 +401,58 @@ class BackgroundWriter:
             conn.execute(stmt)
 
 
-def _intern_keys(conn: sa.Connection, keys: set[str]) -> dict[str, int]:
+_SERIES = itemgetter(0, 1)
+_STEP = itemgetter(2)
+
+
+def _summaries(segment: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Latest point and min/max of each series among metric rows, in Python."""
+    out = []
+    for (run_pk, key_id), group in groupby(sorted(segment, key=_SERIES), key=_SERIES):
+        series = list(group)
+        last = max(reversed(series), key=_STEP)  # the last logged of the top step
+        values = [row[4] for row in series if row[4] is not None]
+        low, high = (min(values), max(values)) if values else (None, None)
+        out.append((run_pk, key_id, last[2], last[3], last[4], low, high))
+    return out
+
+
+def _cell_spans(segment: list[tuple[Any, ...]], cell_seq: int) -> list[tuple[Any, ...]]:
+    """``(run_pk, key_id, cell_seq, first_step, last_step, count)`` per series of a segment."""
+    spans = []
+    for (run_pk, key_id), group in groupby(sorted(segment, key=_SERIES), key=_SERIES):
+        steps = [row[2] for row in group]
+        spans.append((run_pk, key_id, cell_seq, min(steps), max(steps), len(steps)))
+    return spans
+
+
+Segment = tuple[int, int | None, bool, list[tuple[Any, ...]]]
+
+
+def _segments(ops: list[tuple[Any, ...]], key_ids: dict[str, int]) -> list[Segment]:
+    """Consecutive metric ops of one run, cell and rewrite flag, as table rows.
+
+    ``(run_pk, cell_seq, rewrite, [(run_pk, key_id, step, timestamp, value), ...])``
+    in logging order.
+    """
+    segments: list[Segment] = []
+    current: tuple[int, int | None, bool] | None = None
+    rows: list[tuple[Any, ...]] = []
+    for op in ops:
+        ident = (op[1], op[3], op[4]) if op[0] == OP_METRICS else (op[1], op[6], op[7])
+        if ident != current:
+            current, rows = ident, []
+            segments.append((*ident, rows))
+        if op[0] == OP_METRICS:
+            rows.extend(op[2])
+        else:
+            _, run_pk, key, value, timestamp, step = op[:6]
+            # value != value only for NaN, which is stored as NULL.
+            rows.append((run_pk, key_ids[key], step, timestamp, None if value != value else value))  # noqa: PLR0124
+    return segments
+
+
+def intern_keys(conn: sa.Connection, keys: set[str]) -> dict[str, int]:
     """Ids of metric names, creating the missing ones."""
     table = schema.metric_keys
     conn.execute(_dialect.upsert(table, ["key"]), [{"key": k} for k in sorted(keys)])
@@ -441,6 +540,26 @@ class _Statements:
                 },
             ),
             ["run_pk", "key_id", "cell_seq", "first_step", "last_step", "count"],
+        )
+        window = sa.and_(
+            metrics.c.run_pk == sa.bindparam("run_pk"),
+            metrics.c.key_id == sa.bindparam("key_id"),
+        )
+        self.extremes = _dialect.PreparedQuery(
+            engine,
+            sa.select(
+                sa.func.min(metrics.c.value),
+                sa.func.max(metrics.c.value),
+                sa.func.max(metrics.c.step),
+            ).where(window, metrics.c.step.between(sa.bindparam("low"), sa.bindparam("high"))),
+            ["run_pk", "key_id", "low", "high"],
+        )
+        self.point = _dialect.PreparedQuery(
+            engine,
+            sa.select(metrics.c.timestamp, metrics.c.value).where(
+                window, metrics.c.step == sa.bindparam("step")
+            ),
+            ["run_pk", "key_id", "step"],
         )
         self.sources = _dialect.BulkStatement(
             engine, _dialect.upsert(schema.cell_sources, ["sha256"]), ["sha256", "source"]

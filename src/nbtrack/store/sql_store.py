@@ -8,12 +8,15 @@ store trusts its inputs: validation happens one layer up, in the client.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +36,15 @@ from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import _dialect, _liveness, _records, locate, migrate, schema
 from nbtrack.store._names import random_run_name
 from nbtrack.store._timeline import TimelineMixin
-from nbtrack.store._writer import OP_METRIC, OP_PARAM, OP_STATEMENT, OP_TAG, BackgroundWriter
+from nbtrack.store._writer import (
+    OP_METRIC,
+    OP_METRICS,
+    OP_PARAM,
+    OP_STATEMENT,
+    OP_TAG,
+    BackgroundWriter,
+    intern_keys,
+)
 from nbtrack.store.artifacts import BlobStore, safe_destination
 
 if TYPE_CHECKING:
@@ -43,6 +54,18 @@ log = logging.getLogger(__name__)
 
 
 runs_t = schema.runs
+_new_metric = partial(tuple.__new__, Metric)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def now_ms() -> int:
@@ -73,6 +96,7 @@ class SqlStore(TimelineMixin):
         # run while it runs remember the cell (see nbtrack.notebook).
         self.cell_context: tuple[int, int] | None = None
         self._last_cell_seq: dict[int, int] = {}
+        self._key_ids: dict[str, int] = {}
         self._ensure_default_experiment()
         killed = self.mark_orphaned_runs_killed()
         if killed:
@@ -437,11 +461,12 @@ class SqlStore(TimelineMixin):
         last = state.last_steps.get(key, -1)
         if step is None:
             step = last + 1
-        if step > last:
+        rewrite = step <= last  # may replace a stored value: the writer takes more care
+        if not rewrite:
             state.last_steps[key] = step
         context = self.cell_context
         cell = context[1] if context is not None and context[0] == state.run_pk else None
-        self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell))
+        self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell, rewrite))
         return step
 
     def log_metrics(
@@ -451,16 +476,31 @@ class SqlStore(TimelineMixin):
         state = self._runs.get(run_id) or self._state(run_id)
         last_steps = state.last_steps
         run_pk = state.run_pk
-        cell = self._cell_of(run_pk)
-        ops = []
+        points = list(points)
+        key_ids = self._metric_key_ids({point[0] for point in points})
+        rows: list[tuple[int, int, int, int, float | None]] = []
+        append = rows.append
+        rewrite = False
         for key, value, timestamp, step in points:
             last = last_steps.get(key, -1)
             if step is None:
                 step = last + 1
             if step > last:
                 last_steps[key] = step
-            ops.append((OP_METRIC, run_pk, key, value, timestamp, step, cell))
-        self.writer.put_many(ops)
+            else:
+                rewrite = True
+            # v == v is False only for NaN, which is stored as NULL.
+            append((run_pk, key_ids[key], step, timestamp, value if value == value else None))  # noqa: PLR0124
+        # One queue entry for the whole batch, already in the table's row shape.
+        self.writer.put_batch((OP_METRICS, run_pk, rows, self._cell_of(run_pk), rewrite), len(rows))
+
+    def _metric_key_ids(self, keys: set[str]) -> dict[str, int]:
+        """Ids of metric names, interned once per process (a write only for a new name)."""
+        cache = self._key_ids
+        missing = keys - cache.keys()
+        if missing:
+            cache.update(self.writer.call(lambda conn: intern_keys(conn, missing)))
+        return cache
 
     def _cell_of(self, run_pk: int) -> int | None:
         context = self.cell_context
@@ -500,7 +540,7 @@ class SqlStore(TimelineMixin):
         run_pk = self.run_pk(run_id)
         metrics, keys = schema.metrics, schema.metric_keys
         query = (
-            sa.select(metrics.c.step, metrics.c.timestamp, metrics.c.value)
+            sa.select(sa.literal(key), metrics.c.value, metrics.c.timestamp, metrics.c.step)
             .where(metrics.c.run_pk == run_pk)
             .where(
                 metrics.c.key_id
@@ -508,13 +548,16 @@ class SqlStore(TimelineMixin):
             )
             .order_by(metrics.c.step)
         )
-        nan = float("nan")
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            Metric(key, nan if value is None else value, timestamp, step)
-            for step, timestamp, value in rows
-        ]
+        # Histories reach 10^6 points: rows come straight from the driver and
+        # become Metric tuples in C; the cyclic GC, which would walk the
+        # growing lists over and over, pauses meanwhile (these tuples hold no cycles).
+        with _gc_paused(), self._read() as conn:
+            rows = _dialect.fetch_tuples(conn, query)
+            history: list[Metric] = list(map(_new_metric, rows))
+        if any(point.value is None for point in history):  # NaN is stored as NULL
+            nan = float("nan")
+            history = [p._replace(value=nan) if p.value is None else p for p in history]
+        return history
 
     def metric_keys_of(self, run_id: str) -> list[str]:
         """Names of the metrics a run has logged."""
