@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 HOST = socket.gethostname()
@@ -44,3 +45,8 @@ def owner_alive(host: str, pid: int, heartbeat_ms: int, now_ms: int) -> bool:
     if pid == os.getpid():
         return True
     return pid_alive(pid) and fresh
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000

@@ -12,7 +12,6 @@ import contextlib
 import gc
 import logging
 import os
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from nbtrack.entities import (
-    DEFAULT_EXPERIMENT_ID,
-    DEFAULT_EXPERIMENT_NAME,
     ArtifactInfo,
-    Experiment,
     LifecycleStage,
     Metric,
     Run,
@@ -34,6 +30,9 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import _dialect, _liveness, _records, locate, migrate, schema
+from nbtrack.store._experiments import ExperimentsMixin, int_id
+from nbtrack.store._liveness import now_ms
+from nbtrack.store._maintenance import MaintenanceMixin
 from nbtrack.store._names import random_run_name
 from nbtrack.store._timeline import TimelineMixin
 from nbtrack.store._writer import (
@@ -68,11 +67,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def now_ms() -> int:
-    """Milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
 @dataclass(slots=True)
 class _RunState:
     """What this process knows of a run it logs to (kept off the database on the hot path)."""
@@ -82,7 +76,7 @@ class _RunState:
     params: dict[str, str] = field(default_factory=dict)
 
 
-class SqlStore(TimelineMixin):
+class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
     """One tracking store (a database plus its blob directory) opened in this process."""
 
     def __init__(self, uri: str) -> None:
@@ -116,121 +110,6 @@ class SqlStore(TimelineMixin):
     def _read(self) -> Any:
         return self.engine.connect()
 
-    # -- experiments ----------------------------------------------------------------
-
-    def _ensure_default_experiment(self) -> None:
-        exp = schema.experiments
-        with self._read() as conn:
-            found = conn.execute(
-                sa.select(exp.c.experiment_id).where(exp.c.experiment_id == DEFAULT_EXPERIMENT_ID)
-            ).first()
-        if found is None:
-            now = now_ms()
-            self.writer.call(
-                lambda conn: conn.execute(
-                    _dialect.upsert(exp, ["experiment_id"]).values(
-                        experiment_id=DEFAULT_EXPERIMENT_ID,
-                        name=DEFAULT_EXPERIMENT_NAME,
-                        artifact_location=str(self.blobs.root),
-                        lifecycle_stage=LifecycleStage.ACTIVE,
-                        creation_time=now,
-                        last_update_time=now,
-                    )
-                )
-            )
-
-    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
-        """Create an experiment; returns its id. A taken name is an error."""
-        exp = schema.experiments
-
-        def insert(conn: sa.Connection) -> int:
-            existing = conn.execute(
-                sa.select(exp.c.experiment_id).where(exp.c.name == name)
-            ).scalar()
-            if existing is not None:
-                raise InvalidInputError(
-                    f"experiment {name!r} already exists (id {existing}); "
-                    f"select it with set_experiment({name!r})"
-                )
-            now = now_ms()
-            experiment_id = conn.execute(
-                exp.insert().values(
-                    name=name,
-                    artifact_location=str(self.blobs.root),
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    creation_time=now,
-                    last_update_time=now,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            if tags:
-                conn.execute(
-                    schema.experiment_tags.insert(),
-                    [
-                        {"experiment_id": experiment_id, "key": k, "value": v}
-                        for k, v in tags.items()
-                    ],
-                )
-            return int(experiment_id)
-
-        return str(self.writer.call(insert))
-
-    def _experiments(self, where: Any) -> list[Experiment]:
-        exp, exp_tags = schema.experiments, schema.experiment_tags
-        with self._read() as conn:
-            rows = conn.execute(sa.select(exp).where(where).order_by(exp.c.experiment_id)).all()
-            tags: dict[int, dict[str, str]] = {}
-            ids = [r.experiment_id for r in rows]
-            if ids:
-                for eid, key, value in conn.execute(
-                    sa.select(exp_tags.c.experiment_id, exp_tags.c.key, exp_tags.c.value).where(
-                        exp_tags.c.experiment_id.in_(ids)
-                    )
-                ):
-                    tags.setdefault(eid, {})[key] = value
-        return [_records.experiment_from_row(r, tags.get(r.experiment_id)) for r in rows]
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        """The experiment with this id; :class:`NotFoundError` if there is none."""
-        found = self._experiments(schema.experiments.c.experiment_id == _int_id(experiment_id))
-        if not found:
-            raise NotFoundError(f"no experiment with id {experiment_id!r}")
-        return found[0]
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        """The experiment called ``name``, or None."""
-        found = self._experiments(schema.experiments.c.name == name)
-        return found[0] if found else None
-
-    def search_experiments(
-        self,
-        view_type: str = LifecycleStage.ACTIVE,
-        name_like: str | None = None,
-        *,
-        case_insensitive: bool = False,
-        escape: str | None = None,
-    ) -> list[Experiment]:
-        """Experiments in a stage ('active', 'deleted' or 'all'), optionally by LIKE pattern."""
-        exp = schema.experiments
-        where: Any = sa.true()
-        if view_type != "all":
-            where = exp.c.lifecycle_stage == view_type
-        if name_like is not None:
-            like = exp.c.name.ilike if case_insensitive else exp.c.name.like
-            where = sa.and_(where, like(name_like, escape=escape))
-        return self._experiments(where)
-
-    def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
-        """Move an experiment to the trash or back."""
-        exp = schema.experiments
-        self.get_experiment(experiment_id)
-        self.writer.call(
-            lambda conn: conn.execute(
-                exp.update()
-                .where(exp.c.experiment_id == _int_id(experiment_id))
-                .values(lifecycle_stage=stage, last_update_time=now_ms())
-            )
-        )
-
     # -- runs -----------------------------------------------------------------------
 
     def create_run(
@@ -243,7 +122,7 @@ class SqlStore(TimelineMixin):
         user_id: str,
     ) -> Run:
         """Insert a RUNNING run owned by this process and return it."""
-        exp_id = _int_id(experiment_id)
+        exp_id = int_id(experiment_id)
         parent_pk = self.run_pk(parent_run_id) if parent_run_id else None
         run_id = uuid.uuid4().hex
         name = run_name or random_run_name()
@@ -406,7 +285,7 @@ class SqlStore(TimelineMixin):
 
         query = sa.select(*_records.RUN_COLUMNS)
         if experiment_ids is not None:
-            query = query.where(runs_t.c.experiment_id.in_([_int_id(e) for e in experiment_ids]))
+            query = query.where(runs_t.c.experiment_id.in_([int_id(e) for e in experiment_ids]))
         if view_type != "all":
             query = query.where(runs_t.c.lifecycle_stage == view_type)
         condition = search.compile_filter(filter_string)
@@ -634,113 +513,3 @@ class SqlStore(TimelineMixin):
         for full, sha, _size in rows:
             self.blobs.copy_to(sha, safe_destination(destination, full))
         return destination / path if path else destination
-
-    # -- maintenance ----------------------------------------------------------------
-
-    def mark_orphaned_runs_killed(self) -> list[str]:
-        """Mark KILLED every RUNNING run whose process is gone; returns their ids."""
-        with self._read() as conn:
-            rows = conn.execute(
-                sa.select(
-                    runs_t.c.run_pk,
-                    runs_t.c.run_id,
-                    runs_t.c.host,
-                    runs_t.c.pid,
-                    runs_t.c.heartbeat,
-                ).where(runs_t.c.status == RunStatus.RUNNING)
-            ).all()
-        now = now_ms()
-        dead = [r for r in rows if not _liveness.owner_alive(r.host, r.pid, r.heartbeat, now)]
-        if not dead:
-            return []
-        latest = schema.latest_metrics
-        last_logged = (
-            sa.select(sa.func.max(latest.c.timestamp))
-            .where(latest.c.run_pk == runs_t.c.run_pk)
-            .scalar_subquery()
-        )
-        stmt = (
-            runs_t.update()
-            .where(runs_t.c.run_pk.in_([r.run_pk for r in dead]))
-            .where(runs_t.c.status == RunStatus.RUNNING)
-            .values(
-                status=RunStatus.KILLED,
-                end_time=_dialect.greatest(runs_t.c.heartbeat, last_logged),
-            )
-        )
-        self.writer.call(lambda conn: conn.execute(stmt))
-        return [r.run_id for r in dead]
-
-    def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
-        """Remove deleted runs and every blob no run refers to.
-
-        Blobs younger than ``grace_seconds`` are kept: another process may have
-        written one whose artifact row is not committed yet.
-        """
-        purged = self.writer.call(_purge_deleted_runs)
-        for run_id in purged:  # forget them, so logging to a purged id is an error
-            state = self._runs.pop(run_id, None)
-            if state is not None:
-                self._last_cell_seq.pop(state.run_pk, None)
-        arts = schema.artifacts
-        with self._read() as conn:
-            referenced = set(conn.execute(sa.select(arts.c.sha256).distinct()).scalars())
-        cutoff = time.time() - grace_seconds
-        removed_blobs = freed = 0
-        for sha in list(self.blobs.all_blobs()):
-            if sha in referenced:
-                continue
-            path = self.blobs.path_of(sha)
-            try:
-                if path.stat().st_mtime > cutoff:
-                    continue
-            except FileNotFoundError:
-                continue
-            freed += self.blobs.delete(sha)
-            removed_blobs += 1
-        return {"runs": len(purged), "blobs": removed_blobs, "bytes": freed}
-
-
-def _purge_deleted_runs(conn: sa.Connection) -> list[str]:
-    """Delete trashed runs and every row that belongs to them; returns their run ids."""
-    purged = (
-        conn.execute(
-            sa.select(runs_t.c.run_id).where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
-        )
-        .scalars()
-        .all()
-    )
-    if not purged:
-        return []
-    deleted = (
-        sa.select(runs_t.c.run_pk)
-        .where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
-        .scalar_subquery()
-    )
-    for table in (
-        schema.metrics,
-        schema.latest_metrics,
-        schema.metric_cells,
-        schema.params,
-        schema.tags,
-        schema.artifacts,
-        schema.cells,
-    ):
-        conn.execute(table.delete().where(table.c.run_pk.in_(deleted)))
-    conn.execute(
-        runs_t.update().where(runs_t.c.parent_run_pk.in_(deleted)).values(parent_run_pk=None)
-    )
-    conn.execute(runs_t.delete().where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED))
-    sources, cells = schema.cell_sources, schema.cells
-    conn.execute(sources.delete().where(sources.c.sha256.not_in(sa.select(cells.c.source_sha256))))
-    return list(purged)
-
-
-def _int_id(experiment_id: str | int) -> int:
-    try:
-        return int(experiment_id)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"experiment id {experiment_id!r} is not an id; ids are integers such as '0' or '3' "
-            "(use get_experiment_by_name for names)"
-        ) from None

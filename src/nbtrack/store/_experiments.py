@@ -1,0 +1,154 @@
+"""Experiments of the SQL store (a mixin of :class:`~nbtrack.store.sql_store.SqlStore`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from nbtrack.entities import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    Experiment,
+    LifecycleStage,
+)
+from nbtrack.exceptions import InvalidInputError, NotFoundError
+from nbtrack.store import _dialect, _records, schema
+from nbtrack.store._liveness import now_ms
+
+if TYPE_CHECKING:
+    from nbtrack.store._writer import BackgroundWriter
+    from nbtrack.store.artifacts import BlobStore
+
+
+class ExperimentsMixin:
+    """Create, find and trash experiments."""
+
+    writer: BackgroundWriter
+    blobs: BlobStore
+
+    def _read(self) -> Any:  # provided by SqlStore
+        raise NotImplementedError
+
+    def _ensure_default_experiment(self) -> None:
+        exp = schema.experiments
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(exp.c.experiment_id).where(exp.c.experiment_id == DEFAULT_EXPERIMENT_ID)
+            ).first()
+        if found is None:
+            now = now_ms()
+            self.writer.call(
+                lambda conn: conn.execute(
+                    _dialect.upsert(exp, ["experiment_id"]).values(
+                        experiment_id=DEFAULT_EXPERIMENT_ID,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        artifact_location=str(self.blobs.root),
+                        lifecycle_stage=LifecycleStage.ACTIVE,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
+            )
+
+    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
+        """Create an experiment; returns its id. A taken name is an error."""
+        exp = schema.experiments
+
+        def insert(conn: sa.Connection) -> int:
+            existing = conn.execute(
+                sa.select(exp.c.experiment_id).where(exp.c.name == name)
+            ).scalar()
+            if existing is not None:
+                raise InvalidInputError(
+                    f"experiment {name!r} already exists (id {existing}); "
+                    f"select it with set_experiment({name!r})"
+                )
+            now = now_ms()
+            experiment_id = conn.execute(
+                exp.insert().values(
+                    name=name,
+                    artifact_location=str(self.blobs.root),
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            if tags:
+                conn.execute(
+                    schema.experiment_tags.insert(),
+                    [
+                        {"experiment_id": experiment_id, "key": k, "value": v}
+                        for k, v in tags.items()
+                    ],
+                )
+            return int(experiment_id)
+
+        return str(self.writer.call(insert))
+
+    def _experiments(self, where: Any) -> list[Experiment]:
+        exp, exp_tags = schema.experiments, schema.experiment_tags
+        with self._read() as conn:
+            rows = conn.execute(sa.select(exp).where(where).order_by(exp.c.experiment_id)).all()
+            tags: dict[int, dict[str, str]] = {}
+            ids = [r.experiment_id for r in rows]
+            if ids:
+                for eid, key, value in conn.execute(
+                    sa.select(exp_tags.c.experiment_id, exp_tags.c.key, exp_tags.c.value).where(
+                        exp_tags.c.experiment_id.in_(ids)
+                    )
+                ):
+                    tags.setdefault(eid, {})[key] = value
+        return [_records.experiment_from_row(r, tags.get(r.experiment_id)) for r in rows]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id; :class:`NotFoundError` if there is none."""
+        found = self._experiments(schema.experiments.c.experiment_id == int_id(experiment_id))
+        if not found:
+            raise NotFoundError(f"no experiment with id {experiment_id!r}")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name``, or None."""
+        found = self._experiments(schema.experiments.c.name == name)
+        return found[0] if found else None
+
+    def search_experiments(
+        self,
+        view_type: str = LifecycleStage.ACTIVE,
+        name_like: str | None = None,
+        *,
+        case_insensitive: bool = False,
+        escape: str | None = None,
+    ) -> list[Experiment]:
+        """Experiments in a stage ('active', 'deleted' or 'all'), optionally by LIKE pattern."""
+        exp = schema.experiments
+        where: Any = sa.true()
+        if view_type != "all":
+            where = exp.c.lifecycle_stage == view_type
+        if name_like is not None:
+            like = exp.c.name.ilike if case_insensitive else exp.c.name.like
+            where = sa.and_(where, like(name_like, escape=escape))
+        return self._experiments(where)
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
+        """Move an experiment to the trash or back."""
+        exp = schema.experiments
+        self.get_experiment(experiment_id)
+        self.writer.call(
+            lambda conn: conn.execute(
+                exp.update()
+                .where(exp.c.experiment_id == int_id(experiment_id))
+                .values(lifecycle_stage=stage, last_update_time=now_ms())
+            )
+        )
+
+
+def int_id(experiment_id: str | int) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"experiment id {experiment_id!r} is not an id; ids are integers such as '0' or '3' "
+            "(use get_experiment_by_name for names)"
+        ) from None

@@ -1,0 +1,128 @@
+"""Store upkeep: orphaned runs and garbage collection (a mixin of ``SqlStore``)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from nbtrack.entities import LifecycleStage, RunStatus
+from nbtrack.store import _dialect, _liveness, schema
+from nbtrack.store._liveness import now_ms
+
+if TYPE_CHECKING:
+    from nbtrack.store._writer import BackgroundWriter
+    from nbtrack.store.artifacts import BlobStore
+
+runs_t = schema.runs
+
+
+class MaintenanceMixin:
+    """Marking dead processes' runs KILLED; purging trashed runs and orphan blobs."""
+
+    writer: BackgroundWriter
+    blobs: BlobStore
+    _runs: dict[str, Any]
+    _last_cell_seq: dict[int, int]
+
+    def _read(self) -> Any:  # provided by SqlStore
+        raise NotImplementedError
+
+    def mark_orphaned_runs_killed(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose process is gone; returns their ids."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(
+                    runs_t.c.run_pk,
+                    runs_t.c.run_id,
+                    runs_t.c.host,
+                    runs_t.c.pid,
+                    runs_t.c.heartbeat,
+                ).where(runs_t.c.status == RunStatus.RUNNING)
+            ).all()
+        now = now_ms()
+        dead = [r for r in rows if not _liveness.owner_alive(r.host, r.pid, r.heartbeat, now)]
+        if not dead:
+            return []
+        latest = schema.latest_metrics
+        last_logged = (
+            sa.select(sa.func.max(latest.c.timestamp))
+            .where(latest.c.run_pk == runs_t.c.run_pk)
+            .scalar_subquery()
+        )
+        stmt = (
+            runs_t.update()
+            .where(runs_t.c.run_pk.in_([r.run_pk for r in dead]))
+            .where(runs_t.c.status == RunStatus.RUNNING)
+            .values(
+                status=RunStatus.KILLED,
+                end_time=_dialect.greatest(runs_t.c.heartbeat, last_logged),
+            )
+        )
+        self.writer.call(lambda conn: conn.execute(stmt))
+        return [r.run_id for r in dead]
+
+    def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
+        """Remove deleted runs and every blob no run refers to.
+
+        Blobs younger than ``grace_seconds`` are kept: another process may have
+        written one whose artifact row is not committed yet.
+        """
+        purged = self.writer.call(_purge_deleted_runs)
+        for run_id in purged:  # forget them, so logging to a purged id is an error
+            state = self._runs.pop(run_id, None)
+            if state is not None:
+                self._last_cell_seq.pop(state.run_pk, None)
+        arts = schema.artifacts
+        with self._read() as conn:
+            referenced = set(conn.execute(sa.select(arts.c.sha256).distinct()).scalars())
+        cutoff = time.time() - grace_seconds
+        removed_blobs = freed = 0
+        for sha in list(self.blobs.all_blobs()):
+            if sha in referenced:
+                continue
+            path = self.blobs.path_of(sha)
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            freed += self.blobs.delete(sha)
+            removed_blobs += 1
+        return {"runs": len(purged), "blobs": removed_blobs, "bytes": freed}
+
+
+def _purge_deleted_runs(conn: sa.Connection) -> list[str]:
+    """Delete trashed runs and every row that belongs to them; returns their run ids."""
+    purged = (
+        conn.execute(
+            sa.select(runs_t.c.run_id).where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
+        )
+        .scalars()
+        .all()
+    )
+    if not purged:
+        return []
+    deleted = (
+        sa.select(runs_t.c.run_pk)
+        .where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED)
+        .scalar_subquery()
+    )
+    for table in (
+        schema.metrics,
+        schema.latest_metrics,
+        schema.metric_cells,
+        schema.params,
+        schema.tags,
+        schema.artifacts,
+        schema.cells,
+    ):
+        conn.execute(table.delete().where(table.c.run_pk.in_(deleted)))
+    conn.execute(
+        runs_t.update().where(runs_t.c.parent_run_pk.in_(deleted)).values(parent_run_pk=None)
+    )
+    conn.execute(runs_t.delete().where(runs_t.c.lifecycle_stage == LifecycleStage.DELETED))
+    sources, cells = schema.cell_sources, schema.cells
+    conn.execute(sources.delete().where(sources.c.sha256.not_in(sa.select(cells.c.source_sha256))))
+    return list(purged)
