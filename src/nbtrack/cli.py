@@ -314,3 +314,8 @@ def _duration(start: int, end: int | None) -> str:
 
 def _num(value: float) -> str:
     return f"{value:.6g}"
+
+
+from nbtrack._cli_projects import register  # noqa: E402 (the commands need `main` defined)
+
+register(main)

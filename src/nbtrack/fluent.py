@@ -6,6 +6,14 @@ context manager), ``log_param``/``log_metric``/``set_tag``/``log_artifact``,
 starts one, as MLflow does. Runs still active at interpreter exit are ended
 as FINISHED; a process that dies without exiting leaves its run to be marked
 KILLED by the next process that opens the store.
+
+Joining a run owned by another process: when ``NBTRACK_RUN_ID`` is set (the
+headless runner, ``nbtrack run``, sets it for the notebook's kernel together
+with ``NBTRACK_TRACKING_URI``), ``start_run()`` without a ``run_id``, and so
+also the auto-start on the first ``log_*`` and ``%track start``, attaches to
+that run instead of creating one. A joined run is only logged into: ending it
+here (``end_run``, the end of a ``with`` block, interpreter exit) flushes and
+detaches, and the owner decides its final status.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
 
 ENV_EXPERIMENT_NAME = "NBTRACK_EXPERIMENT_NAME"
 ENV_EXPERIMENT_ID = "NBTRACK_EXPERIMENT_ID"
+#: A run owned by another process that ``start_run()`` joins (see the module docstring).
+ENV_RUN_ID = "NBTRACK_RUN_ID"
 NOTE_TAG = "mlflow.note.content"  # MLflow's tag for a run's description
 
 _active_runs: list[ActiveRun] = []
@@ -76,9 +86,18 @@ def _notify(event: str, run: ActiveRun) -> None:
 class ActiveRun:
     """The run returned by :func:`start_run`; ``with`` ends it (FAILED if the block raised)."""
 
-    def __init__(self, run: Run, client: TrackingClient) -> None:
+    def __init__(self, run: Run, client: TrackingClient, *, joined: bool = False) -> None:
         self._run = run
         self._client = client
+        self._joined = joined
+
+    @property
+    def joined(self) -> bool:
+        """Whether this process joined a run another process owns (``NBTRACK_RUN_ID``).
+
+        Ending a joined run only flushes and detaches; its owner sets its status.
+        """
+        return self._joined
 
     @property
     def info(self) -> RunInfo:
@@ -208,6 +227,10 @@ def start_run(
     With a run already active, pass ``nested=True`` for a child run; otherwise
     this is an error, as in MLflow (``%track start`` in a notebook ends the old
     run for you instead).
+
+    With ``NBTRACK_RUN_ID`` set, no ``run_id``/``parent_run_id`` given and no run
+    active, this joins that run (see :attr:`ActiveRun.joined`); ``run_name`` and
+    ``experiment_id`` are then ignored, ``tags`` and ``description`` are logged to it.
     """
     if _active_runs and not nested:
         current = _active_runs[-1].info
@@ -216,6 +239,9 @@ def start_run(
             "nbtrack.end_run() first, or pass nested=True to start a child run"
         )
     client = _client()
+    join_id = os.environ.get(ENV_RUN_ID)
+    if join_id and not run_id and not parent_run_id and not _active_runs:
+        return _join_run(client, join_id, tags, description)
     if run_id:
         run = client.resume_run(run_id)
         if run_name is not None:
@@ -241,6 +267,30 @@ def start_run(
     return active
 
 
+def _join_run(
+    client: TrackingClient,
+    run_id: str,
+    tags: Mapping[str, Any] | None,
+    description: str | None,
+) -> ActiveRun:
+    try:
+        run = client.get_run(run_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"{ENV_RUN_ID}={run_id} names no run in {client.tracking_uri}; unset {ENV_RUN_ID} "
+            "to start runs of your own, or point NBTRACK_TRACKING_URI at the runner's store"
+        ) from None
+    all_tags = dict(tags or {})
+    if description is not None:
+        all_tags[NOTE_TAG] = description
+    if all_tags:
+        client.log_batch(run_id, tags=list(all_tags.items()))
+    active = ActiveRun(run, client, joined=True)
+    _active_runs.append(active)
+    _notify("started", active)
+    return active
+
+
 def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) -> None:
     """End the active run (FINISHED unless told otherwise) and flush what it logged."""
     if not _active_runs or (_run is not None and _run not in _active_runs):
@@ -253,7 +303,10 @@ def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) 
     while _active_runs:
         top = _active_runs.pop()
         _notify("ending", top)
-        top.client.set_terminated(top.info.run_id, final)
+        if top.joined:  # its owner ends it; make what this process logged durable
+            top.client.flush()
+        else:
+            top.client.set_terminated(top.info.run_id, final)
         if top is run:
             break
 
