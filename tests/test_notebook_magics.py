@@ -848,3 +848,18 @@ def test_hook_keeps_cells_running_with_a_stopped_writer(
     _ok(run_cell("x = 1"))
     close_all()  # reopened on next use, so that the run can still be ended
     _ok(run_cell("%track end"))
+
+
+def test_settings_from_ipython_config_apply_at_load(shell: InteractiveShell) -> None:
+    """`c.Tracker.<trait>` in ipython_config.py reaches the tracker through the shell's config."""
+    shell.config.Tracker.auto_snapshot = False
+    shell.config.Tracker.default_experiment = "from-config"
+    try:
+        assert shell.run_cell("%load_ext nbtrack").success
+        tracker = _tracker(shell)
+        assert tracker.auto_snapshot is False
+        assert tracker.default_experiment == "from-config"
+        assert tracker.record_timeline is True
+    finally:
+        shell.run_cell("%unload_ext nbtrack")
+        shell.config.pop("Tracker", None)
