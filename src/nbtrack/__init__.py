@@ -65,6 +65,13 @@ from nbtrack.fluent import (
     set_tracking_uri,
     start_run,
 )
+from nbtrack.registry import (
+    ModelVersion,
+    RegisteredModel,
+    register_model,
+    search_model_versions,
+    search_registered_models,
+)
 
 
 def load_ipython_extension(shell: Any) -> None:
@@ -83,6 +90,19 @@ def unload_ipython_extension(shell: Any) -> None:
 
 MlflowClient = TrackingClient  # so `from nbtrack import MlflowClient` ports MLflow code as-is
 
+_LAZY_MODULES = ("sklearn", "pyfunc", "pytorch", "models")
+
+
+def __getattr__(name: str) -> Any:
+    # nbtrack.sklearn, nbtrack.pyfunc, ...: imported on first use, so that
+    # `import nbtrack` never loads scikit-learn, torch or pandas.
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"nbtrack.{name}")
+    raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -94,10 +114,12 @@ __all__ = [
     "LifecycleStage",
     "Metric",
     "MlflowClient",
+    "ModelVersion",
     "NbtrackError",
     "NbtrackWarning",
     "NotFoundError",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
@@ -128,8 +150,11 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "restore_run",
     "search_experiments",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "set_experiment",
     "set_tag",

@@ -319,3 +319,7 @@ def _num(value: float) -> str:
 from nbtrack._cli_projects import register  # noqa: E402 (the commands need `main` defined)
 
 register(main)
+
+from nbtrack._cli_models import models  # noqa: E402 (registered after `main` exists)
+
+main.add_command(models)

@@ -67,7 +67,34 @@ def _build_parser() -> _Parser:
     log = sub.add_parser("log", help="log a file as an artifact")
     log.add_argument("path")
     log.add_argument("--artifact-path", help="directory inside the run's artifacts")
+    _add_panel_commands(sub)
+    _add_register_command(sub)
     return parser
+
+
+def _add_panel_commands(sub: Any) -> None:
+    """``runs``, ``compare`` and ``live``: panels from :mod:`nbtrack.ui` (imported on use)."""
+    runs = sub.add_parser("runs", help="open the run table (ui extra)")
+    runs.add_argument("filter", nargs="*", help="search filter, e.g. metrics.acc > 0.9")
+    runs.add_argument("--experiment", "-e", help="only this experiment's runs")
+    compare = sub.add_parser("compare", help="compare runs (default: rows checked in the table)")
+    compare.add_argument("runs", nargs="*", metavar="RUN")
+    compare.add_argument("--metric", help="metric of the parallel-coordinates and scatter charts")
+    live = sub.add_parser("live", help="chart metrics of the active run while it logs")
+    live.add_argument("keys", nargs="+", metavar="KEY")
+    live.add_argument("--run", help="run id (default: the active run)")
+    live.add_argument("--interval", type=float, default=0.5, help="seconds between redraws")
+
+
+def _add_register_command(sub: Any) -> None:
+    """``register``: log an in-memory model and register it (:mod:`nbtrack.registry`)."""
+    register = sub.add_parser("register", help="log an in-memory model and register it")
+    register.add_argument("variable", metavar="MODEL_VARIABLE")
+    register.add_argument("name", metavar="NAME", help="registered model name")
+    register.add_argument("--flavor", choices=["sklearn", "pyfunc", "pytorch"])
+    register.add_argument("--example", metavar="VARIABLE", help="input example (signature)")
+    register.add_argument("--artifact-path", default="model", help="where in the run")
+    register.add_argument("--pickle", action="store_true", help="serialize with cloudpickle")
 
 
 PARSER = _build_parser()
@@ -108,6 +135,10 @@ class TrackMagics(Magics):
             %track note "text"
             %track snapshot
             %track log PATH [--artifact-path DIR]
+            %track register MODEL_VARIABLE NAME [--flavor F] [--example VAR] [--pickle]
+            %track runs [FILTER] [--experiment E]
+            %track compare [RUN ...] [--metric KEY]
+            %track live KEY [KEY ...] [--run RUN_ID] [--interval S]
 
         Cell magic: ``%%track params`` runs the cell, then logs each top-level
         assignment in it (numbers, strings, bools, None, small lists/dicts)
@@ -118,7 +149,9 @@ class TrackMagics(Magics):
                 self._cell(line, cell)
                 return
             try:
-                args = PARSER.parse_args(shlex.split(line, comments=True))
+                # a filter keeps its quotes: params.opt = 'adam'
+                posix = line.split(None, 1)[:1] != ["runs"]
+                args = PARSER.parse_args(shlex.split(line, comments=True, posix=posix))
             except _HelpShown:
                 return
             except ValueError as exc:  # shlex: unbalanced quotes
@@ -221,6 +254,41 @@ class TrackMagics(Magics):
     def _cmd_log(self, args: argparse.Namespace) -> None:
         path = fluent.log_artifact(args.path, args.artifact_path)
         print(f"nbtrack: logged {path}")
+
+    def _cmd_runs(self, args: argparse.Namespace) -> None:
+        from nbtrack import ui
+        from nbtrack.ui._display import show
+
+        experiment = args.experiment.strip("'\"") if args.experiment else None
+        show(ui.runs(" ".join(args.filter) or None, experiment=experiment))
+
+    def _cmd_compare(self, args: argparse.Namespace) -> None:
+        from nbtrack import ui
+        from nbtrack.ui._display import show
+
+        show(ui.compare(args.runs or None, metric=args.metric))
+
+    def _cmd_live(self, args: argparse.Namespace) -> None:
+        from nbtrack import ui
+
+        ui.live(args.keys, run=args.run, interval=args.interval)
+
+    def _cmd_register(self, args: argparse.Namespace) -> None:
+        from nbtrack.registry._notebook import log_and_register
+
+        names = [args.variable] + ([args.example] if args.example else [])
+        values = self._values(names)
+        info = log_and_register(
+            values[args.variable],
+            args.name,
+            flavor=args.flavor,
+            artifact_path=args.artifact_path,
+            input_example=values[args.example] if args.example else None,
+            serialization="pickle" if args.pickle else None,
+        )
+        version = info.registered_model_version
+        number = version.version if version is not None else "?"
+        print(f"nbtrack: logged {info.model_uri} and registered {args.name!r} version {number}")
 
     # -- helpers --------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class MaintenanceMixin:
         return [r.run_id for r in dead]
 
     def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
-        """Remove deleted runs and every blob no run refers to.
+        """Remove deleted runs and every blob no run or model version refers to.
 
         Blobs younger than ``grace_seconds`` are kept: another process may have
         written one whose artifact row is not committed yet.
@@ -74,9 +74,11 @@ class MaintenanceMixin:
             state = self._runs.pop(run_id, None)
             if state is not None:
                 self._last_cell_seq.pop(state.run_pk, None)
-        arts = schema.artifacts
+        arts, version_files = schema.artifacts, schema.model_version_files
         with self._read() as conn:
             referenced = set(conn.execute(sa.select(arts.c.sha256).distinct()).scalars())
+            # Registered model versions keep their files after their run is purged.
+            referenced.update(conn.execute(sa.select(version_files.c.sha256).distinct()).scalars())
         cutoff = time.time() - grace_seconds
         removed_blobs = freed = 0
         for sha in list(self.blobs.all_blobs()):

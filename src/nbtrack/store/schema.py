@@ -166,3 +166,101 @@ metric_cells = sa.Table(
     sa.Column("last_step", sa.BigInteger, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+# -- model registry (revision 0004) -----------------------------------------------------
+# A version's files are rows of (path, sha256, size) pointing at content-addressed
+# blobs, so a version stays loadable after its source run is deleted and purged;
+# garbage collection keeps every blob a version refers to. Versions name their
+# source run by id (no foreign key): the run may go, the version stays.
+# ``registry_events`` is the audit trail; it names models by name so that it
+# outlives a deleted model.
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("model_pk", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_updated_time", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+)
+
+registered_model_tags = sa.Table(
+    "registered_model_tags",
+    metadata,
+    sa.Column(
+        "model_pk", sa.Integer, sa.ForeignKey("registered_models.model_pk"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column(
+        "model_pk", sa.Integer, sa.ForeignKey("registered_models.model_pk"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_updated_time", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("current_stage", sa.String(20), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("flavor", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Index("ix_model_versions_run_id", "run_id"),
+)
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column(
+        "model_pk", sa.Integer, sa.ForeignKey("registered_models.model_pk"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+model_version_files = sa.Table(
+    "model_version_files",
+    metadata,
+    sa.Column(
+        "model_pk", sa.Integer, sa.ForeignKey("registered_models.model_pk"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Index("ix_model_version_files_sha256", "sha256"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column(
+        "model_pk", sa.Integer, sa.ForeignKey("registered_models.model_pk"), primary_key=True
+    ),
+    sa.Column("alias", sa.String(256), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+registry_events = sa.Table(
+    "registry_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("model_name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(256), nullable=True),
+    sa.Column("from_value", sa.Text, nullable=True),
+    sa.Column("to_value", sa.Text, nullable=True),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Index("ix_registry_events_model", "model_name", "event_id"),
+)

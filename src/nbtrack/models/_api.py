@@ -1,0 +1,221 @@
+"""Saving, logging and loading models of any flavor (``nbtrack.<flavor>`` wrap these)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbtrack.exceptions import InvalidInputError
+from nbtrack.models import _uris
+from nbtrack.models._flavor import flavor_named
+from nbtrack.models._format import ModelMetadata, prepare_directory, read_metadata
+from nbtrack.models._format import write_model_files as _write_files
+from nbtrack.models._serialization import LoadOptions, check_serialization
+from nbtrack.models._signature import ModelSignature, enforce, infer_signature
+from nbtrack.store.artifacts import normalize_artifact_path
+
+if TYPE_CHECKING:
+    from nbtrack.client import TrackingClient
+    from nbtrack.registry._entities import ModelVersion
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``log_model`` returns: where the model is, and what it is."""
+
+    model_uri: str
+    artifact_path: str
+    run_id: str
+    flavor: str
+    signature: ModelSignature | None
+    metadata: ModelMetadata
+    registered_model_version: ModelVersion | None = None
+
+
+def save_model(
+    flavor: str,
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    serialization: str,
+    options: Mapping[str, Any] | None = None,
+    extra_pip_requirements: Iterable[str] = (),
+    run_id: str | None = None,
+    artifact_path: str | None = None,
+) -> ModelMetadata:
+    """Write ``model`` as a model directory at ``path`` (which must not hold anything yet)."""
+    impl = flavor_named(flavor)
+    check_serialization(serialization, impl.serializations)
+    target = Path(path)
+    prepare_directory(target)
+    try:
+        saved = impl.save(model, target, serialization, dict(options or {}))
+        if signature is None and input_example is not None:
+            try:
+                output = impl.output_for_signature(model, input_example)
+            except Exception as exc:
+                raise InvalidInputError(
+                    f"the model could not predict on input_example ({type(exc).__name__}: "
+                    f"{exc}); give an example the model accepts, or pass signature="
+                ) from exc
+            signature = infer_signature(input_example, output)
+        return _write_files(
+            target,
+            flavor=flavor,
+            serialization=serialization,
+            flavor_conf=saved.config,
+            signature=signature,
+            input_example=input_example,
+            distributions=saved.distributions,
+            extra_pip_requirements=extra_pip_requirements,
+            run_id=run_id,
+            artifact_path=artifact_path,
+        )
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def log_model(
+    flavor: str,
+    model: Any,
+    name: str,
+    *,
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    serialization: str,
+    options: Mapping[str, Any] | None = None,
+    extra_pip_requirements: Iterable[str] = (),
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Save ``model`` into the active run's artifacts under ``name`` (a run is started if none)."""
+    from nbtrack import fluent
+    from nbtrack.registry._client import model_name
+
+    artifact_path = normalize_artifact_path(name, what="model name")
+    if registered_model_name is not None:  # refused before anything is logged
+        model_name(registered_model_name)
+    run = fluent.active_run() or fluent.start_run()
+    client, run_id = run.client, run.info.run_id
+    client.flush()
+    if client.store.artifact_rows(run_id, artifact_path):
+        raise InvalidInputError(
+            f"run {run_id} already has artifacts at {artifact_path!r}; "
+            "log the model under another name"
+        )
+    with tempfile.TemporaryDirectory(prefix="nbtrack-model-") as tmp:
+        local = Path(tmp) / "model"
+        metadata = save_model(
+            flavor,
+            model,
+            local,
+            input_example=input_example,
+            signature=signature,
+            serialization=serialization,
+            options=options,
+            extra_pip_requirements=extra_pip_requirements,
+            run_id=run_id,
+            artifact_path=artifact_path,
+        )
+        client.log_artifacts(run_id, local, artifact_path)
+    client.flush()
+    uri = f"runs:/{run_id}/{artifact_path}"
+    version = None
+    if registered_model_name is not None:
+        version = client.register_model(uri, registered_model_name)
+    return ModelInfo(uri, artifact_path, run_id, flavor, metadata.signature, metadata, version)
+
+
+class PyFuncModel:
+    """A loaded model: ``predict(data)`` checks input against the signature first.
+
+    ``metadata`` says what it is: flavor, signature, requirements, source run.
+    """
+
+    def __init__(self, flavor: str, native: Any, metadata: ModelMetadata) -> None:
+        self._impl = flavor_named(flavor)
+        self._native = native
+        self.metadata = metadata
+
+    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """Predictions for ``data`` (DataFrame, numpy array, dict or list of records).
+
+        Raises :class:`~nbtrack.models.SignatureError` naming the missing or
+        mistyped column when ``data`` does not match the signature.
+        """
+        return self._impl.predict(self._native, enforce(self.metadata.signature, data))
+
+    def unwrap_python_model(self) -> Any:
+        """The flavor's own object (estimator, module, or the user's PythonModel).
+
+        A model loaded from a store lives in a temporary copy that is removed
+        when this ``PyFuncModel`` is garbage-collected: keep it alive while the
+        object uses its artifact files.
+        """
+        native = self._native
+        return getattr(native, "model", native) if self.metadata.flavor == "pyfunc" else native
+
+    def __repr__(self) -> str:
+        meta = self.metadata
+        return f"<PyFuncModel flavor={meta.flavor} source={meta.source or meta.path}>"
+
+
+def fetch(
+    model_uri: str | os.PathLike[str],
+    *,
+    dst_path: str | os.PathLike[str] | None = None,
+    client: TrackingClient | None = None,
+) -> tuple[Path, ModelMetadata, bool]:
+    """A local, verified copy of a model: ``(directory, metadata, is_temporary)``."""
+    uri = os.fspath(model_uri)
+    if not _uris.is_store_uri(uri):
+        path = _uris.local_path(uri)
+        return path, read_metadata(path, source=uri), False
+    if client is None:
+        from nbtrack.client import TrackingClient
+
+        client = TrackingClient()
+    store = client.store
+    store.flush()
+    source = _uris.store_source(store, uri)
+    temporary = dst_path is None
+    target = Path(tempfile.mkdtemp(prefix="nbtrack-model-")) if dst_path is None else Path(dst_path)
+    try:
+        _uris.materialize(store, source.rows, target)
+        return target, read_metadata(target, source=uri), temporary
+    except BaseException:
+        if temporary:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def load_model(
+    model_uri: str | os.PathLike[str],
+    *,
+    allow_pickle: bool = False,
+    trusted_types: Iterable[str] | None = None,
+    dst_path: str | os.PathLike[str] | None = None,
+    flavor: str | None = None,
+    client: TrackingClient | None = None,
+) -> PyFuncModel:
+    """Load any nbtrack model as a :class:`PyFuncModel` (``flavor`` asserts which one)."""
+    path, metadata, temporary = fetch(model_uri, dst_path=dst_path, client=client)
+    if flavor is not None and metadata.flavor != flavor:
+        raise InvalidInputError(
+            f"{model_uri} is a {metadata.flavor!r} model, not {flavor!r}; load it with "
+            f"nbtrack.pyfunc.load_model or nbtrack.{metadata.flavor}.load_model"
+        )
+    options = LoadOptions.of(allow_pickle, trusted_types)
+    native = flavor_named(metadata.flavor).load_native(path, metadata, options)
+    model = PyFuncModel(metadata.flavor, native, metadata)
+    if temporary:  # its files (e.g. pyfunc artifacts) live as long as the model
+        weakref.finalize(model, _uris.remove_tree, path)
+    return model

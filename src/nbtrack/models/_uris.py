@@ -1,0 +1,150 @@
+"""Model URIs and where their files are.
+
+* ``runs:/RUN_ID/path``: the model logged under ``path`` in a run's artifacts.
+* ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``models:/NAME/STAGE``
+  (``None``, ``Staging``, ``Production``, ``Archived``: the highest version in
+  that stage) and ``models:/NAME/latest``: a registered version.
+* A plain path or ``file://`` URI: a model directory on disk.
+
+Store-backed models are listed as ``(path, sha256, size)`` rows pointing at
+blobs; :func:`materialize` copies them into a directory, checking each
+blob's sha256 on the way, so a blob altered on disk is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
+
+from nbtrack.exceptions import InvalidInputError, NotFoundError
+from nbtrack.models._errors import ModelIntegrityError
+from nbtrack.store.artifacts import normalize_artifact_path, safe_destination
+
+if TYPE_CHECKING:
+    from nbtrack.store.sql_store import SqlStore
+
+FileRow = tuple[str, str, int]
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model's files as stored: rows relative to the model directory."""
+
+    uri: str
+    rows: list[FileRow]
+    run_id: str | None = None
+    name: str | None = None
+    version: int | None = None
+
+
+def is_store_uri(uri: str) -> bool:
+    """Whether ``uri`` names a model in a store (``runs:/`` or ``models:/``)."""
+    return uri.startswith(("runs:/", "models:/"))
+
+
+def local_path(uri: str) -> Path:
+    """The directory of a plain path or ``file://`` URI."""
+    if uri.startswith("file:"):
+        return Path(unquote(urlparse(uri).path))
+    if "://" in uri or uri.startswith(("runs:", "models:")):
+        raise InvalidInputError(
+            f"model URI {uri!r} is not supported; use runs:/RUN_ID/path, models:/NAME/VERSION, "
+            "models:/NAME@ALIAS, models:/NAME/STAGE or a local path"
+        )
+    return Path(uri)
+
+
+def store_source(store: SqlStore, uri: str) -> ModelSource:
+    """The stored files of a ``runs:/`` or ``models:/`` URI."""
+    if uri.startswith("runs:/"):
+        run_id, path = _parse_runs_uri(uri)
+        rows = store.artifact_rows(run_id, path)
+        prefix = f"{path}/" if path else ""
+        relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
+        if not relative:
+            raise NotFoundError(
+                f"run {run_id} has no model at {path!r}; log one with "
+                "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
+            )
+        return ModelSource(uri, relative, run_id=run_id)
+    name, version = resolve_registered(store, uri)
+    from nbtrack.registry import _store as registry
+
+    with store.engine.connect() as conn:
+        rows = registry.version_files(conn, name, version)
+        run_id = registry.version_row(conn, name, version).run_id
+    return ModelSource(uri, rows, run_id=run_id, name=name, version=version)
+
+
+def _parse_runs_uri(uri: str) -> tuple[str, str]:
+    rest = uri[len("runs:/") :].lstrip("/")
+    run_id, _, path = rest.partition("/")
+    if not _RUN_ID.fullmatch(run_id):
+        raise InvalidInputError(
+            f"{uri!r}: {run_id!r} is not a run id; write runs:/<32-hex run id>/<model path>"
+        )
+    return run_id, normalize_artifact_path(path, what="model path") if path.strip("/") else ""
+
+
+def resolve_registered(store: SqlStore, uri: str) -> tuple[str, int]:
+    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
+    from nbtrack.registry import _store as registry
+    from nbtrack.registry._entities import Stage
+
+    rest = uri[len("models:/") :].lstrip("/")
+    with store.engine.connect() as conn:
+        if "@" in rest and "/" not in rest.split("@", 1)[1]:
+            name, alias = rest.rsplit("@", 1)
+            return name, registry.alias_version(conn, name, alias)
+        name, sep, which = rest.rpartition("/")
+        if not sep or not name or not which:
+            raise InvalidInputError(
+                f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
+                "models:/NAME@ALIAS or models:/NAME/STAGE"
+            )
+        if which.isdigit():
+            number = int(which)
+            registry.version_row(conn, name, number)
+            return name, number
+        if which.lower() == "latest":
+            return name, registry.latest_version(conn, name)
+        return name, registry.latest_in_stage(conn, name, Stage.parse(which))
+
+
+def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path:
+    """Copy stored files into ``destination``, verifying every blob's sha256."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for rel, sha, _size in rows:
+        blob = store.blobs.path_of(sha)
+        target = safe_destination(destination, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        try:
+            with blob.open("rb") as src, target.open("wb") as out:
+                while chunk := src.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except FileNotFoundError:
+            raise ModelIntegrityError(
+                f"the stored content of model file {rel!r} (blob {sha[:16]}...) is missing "
+                f"from {store.blobs.root}; the store was damaged or cleaned by hand"
+            ) from None
+        if digest.hexdigest() != sha:
+            target.unlink()
+            raise ModelIntegrityError(
+                f"the stored content of model file {rel!r} was changed on disk: its sha256 is "
+                f"{digest.hexdigest()[:16]}..., the store records {sha[:16]}.... Refusing it"
+            )
+    return destination
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory this module created (used by finalizers)."""
+    shutil.rmtree(path, ignore_errors=True)

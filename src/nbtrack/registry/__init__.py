@@ -1,0 +1,19 @@
+"""The model registry: named models, immutable versions, aliases, stages, audit trail.
+
+Lives in the tracking store's database (migration 0004). The API is
+:class:`~nbtrack.client.TrackingClient`'s registry methods (MLflow's names)
+and the functions below.
+"""
+
+from nbtrack.registry._entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
+from nbtrack.registry._fluent import register_model, search_model_versions, search_registered_models
+
+__all__ = [
+    "ModelVersion",
+    "RegisteredModel",
+    "RegistryEvent",
+    "Stage",
+    "register_model",
+    "search_model_versions",
+    "search_registered_models",
+]

@@ -1,0 +1,24 @@
+"""In-notebook panels: run table, metric charts, comparison and live charts.
+
+Needs the ``ui`` extra (``pip install 'nbtrack[ui]'``: ipywidgets and Altair);
+``import nbtrack`` never imports this package.
+"""
+
+from __future__ import annotations
+
+from nbtrack.ui._charts import MetricChart, metrics
+from nbtrack.ui._compare import ComparePanel, compare
+from nbtrack.ui._live import LiveChart, live
+from nbtrack.ui._runs_table import RunTable
+from nbtrack.ui._runs_table import open_table as runs
+
+__all__ = [
+    "ComparePanel",
+    "LiveChart",
+    "MetricChart",
+    "RunTable",
+    "compare",
+    "live",
+    "metrics",
+    "runs",
+]

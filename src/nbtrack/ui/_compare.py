@@ -1,0 +1,294 @@
+"""The compare panel: params side by side, metric summaries and charts, notebook diff.
+
+:class:`ComparePanel` builds its content as escaped HTML sections and Altair
+charts; it shows them as widgets in a notebook and as text in a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+
+from nbtrack._table import format_table
+from nbtrack.client import TrackingClient
+from nbtrack.entities import Run
+from nbtrack.exceptions import InvalidInputError
+from nbtrack.ui import _data, _notebook_diff
+from nbtrack.ui._charts import MetricChart, metrics, run_ids_of, run_labels
+from nbtrack.ui._display import has_widget_frontend, inline_data
+from nbtrack.ui._html import esc, fmt_number, panel, table
+
+MAX_AXES = 8
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _all_numbers(texts: Sequence[str]) -> bool:
+    return all(_number(t) is not None for t in texts)
+
+
+class ComparePanel:
+    """Several runs side by side. ``metric``/``param`` pick the axes of the two summary charts."""
+
+    def __init__(
+        self,
+        run_ids: Sequence[str | Run],
+        client: TrackingClient | None = None,
+        metric: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        self.client = client or TrackingClient()
+        self.run_ids = run_ids_of(run_ids)
+        if not self.run_ids:
+            raise InvalidInputError("compare needs at least one run")
+        self.runs = [self.client.get_run(i) for i in self.run_ids]
+        self.labels = run_labels(self.client, self.run_ids)
+        self.extremes = {i: _data.metric_extremes(self.client, i) for i in self.run_ids}
+        keys = {k for found in self.extremes.values() for k in found}
+        self.metric_keys = sorted(keys)
+        self.param_keys = sorted({k for r in self.runs for k in r.data.params})
+        self.differing = [k for k in self.param_keys if len(set(self._params(k))) > 1]
+        self.metric = metric or (self.metric_keys[0] if self.metric_keys else None)
+        numeric = [k for k in self.differing if _all_numbers(self._params(k))]
+        self.param = param or next(iter(numeric or self.differing or self.param_keys), None)
+
+    def _params(self, key: str) -> list[str]:
+        return [r.data.params.get(key, "") for r in self.runs]
+
+    # -- sections -----------------------------------------------------------------------
+
+    def params_html(self) -> str:
+        """Params table: differing rows highlighted, equal ones folded in ``<details>``."""
+        header = ["param", *(self.labels[i] for i in self.run_ids)]
+        differ = [[k, *self._params(k)] for k in self.differing]
+        equal = [[k, *self._params(k)] for k in self.param_keys if k not in self.differing]
+        html = "<h4>Params</h4>"
+        html += (
+            table(header, differ, ["differs"] * len(differ), ' class="nbtrack-params-differ"')
+            if differ
+            else "<p>no param differs</p>"
+        )
+        if equal:
+            html += (
+                f"<details><summary>{len(equal)} equal params</summary>"
+                f"{table(header, equal)}</details>"
+            )
+        return html
+
+    def metrics_rows(self) -> list[list[str]]:
+        """``[key, last/min/max of run 1, ...]`` per metric."""
+        rows = []
+        for key in self.metric_keys:
+            row = [key]
+            for run_id in self.run_ids:
+                found = self.extremes[run_id].get(key)
+                row.append(" / ".join(fmt_number(v) for v in found) if found else "")
+            rows.append(row)
+        return rows
+
+    def metrics_html(self) -> str:
+        """Last / min / max of each metric per run."""
+        header = ["metric (last / min / max)", *(self.labels[i] for i in self.run_ids)]
+        return "<h4>Metrics</h4>" + table(header, self.metrics_rows())
+
+    def provenance_html(self) -> str:
+        """For each metric and run, the cells that logged it (execution count, source excerpt)."""
+        items = []
+        for key in self.metric_keys:
+            for run_id in self.run_ids:
+                for prov in self.client.get_metric_provenance(run_id, key):
+                    cell = prov.cell
+                    count = cell.execution_count if cell.execution_count is not None else " "
+                    excerpt = (cell.source.strip().splitlines() or [""])[0][:80]
+                    link = (
+                        f'<a class="nbtrack-cell-link" data-nbtrack-cell-id="{esc(cell.cell_id)}"'
+                        f' data-nbtrack-run-id="{esc(run_id)}">In [{esc(count)}]</a>'
+                        if cell.cell_id
+                        else f"In [{esc(count)}]"
+                    )
+                    items.append(
+                        f"<li><b>{esc(key)}</b> in {esc(self.labels[run_id])}: {link} "
+                        f"steps {prov.first_step}-{prov.last_step} "
+                        f"<code>{esc(excerpt)}</code></li>"
+                    )
+        if not items:
+            return "<h4>Cell provenance</h4><p>no cell provenance recorded</p>"
+        return "<h4>Cell provenance</h4><ul>" + "".join(items) + "</ul>"
+
+    def notebook_diff(self) -> list[_notebook_diff.CellChange] | None:
+        """Cell changes from the first run's notebook to the second's (None for one run)."""
+        if len(self.run_ids) < 2:
+            return None
+        old, _ = _notebook_diff.load_cells(self.client, self.run_ids[0])
+        new, _ = _notebook_diff.load_cells(self.client, self.run_ids[1])
+        return _notebook_diff.diff_cells(old, new)
+
+    def diff_html(self) -> str:
+        """The notebook diff section."""
+        changes = self.notebook_diff()
+        if changes is None:
+            return "<p>select two runs to diff their notebooks</p>"
+        labels = (self.labels[self.run_ids[0]], self.labels[self.run_ids[1]])
+        return _notebook_diff.diff_html(changes, labels)
+
+    def html(self) -> str:
+        """Every HTML section in one escaped panel."""
+        return panel(
+            self.params_html(), self.metrics_html(), self.provenance_html(), self.diff_html()
+        )
+
+    # -- charts -------------------------------------------------------------------------
+
+    def overlay_chart(self) -> MetricChart | None:
+        """Histories of every metric, runs overlaid (one chart per metric)."""
+        if not self.metric_keys:
+            return None
+        return metrics(self.run_ids, self.metric_keys, client=self.client)
+
+    def parallel_chart(self) -> MetricChart | None:
+        """Parallel coordinates: differing params (numeric or by rank) → the chosen metric."""
+        if self.metric is None:
+            return None
+        axes = (self.differing or self.param_keys)[:MAX_AXES]
+        records: list[dict[str, Any]] = []
+        columns = {k: self._params(k) for k in axes}
+        columns[self.metric] = [self._last(i, self.metric) for i in self.run_ids]
+        for axis, texts in columns.items():
+            numbers = [_number(t) for t in texts]
+            if all(n is not None for n in numbers):
+                values = [n for n in numbers if n is not None]
+            else:
+                order = sorted(set(texts))
+                values = [float(order.index(t)) for t in texts]
+            low, high = min(values), max(values)
+            for run_id, value, text in zip(self.run_ids, values, texts, strict=True):
+                norm = 0.5 if high == low else (value - low) / (high - low)
+                records.append({"run": self.labels[run_id], "axis": axis, "y": norm, "raw": text})
+        chart = (
+            alt.Chart(inline_data(records))
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("axis:N", sort=list(columns), title=None),
+                y=alt.Y("y:Q", title="normalised", scale=alt.Scale(domain=[0, 1])),
+                color=alt.Color("run:N"),
+                detail="run:N",
+                tooltip=[alt.Tooltip("run:N"), alt.Tooltip("axis:N"), alt.Tooltip("raw:N")],
+            )
+            .properties(title=f"params → {self.metric}", width=480, height=240)
+        )
+        return MetricChart(chart, f"parallel coordinates: {', '.join(columns)}")
+
+    def _last(self, run_id: str, key: str) -> str:
+        found = self.extremes[run_id].get(key)
+        return "" if not found or found[0] is None else repr(found[0])
+
+    def scatter_chart(self) -> MetricChart | None:
+        """One param against one metric, a point per run."""
+        if self.metric is None or self.param is None:
+            return None
+        texts = self._params(self.param)
+        numeric = all(_number(t) is not None for t in texts)
+        records = [
+            {
+                "run": self.labels[i],
+                "param": _number(t) if numeric else t,
+                "metric": self.extremes[i].get(self.metric, (None,))[0],
+            }
+            for i, t in zip(self.run_ids, texts, strict=True)
+        ]
+        chart = (
+            alt.Chart(inline_data(records))
+            .mark_point(filled=True, size=80)
+            .encode(
+                x=alt.X("param:Q" if numeric else "param:N", title=self.param),
+                y=alt.Y("metric:Q", title=self.metric, scale=alt.Scale(zero=False)),
+                color=alt.Color("run:N"),
+                tooltip=[
+                    alt.Tooltip("run:N"),
+                    alt.Tooltip("param:Q" if numeric else "param:N"),
+                    alt.Tooltip("metric:Q"),
+                ],
+            )
+            .properties(title=f"{self.param} vs {self.metric}", width=320, height=240)
+        )
+        return MetricChart(chart, f"scatter {self.param} vs {self.metric}")
+
+    def charts(self) -> list[MetricChart]:
+        """The overlay, parallel-coordinates and scatter charts that apply."""
+        found = [self.overlay_chart(), self.parallel_chart(), self.scatter_chart()]
+        return [c for c in found if c is not None]
+
+    # -- display ------------------------------------------------------------------------
+
+    def text(self) -> str:
+        """Params, metrics and notebook diff as plain text (terminals)."""
+        header = ["", *(self.labels[i] for i in self.run_ids)]
+        differ = [[k, *self._params(k)] for k in self.differing]
+        parts = [
+            "params that differ:",
+            format_table(header, differ, indent=2) if differ else "  none",
+            f"  ({len(self.param_keys) - len(self.differing)} equal params)",
+            "metrics (last / min / max):",
+            format_table(header, self.metrics_rows(), indent=2),
+        ]
+        changes = self.notebook_diff()
+        if changes is not None:
+            parts += ["notebook diff:", _notebook_diff.diff_text(changes)]
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    @property
+    def widget(self) -> Any:
+        """The panel as ipywidgets: HTML sections and an ``Output`` holding the charts."""
+        import ipywidgets as w  # type: ignore[import-untyped]
+
+        head = w.HTML(value=panel(self.params_html(), self.metrics_html(), self.provenance_html()))
+        out = w.Output()
+        with out:
+            for chart in self.charts():
+                chart.show()
+        diff = w.HTML(value=panel(self.diff_html()))
+        root = w.VBox([head, out, diff])
+        root.add_class("nbtrack-compare")
+        return root
+
+    def _ipython_display_(self) -> None:
+        if has_widget_frontend():
+            from nbtrack.ui._display import show
+
+            show(self.widget)
+        else:
+            print(self.text())
+            for chart in self.charts():
+                chart.show()
+
+
+def compare(
+    run_ids: Sequence[str | Run] | None = None,
+    metric: str | None = None,
+    param: str | None = None,
+    client: TrackingClient | None = None,
+) -> ComparePanel:
+    """Compare runs (default: the rows checked in the last run table)."""
+    if run_ids is None:
+        from nbtrack.ui import _runs_table
+
+        last = _runs_table.LAST_TABLE
+        if last is None or not last.selected:
+            raise InvalidInputError(
+                "no runs to compare: pass run ids, or check rows in a run table first"
+            )
+        run_ids = last.selected_run_ids
+        client = client or last.client
+    return ComparePanel(run_ids, client=client, metric=metric, param=param)
