@@ -138,6 +138,14 @@ def test_a_grid_sweep_on_the_local_process_pool(
     table = result.output.split("\n\nBest:")[0].splitlines()[3:]
     assert [float(line.split()[-1]) for line in table] == pytest.approx([0.32, 0.64, 3.2, 6.4])
     assert f"Best: run {best.info.run_id} (loss = 0.32)" in result.output
+    # The in-notebook run table shows the children grouped under their parent.
+    from nbtrack.ui import runs as run_table
+
+    table_rows = run_table(experiment="pool", client=client).page.runs
+    assert [r.info.run_id for r in table_rows] == [
+        parent.info.run_id,
+        *(c.info.run_id for c in sorted(children, key=lambda c: c.info.start_time)),
+    ]
 
 
 @pytest.mark.slow

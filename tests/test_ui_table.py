@@ -156,3 +156,22 @@ def test_terminal_prints_a_static_table(
     assert "params.lr" in out
     assert "runs 1-2 of 2" in out
     assert table._widgets is None  # no widget was built
+
+
+def test_child_runs_are_grouped_under_their_parent(client: nbtrack.TrackingClient) -> None:
+    lone = client.create_run("0", run_name="lone").info.run_id
+    parent = client.create_run("0", run_name="sweep").info.run_id
+    kids = [
+        client.create_run("0", run_name=f"combo-{i}", parent_run_id=parent).info.run_id
+        for i in range(3)
+    ]
+    later = client.create_run("0", run_name="later").info.run_id
+    table = runs(client=client)
+    assert [r.info.run_id for r in table.page.runs] == [later, parent, *kids, lone]
+    assert table.rows()[2][table.columns().index("name")] == "↳ combo-0"
+    # A child whose parent is on another page stays in place, still marked as a child.
+    small = runs(client=client, page_size=2)
+    assert [r.info.run_id for r in small.page.runs] == [later, kids[2]]
+    assert small.rows()[1][small.columns().index("name")] == "↳ combo-2"
+    flat = runs(client=client, group_children=False)
+    assert [r.info.run_id for r in flat.page.runs] == [later, *kids[::-1], parent, lone]

@@ -192,3 +192,38 @@ def run_status(client: TrackingClient, run_id: str) -> str:
     if status is None:
         raise NotFoundError(f"no run with id {run_id!r}")
     return str(status)
+
+
+def group_children(client: TrackingClient, page: Page) -> Page:
+    """The page with each parent's child runs (a sweep's combinations) right under it.
+
+    Children of a parent shown on the page are fetched whole (oldest first)
+    even when they fall on another page, and appear once, under their
+    parent; children whose parent is not shown stay where they are.
+    """
+    from nbtrack.store import _records
+
+    shown = {run.info.run_id for run in page.runs}
+    runs_t = schema.runs
+    parents = runs_t.alias("parents")
+    query = (
+        sa.select(*_records.RUN_COLUMNS)
+        .join(parents, parents.c.run_pk == runs_t.c.parent_run_pk)
+        .where(parents.c.run_id.in_(shown), runs_t.c.lifecycle_stage == "active")
+        .order_by(runs_t.c.start_time, runs_t.c.run_pk)
+    )
+    with client.store.engine.connect() as conn:
+        children = _records.runs_from_rows(conn, conn.execute(query).all())
+    if not children:
+        return page
+    by_parent: dict[str, list[Run]] = {}
+    for child in children:
+        by_parent.setdefault(child.info.parent_run_id or "", []).append(child)
+    placed = {child.info.run_id for child in children}
+    ordered: list[Run] = []
+    for run in page.runs:
+        if run.info.run_id in placed:
+            continue  # shown under its parent
+        ordered.append(run)
+        ordered.extend(by_parent.get(run.info.run_id, []))
+    return Page(ordered, page.total, page.offset)

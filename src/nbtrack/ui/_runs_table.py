@@ -48,8 +48,11 @@ class RunTable:
         filter_string: str | None = None,
         experiment: str | None = None,
         page_size: int = 50,
+        group_children: bool = True,
     ) -> None:
         self.client = client or TrackingClient()
+        #: Show child runs (a sweep's combinations) indented under their parent.
+        self.group_children = group_children
         self.experiment_ids = _data.experiment_ids(self.client, experiment)
         self.page_size = page_size
         self.filter_string = ""
@@ -80,6 +83,8 @@ class RunTable:
             self.offset,
             self.page_size,
         )
+        if self.group_children:
+            self.page = _data.group_children(self.client, self.page)
         self._sync()
 
     def apply_filter(self, text: str) -> None:
@@ -244,7 +249,8 @@ def _row(run: Run, columns: list[str]) -> list[str]:
         if column == "status":
             out.append(info.status)
         elif column == "name":
-            out.append(info.run_name)
+            # A child run shown under its parent (see _data.group_children).
+            out.append(f"↳ {info.run_name}" if info.parent_run_id else info.run_name)
         elif column == "start":
             out.append(fmt_time(info.start_time))
         elif column == "duration":
@@ -266,8 +272,13 @@ def open_table(
     experiment: str | None = None,
     page_size: int = 50,
     client: TrackingClient | None = None,
+    group_children: bool = True,
 ) -> RunTable:
-    """Open a run table and remember it for ``%track compare``."""
+    """Open a run table and remember it for ``%track compare``.
+
+    A parent run (e.g. a sweep) is followed by its child runs, marked ``↳``,
+    unless ``group_children=False``.
+    """
     global LAST_TABLE
-    LAST_TABLE = RunTable(client, filter_string, experiment, page_size)
+    LAST_TABLE = RunTable(client, filter_string, experiment, page_size, group_children)
     return LAST_TABLE
