@@ -119,7 +119,7 @@ class TrackMagics(Magics):
         self.tracker = tracker
         self._shell: Any = shell  # Magics.shell is Optional; ours never is
 
-    @line_cell_magic  # type: ignore[untyped-decorator]
+    @line_cell_magic  # type: ignore[untyped-decorator, unused-ignore]  # typed in IPython 9
     def track(self, line: str, cell: str | None = None) -> None:
         """Track this notebook's work in nbtrack runs.
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import IPython
 from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
@@ -117,7 +118,7 @@ class Tracker(Configurable):
         try:
             cell_info = (
                 getattr(info, "cell_id", None),
-                int(self.shell.execution_count),
+                _running_count(self.shell.execution_count, info),
                 str(info.raw_cell or ""),
             )
             self._cell_info = cell_info
@@ -136,6 +137,8 @@ class Tracker(Configurable):
                     self._log_watched()  # before closing: the points remember this cell
             finally:
                 if cell is not None:
+                    if result.execution_count is not None:
+                        cell.count = result.execution_count  # the authoritative count
                     cell.close(result.error_in_exec or result.error_before_exec)
         except Exception:
             log.exception("nbtrack: could not record the end of a cell")
@@ -205,6 +208,17 @@ class Tracker(Configurable):
         client.log_bytes(run_id, notebook_bytes(notebook_from_timeline(events)), EXECUTED_FILE)
         client.set_tag(run_id, "nbtrack.snapshot.source", snap.source)
         return str(snap.source)
+
+
+# IPython 9 counts a cell (execution_count += 1) before pre_run_cell, IPython 8 after.
+_COUNTED_BEFORE_PRE_RUN_CELL = IPython.version_info >= (9,)
+
+
+def _running_count(shell_count: int, info: ExecutionInfo) -> int:
+    """The execution count of the cell about to run, as pre_run_cell can know it."""
+    if _COUNTED_BEFORE_PRE_RUN_CELL and getattr(info, "store_history", False):
+        return int(shell_count) - 1
+    return int(shell_count)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -26,7 +26,7 @@ def has_widget_frontend() -> bool:
     """Whether the running IPython talks to a frontend that can show widgets (a kernel)."""
     from IPython.core.getipython import get_ipython
 
-    shell = get_ipython()  # type: ignore[no-untyped-call]
+    shell = get_ipython()  # type: ignore[no-untyped-call, unused-ignore]  # typed in IPython 9
     if shell is None or getattr(shell, "kernel", None) is None:
         logger.debug("no kernel behind IPython: static output")
         return False
