@@ -24,8 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nbtrack.exceptions import FilterSyntaxError
-from nbtrack.store._search_tokens import Token, describe, tokenize
+from nbtrack.store._search_tokens import TokenStream
 
 _STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 _NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -63,27 +62,10 @@ def compile_filter(target: Target, text: str | None) -> sa.ColumnElement[bool] |
     return node
 
 
-class _Parser:
+class _Parser(TokenStream):
     def __init__(self, target: Target, text: str) -> None:
+        super().__init__(text)
         self.target = target
-        self.text = text
-        self.tokens = tokenize(text)
-        self.i = 0
-
-    def peek(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        token = self.tokens[self.i]
-        if token.kind != "EOF":
-            self.i += 1
-        return token
-
-    def show(self, token: Token) -> str:
-        return describe(token, self.text)
-
-    def error(self, message: str, token: Token) -> FilterSyntaxError:
-        return FilterSyntaxError(message, self.text, token.pos)
 
     def parse_or(self, depth: int) -> sa.ColumnElement[bool]:
         items = [self.parse_and(depth)]

@@ -182,3 +182,31 @@ def _unexpected_character(source: str, i: int) -> str:
             "unexpected backtick: backticks quote a key after its entity, e.g. metrics.`val loss`"
         )
     return f"unexpected character {ch!r}"
+
+
+class TokenStream:
+    """A filter's tokens with a cursor: the base of the run and registry parsers."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    def peek(self) -> Token:
+        """The next token, not consumed."""
+        return self.tokens[self.i]
+
+    def advance(self) -> Token:
+        """Consume and return the next token (EOF stays)."""
+        token = self.tokens[self.i]
+        if token.kind != "EOF":
+            self.i += 1
+        return token
+
+    def show(self, token: Token) -> str:
+        """How a token reads in an error message."""
+        return describe(token, self.text)
+
+    def error(self, message: str, token: Token) -> FilterSyntaxError:
+        """A syntax error pointing at ``token``."""
+        return FilterSyntaxError(message, self.text, token.pos)

@@ -46,11 +46,11 @@ from nbtrack.exceptions import FilterSyntaxError
 from nbtrack.store import schema
 from nbtrack.store._search_tokens import (
     Token,
+    TokenStream,
     describe,
     display_ident,
     is_number,
     quote_string,
-    tokenize,
 )
 
 __all__ = [
@@ -158,24 +158,7 @@ class OrderKey:
 # --------------------------------------------------------------------- parsing
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = tokenize(text)
-        self.i = 0
-
-    def peek(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        token = self.tokens[self.i]
-        if token.kind != "EOF":
-            self.i += 1
-        return token
-
-    def error(self, message: str, token: Token) -> FilterSyntaxError:
-        return FilterSyntaxError(message, self.text, token.pos)
-
+class _Parser(TokenStream):
     def expect_end(self, what: str) -> None:
         token = self.peek()
         if token.kind == "RPAREN":
