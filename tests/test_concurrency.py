@@ -7,7 +7,6 @@ and tracebacks.
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 import subprocess
 import sys
@@ -15,30 +14,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 import nbtrack
+from _worker import WORKER, load_worker
 from nbtrack.store import close_all
 from nbtrack.store.migrations import HEAD_REVISION
 
-WORKER = Path(__file__).parent / "helpers" / "worker.py"
 PROCESSES = 8
 POINTS = 10_000
 
 
-def _load_worker() -> ModuleType:
-    """The helper script as a module, for the values its children log."""
-    spec = importlib.util.spec_from_file_location("nbtrack_test_worker", WORKER)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helper = _load_worker()
+helper = load_worker()
 
 
 @dataclass

@@ -8,7 +8,6 @@ returned, so every point it counts is acknowledged as durable.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import random
@@ -18,28 +17,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 import nbtrack
+from _worker import WORKER, load_worker
 from nbtrack.store import close_all
 
-WORKER = Path(__file__).parent / "helpers" / "worker.py"
 ROUNDS = 10
 
 
-def _load_worker() -> ModuleType:
-    """The helper script as a module, for the values its children log."""
-    spec = importlib.util.spec_from_file_location("nbtrack_test_worker", WORKER)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helper = _load_worker()
+helper = load_worker()
 kill_value = helper.kill_value
 
 
