@@ -91,7 +91,7 @@ def test_paging_queries_only_the_shown_page(client: nbtrack.TrackingClient) -> N
     parts["next"].click()
     assert _names(table) == ["run-0"]
     assert parts["next"].disabled
-    assert [c.layout.visibility for c in parts["checks"]] == ["visible", "hidden", "hidden"]
+    assert [c.layout.display for c in parts["checks"]] == [None, "none", "none"]
     parts["prev"].click()
     assert _names(table) == ["run-3", "run-2", "run-1"]
 
@@ -175,3 +175,10 @@ def test_child_runs_are_grouped_under_their_parent(client: nbtrack.TrackingClien
     assert small.rows()[1][small.columns().index("name")] == "↳ combo-2"
     flat = runs(client=client, group_children=False)
     assert [r.info.run_id for r in flat.page.runs] == [later, *kids[::-1], parent, lone]
+    # A page holding a parent and its children gets a checkbox for every row.
+    one = runs(client=client, filter="attributes.run_name = 'sweep'", page_size=1)
+    assert [r.info.run_id for r in one.page.runs] == [parent, *kids]
+    shown = [c for c in one.controls["checks"] if c.layout.display is None]
+    assert len(shown) == 4
+    shown[3].value = True
+    assert one.selected_run_ids == [kids[2]]

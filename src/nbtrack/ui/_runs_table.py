@@ -268,7 +268,7 @@ def _row(run: Run, columns: list[str]) -> list[str]:
 
 
 def open_table(
-    filter_string: str | None = None,
+    filter: str | None = None,  # the search filter (MLflow's grammar)
     experiment: str | None = None,
     page_size: int = 50,
     client: TrackingClient | None = None,
@@ -280,5 +280,5 @@ def open_table(
     unless ``group_children=False``.
     """
     global LAST_TABLE
-    LAST_TABLE = RunTable(client, filter_string, experiment, page_size, group_children)
+    LAST_TABLE = RunTable(client, filter, experiment, page_size, group_children)
     return LAST_TABLE

@@ -34,15 +34,12 @@ def build(table: RunTable) -> dict[str, Any]:
         "status": w.Label(),
         "compare": w.Button(description="Compare selected", button_style="info"),
         "table": w.HTML(),
-        "checks": [
-            w.Checkbox(value=False, indent=False, layout=w.Layout(height="27px", width="24px"))
-            for _ in range(table.page_size)
-        ],
+        "checks": [],
         "output": w.Output(),
         "syncing": False,
     }
     spacer = w.HTML(value="", layout=height)
-    check_column = w.VBox([spacer, *parts["checks"]], layout=w.Layout(width="28px"))
+    check_column = w.VBox([spacer], layout=w.Layout(width="28px"))
 
     def on_filter(_change: Any = None) -> None:
         table.apply_filter(parts["filter"].value)
@@ -81,8 +78,20 @@ def build(table: RunTable) -> dict[str, Any]:
     parts["prev"].on_click(lambda _b: table.previous_page())
     parts["next"].on_click(lambda _b: table.next_page())
     parts["compare"].on_click(on_compare)
-    for i, box in enumerate(parts["checks"]):
-        box.observe(on_check(i), names="value")
+
+    def add_checks(count: int) -> None:
+        # One checkbox per shown row; a page with a sweep's children grouped
+        # under their parent can hold more rows than page_size.
+        while len(parts["checks"]) < count:
+            box = w.Checkbox(
+                value=False, indent=False, layout=w.Layout(height="27px", width="24px")
+            )
+            box.observe(on_check(len(parts["checks"])), names="value")
+            parts["checks"].append(box)
+        check_column.children = [spacer, *parts["checks"]]
+
+    parts["add_checks"] = add_checks
+    add_checks(table.page_size)
     parts["root"] = w.VBox(
         [
             w.HBox([parts["filter"], parts["apply"], parts["refresh"]]),
@@ -114,13 +123,15 @@ def sync(table: RunTable, parts: dict[str, Any]) -> None:
         parts["order"].value = "desc" if table.descending else "asc"
         parts["prev"].disabled = table.offset == 0
         parts["next"].disabled = table.offset + table.page_size >= table.page.total
+        if len(parts["checks"]) < len(table.page.runs):
+            parts["add_checks"](len(table.page.runs))
         for i, box in enumerate(parts["checks"]):
             if i < len(table.page.runs):
-                box.layout.visibility = "visible"
+                box.layout.display = None  # rows without a run take no space
                 box.value = table.page.runs[i].info.run_id in table.selected
                 box.description_allow_html = False
             else:
-                box.layout.visibility = "hidden"
+                box.layout.display = "none"
                 box.value = False
     finally:
         parts["syncing"] = False
