@@ -1,4 +1,4 @@
-"""What nbtrack's cell hook adds to every cell, in IPython's own shell (issue 3: at most 20 µs).
+"""What nbtrack's cell hook adds to every cell, in IPython's own shell (budget: 20 µs).
 
 Usage::
 
@@ -13,7 +13,7 @@ store_history=False)`` N times in one of these configurations:
 * ``base``: no extension loaded (the reference);
 * ``idle``: ``%load_ext nbtrack``, no run active;
 * ``watch``: loaded, a run active (``%track start``), ``%track watch a b``,
-  and the cell (``pass``) changes neither: the budget case of the issue;
+  and the cell (``pass``) changes neither: the budget case;
 * ``base a+=1`` / ``watch a+=1``: the same two with a cell that changes ``a``
   every time, so the hook also logs one metric point per cell.
 

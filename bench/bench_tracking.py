@@ -41,7 +41,7 @@ CASE_TIMEOUT_S = 1800
 
 Result = dict[str, Any]
 
-# Goals from the issue.
+# The goals nbtrack is held to.
 GOAL_FLUENT_RATE = 100_000  # calls/s, including the flush
 GOAL_BATCH_FRACTION = 0.80  # of raw sqlite3 executemany
 GOAL_SEARCH_S = 0.1

@@ -1,4 +1,4 @@
-"""In-notebook panels at scale (issue 4): the run table on 10,000 runs x 50 columns,
+"""In-notebook panels at scale: the run table on 10,000 runs x 50 columns,
 and a chart of a 1,000,000-point history.
 
 Usage::
