@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import nbtrack
 from nbtrack import fluent
 from nbtrack.store import close_all, locate
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +43,21 @@ def store_dir(_isolated_store: Path) -> Path:
 def client(store_dir: Path) -> nbtrack.TrackingClient:
     """A client on this test's store."""
     return nbtrack.TrackingClient(store_dir)
+
+
+@pytest.fixture
+def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    """IPython's test shell with nbtrack loaded (unloaded afterwards, runs ended)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.testing.globalipapp import start_ipython
+
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    start_ipython()
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=False)
+    result = shell.run_cell("%load_ext nbtrack")
+    assert result.success, result.error_in_exec
+    yield shell
+    shell.run_cell("%unload_ext nbtrack")
+    while fluent._active_runs:
+        fluent.end_run()

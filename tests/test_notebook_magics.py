@@ -37,7 +37,8 @@ HOOK_LOG = "nbtrack.notebook"
 
 @pytest.fixture(scope="session")
 def shell() -> InteractiveShell:
-    shell: InteractiveShell = start_ipython()
+    start_ipython()  # returns the shell only on its first call in a process
+    shell: InteractiveShell = InteractiveShell.instance()
     return shell
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 
 import nbtrack
 from _models_helpers import iris_classifier
@@ -94,21 +92,6 @@ def test_serve_refuses_a_pickled_model_without_allow_pickle(tmp_path: Path) -> N
     clf, _ = iris_classifier()
     nbtrack.sklearn.save_model(clf, tmp_path / "p", serialization="pickle")
     assert "allow_pickle=True" in fails("models", "serve", str(tmp_path / "p"))
-
-
-@pytest.fixture
-def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
-    """IPython's test shell with nbtrack loaded (unloaded afterwards)."""
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    start_ipython()
-    shell = InteractiveShell.instance()
-    shell.reset(new_session=False)
-    result = shell.run_cell("%load_ext nbtrack")
-    assert result.success, result.error_in_exec
-    yield shell
-    shell.run_cell("%unload_ext nbtrack")
-    while fluent._active_runs:
-        fluent.end_run()
 
 
 def test_track_register_logs_and_registers_an_in_memory_model(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,27 +11,10 @@ pytest.importorskip("altair")
 pytest.importorskip("ipywidgets")
 
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 
 import nbtrack
 from _ui_helpers import make_runs
-from nbtrack import fluent
 from nbtrack.ui import _runs_table
-
-
-@pytest.fixture
-def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
-    """IPython's test shell with nbtrack loaded (unloaded afterwards)."""
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    start_ipython()
-    shell = InteractiveShell.instance()
-    shell.reset(new_session=False)
-    result = shell.run_cell("%load_ext nbtrack")
-    assert result.success, result.error_in_exec
-    yield shell
-    shell.run_cell("%unload_ext nbtrack")
-    while fluent._active_runs:
-        fluent.end_run()
 
 
 def test_track_runs_with_a_quoted_filter(
