@@ -13,6 +13,7 @@ from nbtrack import fluent
 from nbtrack.store import close_all, locate
 
 if TYPE_CHECKING:
+    from comm.base_comm import CommManager
     from IPython.core.interactiveshell import InteractiveShell
 
 
@@ -61,3 +62,11 @@ def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     shell.run_cell("%unload_ext nbtrack")
     while fluent._active_runs:
         fluent.end_run()
+
+
+@pytest.fixture
+def manager(monkeypatch: pytest.MonkeyPatch) -> CommManager:
+    """A comm manager installed as a kernel's would be, for the live-snapshot channel tests."""
+    from _comm_helpers import install_comm_manager
+
+    return install_comm_manager(monkeypatch)

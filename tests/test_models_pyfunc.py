@@ -154,7 +154,7 @@ def test_pytorch_state_dict_round_trip(tmp_path: Path, monkeypatch: pytest.Monke
     assert any(r.startswith("torch==") for r in meta.requirements)
     loaded = nbtrack.pyfunc.load_model(tmp_path / "m")
     with torch.no_grad():
-        expected = net(torch.from_numpy(features)).numpy()
+        expected = net(torch.tensor(features)).numpy()
     np.testing.assert_allclose(loaded.predict(features), expected, rtol=1e-6)
     module = nbtrack.pytorch.load_model(str(tmp_path / "m"))
     assert isinstance(module, torchnet.Net)

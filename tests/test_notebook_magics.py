@@ -119,6 +119,10 @@ def _ours(configurables: list[Any]) -> list[Any]:
     return [c for c in configurables if type(c).__module__.startswith("nbtrack")]
 
 
+# pre/post_execute tell the frontend of runs also after silent executions.
+OUR_EVENTS = ("pre_run_cell", "post_run_cell", "pre_execute", "post_execute")
+
+
 def test_load_registers_and_unload_removes_everything(shell: InteractiveShell) -> None:
     before = {event: list(cbs) for event, cbs in shell.events.callbacks.items()}
     # IPython 9 registers some of its own magics lazily, on first use: compare ours only.
@@ -139,7 +143,7 @@ def test_load_registers_and_unload_removes_everything(shell: InteractiveShell) -
     assert shell.run_cell("%load_ext nbtrack").success
     load_ipython_extension(shell)
     assert _our_callbacks(shell) == {
-        event: [getattr(tracker, event)] if event in ("pre_run_cell", "post_run_cell") else []
+        event: [getattr(tracker, event)] if event in OUR_EVENTS else []
         for event in shell.events.callbacks
     }
     assert [c for c in shell.configurables if isinstance(c, Tracker)] == [tracker]

@@ -1,9 +1,8 @@
 """Notebook snapshots: the comm channel, the timeline notebook, and picking a source.
 
 The comm tests drive the ``comm`` package's real ``CommManager`` with the
-messages a frontend sends; only the transport (``publish_msg``) is replaced,
-through the hooks the package provides for that (ipykernel replaces them too).
-The last test does it all in a real kernel.
+messages a frontend sends (see ``_comm_helpers``). The last test does it all
+in a real kernel.
 """
 
 from __future__ import annotations
@@ -21,12 +20,23 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import comm
 import nbformat
 import pytest
-from comm.base_comm import BaseComm, CommManager
-from nbformat import v4
+from comm.base_comm import CommManager
 
+from _comm_helpers import (
+    HELLO,
+    FrontendComm,
+    comm_data,
+    execute,
+    frontend_closes,
+    frontend_opens,
+    frontend_sends,
+    kernel_opens,
+    kernel_sends,
+    make_notebook,
+    notebook_message,
+)
 from nbtrack.entities import CellEvent
 from nbtrack.notebook._comm import PROTOCOL, TARGET, SnapshotChannel
 from nbtrack.notebook._snapshot import (
@@ -42,80 +52,12 @@ COMM_LOG = "nbtrack.notebook._comm"
 SNAPSHOT_LOG = "nbtrack.notebook._snapshot"
 
 
-class FrontendComm(BaseComm):
-    """A comm whose messages to the frontend are recorded instead of sent over ZMQ."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.published: list[tuple[str, dict[str, Any] | None]] = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: list[bytes] | None = None,
-        **keys: Any,
-    ) -> None:
-        self.published.append((msg_type, data))
-
-
-@pytest.fixture
-def manager(monkeypatch: pytest.MonkeyPatch) -> CommManager:
-    """A fresh comm manager, installed as the process's one (as ipykernel installs its own)."""
-    fresh = CommManager()
-    monkeypatch.setattr(comm, "get_comm_manager", lambda: fresh)
-    monkeypatch.setattr(comm, "create_comm", FrontendComm)
-    return fresh
-
-
 @pytest.fixture
 def channel(manager: CommManager) -> Iterator[SnapshotChannel]:
     ch = SnapshotChannel()
     assert ch.register(SimpleNamespace(comm_manager=manager))
     yield ch
     ch.unregister()
-
-
-def frontend_opens(manager: CommManager, data: dict[str, Any] | None = None) -> FrontendComm:
-    comm_id = uuid.uuid4().hex
-    content = {"comm_id": comm_id, "target_name": TARGET, "data": data or {}}
-    manager.comm_open(None, None, {"content": content})  # type: ignore[arg-type]
-    opened = manager.comms[comm_id]
-    assert isinstance(opened, FrontendComm)
-    return opened
-
-
-def frontend_sends(manager: CommManager, opened: BaseComm, data: object) -> None:
-    msg = {"content": {"comm_id": opened.comm_id, "data": data}}
-    manager.comm_msg(None, None, msg)  # type: ignore[arg-type]
-
-
-def frontend_closes(manager: CommManager, opened: BaseComm) -> None:
-    manager.comm_close(None, None, {"content": {"comm_id": opened.comm_id, "data": {}}})  # type: ignore[arg-type]
-
-
-def make_notebook(*sources: str) -> dict[str, Any]:
-    """A notebook as JupyterLab's ``model.toJSON()`` gives it: plain JSON, v4.5, ids."""
-    notebook = v4.new_notebook(
-        cells=[v4.new_code_cell(src, id=f"cell-{i}") for i, src in enumerate(sources)],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    )
-    plain: dict[str, Any] = json.loads(json.dumps(notebook))
-    return plain
-
-
-def notebook_message(notebook: object, path: str | None = "dir/a.ipynb") -> dict[str, Any]:
-    return {
-        "type": "notebook",
-        "protocol": PROTOCOL,
-        "path": path,
-        "notebook": notebook,
-        "sent_at": int(time.time() * 1000),
-    }
-
-
-HELLO = {"type": "hello", "protocol": PROTOCOL, "frontend": "jupyterlab-nbtrack 0.1.0"}
 
 
 def event(seq: int, cell_id: str | None = None, **changes: Any) -> CellEvent:
@@ -546,51 +488,34 @@ def test_in_a_real_kernel(tmp_path: Path) -> None:
     try:
         kc.wait_for_ready(timeout=60)
 
-        def run(code: str) -> tuple[str, list[dict[str, Any]]]:
-            out: list[str] = []
-            msgs: list[dict[str, Any]] = []
-
-            def hook(msg: dict[str, Any]) -> None:
-                msgs.append(msg)
-                if msg["msg_type"] == "stream":
-                    out.append(msg["content"]["text"])
-                elif msg["msg_type"] == "error":
-                    out.append("\n".join(msg["content"]["traceback"]))
-
-            kc.execute_interactive(code, timeout=60, output_hook=hook)
-            return "".join(out), msgs
-
-        out, _ = run(
+        out, _ = execute(
+            kc,
             "from nbtrack.notebook._comm import SnapshotChannel\n"
             "from nbtrack.notebook._session import kernel_id, find_notebook_path\n"
             "from nbtrack.notebook._snapshot import take_snapshot\n"
             "ch = SnapshotChannel()\n"
             "print(ch.register(get_ipython().kernel), kernel_id())\n"
             "print(find_notebook_path(globals()))\n"
-            "print(take_snapshot(ch, globals(), []).source)\n"
+            "print(take_snapshot(ch, globals(), []).source)\n",
         )
         lines = out.splitlines()
         assert lines[0] == f"True {kid}", out
         assert lines[1] == f"({(root / 'new.ipynb')!r}, 'sessions-api')", out
         assert lines[2] == "file", out
 
-        comm_id = uuid.uuid4().hex
-        open_content = {"comm_id": comm_id, "target_name": TARGET, "data": HELLO}
-        kc.shell_channel.send(kc.session.msg("comm_open", open_content))
-        message = notebook_message(make_notebook("live in lab"), path="new.ipynb")
-        msg_content = {"comm_id": comm_id, "data": message}
-        kc.shell_channel.send(kc.session.msg("comm_msg", msg_content))
+        comm_id = kernel_opens(kc, HELLO)
+        kernel_sends(kc, comm_id, notebook_message(make_notebook("live in lab"), path="new.ipynb"))
 
-        out, msgs = run(
+        out, msgs = execute(
+            kc,
             "snap = take_snapshot(ch, globals(), [])\n"
             "print(snap.source, snap.notebook.cells[0].source, ch.frontend, sep='|')\n"
-            "print(ch.request())\n"
+            "print(ch.request())\n",
         )
         assert out.splitlines() == ["live|live in lab|jupyterlab-nbtrack 0.1.0", "True"], out
-        requests = [m["content"] for m in msgs if m["msg_type"] == "comm_msg"]
-        assert requests == [{"comm_id": comm_id, "data": {"type": "request", "protocol": 1}}]
+        assert comm_data(msgs, comm_id) == [{"type": "request", "protocol": 1}]
 
-        out, msgs = run("ch.unregister(); print(ch.connected)")
+        out, msgs = execute(kc, "ch.unregister(); print(ch.connected)")
         assert out.strip() == "False", out
         assert [m["content"]["comm_id"] for m in msgs if m["msg_type"] == "comm_close"] == [comm_id]
     finally:

@@ -317,3 +317,30 @@ def test_latest_values_are_kept_per_run(
     client.flush()
     assert _latest(store_dir, client.store.run_pk(run_id), "m") == (2, 2.0, 0.0, 2.0)
     assert _latest(store_dir, client.store.run_pk(other), "m") == (2, -2.0, -2.0, 0.0)
+
+
+def test_a_long_batch_repeating_steps_keeps_the_last_value_of_each(
+    client: TrackingClient, run_id: str, store_dir: Path
+) -> None:
+    # Long enough for several multi-row statements plus a remainder; every step
+    # is logged three times, the copies far apart and within one statement alike.
+    steps = 1000
+    first = [("m", float(s), None, s) for s in range(steps)]
+    second = [("m", float(s) + 0.5, None, s) for s in range(steps)]
+    third = [("m", -float(s), None, s) for s in range(0, steps, 7)]
+    nearby = [point for s in range(steps) for point in (("n", 1.0, None, s), ("n", 2.0, None, s))]
+    client.log_batch(run_id, metrics=first + second + third + nearby)
+    client.flush()
+    run_pk = client.store.run_pk(run_id)
+    stored = dict(
+        _query(
+            store_dir,
+            "SELECT m.step, m.value FROM metrics m JOIN metric_keys k USING (key_id) "
+            "WHERE m.run_pk = ? AND k.key = 'm' ORDER BY m.step",
+            run_pk,
+        )
+    )
+    expected = {s: (-float(s) if s % 7 == 0 else float(s) + 0.5) for s in range(steps)}
+    assert stored == expected
+    history = client.get_metric_history(run_id, "n")
+    assert [(m.step, m.value) for m in history] == [(s, 2.0) for s in range(steps)]

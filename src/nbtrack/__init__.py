@@ -13,7 +13,8 @@ libraries are imported when first needed.
 
 from typing import Any
 
-from nbtrack.client import TrackingClient, ViewType
+from nbtrack._version import __version__  # generated from package.json at build time
+from nbtrack.client import ViewType
 from nbtrack.entities import (
     ArtifactInfo,
     Experiment,
@@ -68,6 +69,7 @@ from nbtrack.fluent import (
 from nbtrack.registry import (
     ModelVersion,
     RegisteredModel,
+    TrackingClient,
     register_model,
     search_model_versions,
     search_registered_models,
@@ -88,6 +90,16 @@ def unload_ipython_extension(shell: Any) -> None:
     unload(shell)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Where jupyter_server finds the extension enabled as ``nbtrack`` (see nbtrack.server)."""
+    return [{"module": "nbtrack.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension shipped inside the package (built from labextension/)."""
+    return [{"src": "labextension", "dest": "jupyterlab-nbtrack"}]
+
+
 MlflowClient = TrackingClient  # so `from nbtrack import MlflowClient` ports MLflow code as-is
 
 _LAZY_MODULES = ("sklearn", "pyfunc", "pytorch", "models")
@@ -102,8 +114,6 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"nbtrack.{name}")
     raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import click
 
 from nbtrack._table import format_table
-from nbtrack.client import TrackingClient
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.registry import ModelVersion
+from nbtrack.registry import ModelVersion, TrackingClient
 
 
 def _client(ctx: click.Context) -> TrackingClient:

@@ -31,7 +31,6 @@ from nbtrack.entities import (
     RunTag,
 )
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.registry._client import RegistryMethods
 from nbtrack.store import get_store, locate
 from nbtrack.store.artifacts import join_artifact_path, normalize_artifact_path
 
@@ -84,12 +83,12 @@ def current_user() -> str:
         return "unknown"
 
 
-class TrackingClient(RegistryMethods):
+class TrackingClient:
     """Experiments, runs, logged values and artifacts of one tracking store, by id.
 
-    The model registry's methods (``register_model``, ``set_registered_model_alias``,
-    ``transition_model_version_stage``, ...) come from
-    :class:`~nbtrack.registry._client.RegistryMethods`.
+    ``nbtrack.TrackingClient`` (alias ``MlflowClient``) is the subclass
+    :class:`nbtrack.registry.TrackingClient`, which adds the model registry's
+    methods (``register_model``, ``set_registered_model_alias``, ...).
 
     ``tracking_uri`` defaults to the current one (see :func:`nbtrack.get_tracking_uri`).
     """

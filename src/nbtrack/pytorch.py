@@ -35,7 +35,10 @@ def log_model(
     """Log a ``torch.nn.Module``: its ``state_dict`` (safetensors) and class path.
 
     ``init_kwargs`` (JSON values) rebuild the module at load time:
-    ``cls(**init_kwargs)``. The class must live in an importable module.
+    ``cls(**init_kwargs)``; they are checked against the constructor now. The
+    class must live in an importable module: a class defined in a notebook is
+    refused with an explanation, unless ``serialization="pickle"`` (which then
+    loads only with ``allow_pickle=True``).
     """
     return _api.log_model(
         FLAVOR,
@@ -74,6 +77,10 @@ def save_model(
 
 
 def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool = False) -> Any:
-    """The module itself, in ``eval()`` mode."""
+    """The module itself, in ``eval()`` mode, on the CPU.
+
+    A safetensors model runs no code of the file's while loading; a pickled
+    one is refused unless ``allow_pickle=True``.
+    """
     model = _api.load_model(model_uri, allow_pickle=allow_pickle, flavor=FLAVOR)
     return model.unwrap_python_model()

@@ -130,7 +130,9 @@ def log_model(
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
     if registered_model_name is not None:
-        version = client.register_model(uri, registered_model_name)
+        from nbtrack.registry import TrackingClient as RegistryClient
+
+        version = RegistryClient(client.tracking_uri).register_model(uri, registered_model_name)
     return ModelInfo(uri, artifact_path, run_id, flavor, metadata.signature, metadata, version)
 
 

@@ -36,8 +36,35 @@ sent from a running cell (``%track end`` in the last cell, say) is answered
 only after that cell ends, and messages the frontend sends meanwhile queue up
 too. Hence :func:`~nbtrack.notebook._snapshot.take_snapshot` uses the latest
 copy already received, and a copy from a still-open frontend counts as
-current. The kernel closes its comms with ``comm_close`` on ``%unload_ext``;
-the frontend closes its comm when the panel closes.
+current.
+
+Kernel to frontend, the active run of this kernel (added in protocol 1; a
+frontend that does not know ``type`` "run" ignores it)::
+
+    {"type": "run", "protocol": 1,
+     "run": null                            # no run is active
+          | {"run_id": "3f2a...",           # the innermost active run
+             "run_name": "baseline",
+             "experiment_id": "1",
+             "experiment_name": "mnist" | null,   # null if it could not be read
+             "start_time": 1718000000000,         # milliseconds since the epoch
+             "tracking_uri": "sqlite:////home/me/proj/.nbtrack/nbtrack.db"}}
+
+sent to every open comm right after a ``hello`` arrives (in the open message
+or later), when a run starts (at once, also in the middle of a cell), and when
+a run ends: then after the cell that ended it finishes (the end is written
+to the store by then, so the frontend reads the run as ended), or at once
+when no cell is running. Two identical run messages in a row are sent once,
+except after a ``hello``. The frontend may read the run from the server
+extension's REST API (``GET runs/<run_id>``) for its metrics. Sending never
+raises into the user's cell: a failed send is logged at warning level.
+
+When a run starts and the frontend has sent a notebook, the top-level
+assignments of its cells tagged ``parameters`` (papermill's convention) are
+logged as params of the run (see :func:`nbtrack.notebook._params_cell.notebook_params`).
+
+The kernel closes its comms with ``comm_close`` on ``%unload_ext``; the
+frontend closes its comm when the panel closes.
 """
 
 from __future__ import annotations
@@ -51,6 +78,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from comm.base_comm import BaseComm, CommManager
     from nbformat import NotebookNode
+
+    from nbtrack.fluent import ActiveRun
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +102,7 @@ class SnapshotChannel:
         self._manager: CommManager | None = None
         self._comms: dict[str, BaseComm] = {}
         self._latest: tuple[NotebookNode, str | None, float] | None = None
+        self._last_run: dict[str, Any] | None = None  # the last "run" message sent
         self.frontend: str | None = None  # from the last hello, for %track status
 
     # -- registration -------------------------------------------------------------
@@ -106,6 +136,7 @@ class SnapshotChannel:
         with self._lock:
             comms, self._comms = list(self._comms.values()), {}
             self._latest = None
+            self._last_run = None
         for channel_comm in comms:
             try:
                 channel_comm.close()
@@ -157,6 +188,7 @@ class SnapshotChannel:
             frontend = data.get("frontend")
             self.frontend = frontend if isinstance(frontend, str) else None
             logger.debug("comm: hello from %s", self.frontend)
+            self.send_run(force=True)
             return
         path = data.get("path")
         if path is not None and not isinstance(path, str):
@@ -189,8 +221,48 @@ class SnapshotChannel:
             channel_comm.send({"type": "request", "protocol": PROTOCOL})
         return bool(comms)
 
+    def send_run(self, *, force: bool = False) -> None:
+        """Send the ``run`` message (this kernel's active run now) to every open comm.
+
+        Skipped when it equals the last one sent, unless ``force``. Never
+        raises: a comm that fails to send is logged at warning level.
+        """
+        from nbtrack import fluent
+
+        message = {"type": "run", "protocol": PROTOCOL, "run": run_payload(fluent.active_run())}
+        with self._lock:
+            if message == self._last_run and not force:
+                return
+            self._last_run = message
+            comms = list(self._comms.values())
+        for channel_comm in comms:
+            try:
+                channel_comm.send(message)
+            except Exception as exc:  # a closed socket, a comm torn down meanwhile
+                logger.warning("nbtrack comm: could not tell the frontend the active run: %r", exc)
+
     @property
     def connected(self) -> bool:
         """Whether a frontend has a comm open."""
         with self._lock:
             return bool(self._comms)
+
+
+def run_payload(run: ActiveRun | None) -> dict[str, Any] | None:
+    """The ``run`` field of the ``run`` message for ``run`` (None: no active run)."""
+    if run is None:
+        return None
+    info = run.info
+    try:
+        experiment_name: str | None = run.client.get_experiment(info.experiment_id).name
+    except Exception as exc:  # a store that cannot be read now must not stop the message
+        logger.warning("nbtrack comm: could not read experiment %s: %r", info.experiment_id, exc)
+        experiment_name = None
+    return {
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "experiment_name": experiment_name,
+        "start_time": info.start_time,
+        "tracking_uri": run.client.tracking_uri,
+    }

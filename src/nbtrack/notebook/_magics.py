@@ -42,7 +42,14 @@ class _Parser(argparse.ArgumentParser):
 def _build_parser() -> _Parser:
     parser = _Parser(prog="%track", description="Track this notebook's work in nbtrack runs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    start = sub.add_parser("start", help="start a run (ends the current one first)")
+    start = sub.add_parser(
+        "start",
+        help="start a run (ends the current one first)",
+        description="Start a run (ending the current one first). With the JupyterLab extension "
+        "connected, the top-level assignments of the notebook's cells tagged 'parameters' become "
+        "params of the run (the kernel's values, else the literals in the cell; "
+        "`%config Tracker.capture_parameters = False` turns this off).",
+    )
     start.add_argument("name", nargs="?", help="run name (default: a generated one)")
     start.add_argument("--experiment", "-e", help="experiment name (created if needed)")
     start.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag (repeatable)")
@@ -84,6 +91,8 @@ def _add_panel_commands(sub: Any) -> None:
     live.add_argument("keys", nargs="+", metavar="KEY")
     live.add_argument("--run", help="run id (default: the active run)")
     live.add_argument("--interval", type=float, default=0.5, help="seconds between redraws")
+    models = sub.add_parser("models", help="registered models: versions, aliases, stages")
+    models.add_argument("name", nargs="?", help="only this registered model")
 
 
 def _add_register_command(sub: Any) -> None:
@@ -139,6 +148,7 @@ class TrackMagics(Magics):
             %track runs [FILTER] [--experiment E]
             %track compare [RUN ...] [--metric KEY]
             %track live KEY [KEY ...] [--run RUN_ID] [--interval S]
+            %track models [NAME]
 
         Cell magic: ``%%track params`` runs the cell, then logs each top-level
         assignment in it (numbers, strings, bools, None, small lists/dicts)
@@ -272,6 +282,12 @@ class TrackMagics(Magics):
         from nbtrack import ui
 
         ui.live(args.keys, run=args.run, interval=args.interval)
+
+    def _cmd_models(self, args: argparse.Namespace) -> None:
+        from nbtrack import ui
+        from nbtrack.ui._display import show
+
+        show(ui.registry(args.name))
 
     def _cmd_register(self, args: argparse.Namespace) -> None:
         from nbtrack.registry._notebook import log_and_register

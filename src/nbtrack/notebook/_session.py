@@ -46,7 +46,8 @@ def kernel_id() -> str | None:
         return None
     try:
         connection_file = get_connection_file()
-    except RuntimeError as exc:  # "not in a running Kernel"
+    except Exception as exc:  # outside a kernel: RuntimeError; beside another
+        # traitlets app in the process (an in-process Jupyter server): MultipleInstanceError.
         logger.debug("kernel id: %s", exc)
         return None
     match = _CONNECTION_FILE.fullmatch(Path(connection_file).name)

@@ -6,6 +6,10 @@ active it records each executed cell in the run's timeline and makes values
 logged during the cell remember it. The hooks do no I/O: they enqueue tuples
 for the store's writer. They never raise into the user's cell: failures go to
 the ``nbtrack.notebook`` logger.
+
+When a run starts or ends it tells the JupyterLab extension over the comm
+(:mod:`nbtrack.notebook._comm`, the ``run`` message), and at the start logs
+the notebook's ``parameters`` cells as params (``capture_parameters``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
 from nbtrack import fluent
-from nbtrack.notebook import _environment
+from nbtrack.notebook import _environment, _params_cell
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -79,6 +83,12 @@ class Tracker(Configurable):
         help="At run start, store Python, platform, installed packages, git state and GPUs "
         "as tags and an environment.json artifact.",
     ).tag(config=True)
+    capture_parameters = Bool(
+        True,
+        help="At run start, log as params the top-level assignments of the cells tagged "
+        "'parameters' (papermill's convention) in the notebook the JupyterLab extension "
+        "sent: the kernel's value of each name, else the literal in the cell (never run).",
+    ).tag(config=True)
     default_experiment = Unicode(
         "",
         help="Experiment for `%track start` when --experiment is not given "
@@ -92,21 +102,30 @@ class Tracker(Configurable):
         self.watched: dict[str, Any] = {}
         self._cell: _OpenCell | None = None
         self._cell_info: tuple[str | None, int | None, str] | None = None
+        self._executing = False  # between IPython's pre_execute and post_execute
+        self._run_ended = False  # a run ended in this execution: tell the frontend after it
 
     # -- registration ---------------------------------------------------------------
 
+    def _hooks(self) -> tuple[tuple[str, Any], ...]:
+        # pre/post_execute also fire for silent executions (the labextension's
+        # toolbar), pre/post_run_cell only for the user's cells.
+        return (
+            ("pre_run_cell", self.pre_run_cell),
+            ("post_run_cell", self.post_run_cell),
+            ("pre_execute", self.pre_execute),
+            ("post_execute", self.post_execute),
+        )
+
     def register(self) -> None:
         """Hook into the shell's cell events and into run start/end."""
-        self.shell.events.register("pre_run_cell", self.pre_run_cell)
-        self.shell.events.register("post_run_cell", self.post_run_cell)
+        for event, callback in self._hooks():
+            self.shell.events.register(event, callback)
         fluent.add_run_listener(self.on_run_event)
 
     def unregister(self) -> None:
         """Remove every hook :meth:`register` added."""
-        for event, callback in (
-            ("pre_run_cell", self.pre_run_cell),
-            ("post_run_cell", self.post_run_cell),
-        ):
+        for event, callback in self._hooks():
             if callback in self.shell.events.callbacks[event]:
                 self.shell.events.unregister(event, callback)
         fluent.remove_run_listener(self.on_run_event)
@@ -143,6 +162,20 @@ class Tracker(Configurable):
         except Exception:
             log.exception("nbtrack: could not record the end of a cell")
 
+    def pre_execute(self) -> None:
+        """Note that code runs (a cell, or a silent execution from the frontend)."""
+        self._executing = True
+
+    def post_execute(self) -> None:
+        """Tell the frontend about a run that ended during the execution just finished."""
+        self._executing = False
+        if self._run_ended:
+            self._run_ended = False
+            try:
+                self._send_run()
+            except Exception:  # IPython would print a callback error under the cell
+                log.exception("nbtrack: could not tell the frontend that a run ended")
+
     def _log_watched(self) -> None:
         namespace = self.shell.user_ns
         for name, last in self.watched.items():
@@ -158,11 +191,29 @@ class Tracker(Configurable):
     # -- run events ----------------------------------------------------------------
 
     def on_run_event(self, event: str, run: fluent.ActiveRun) -> None:
-        """Tie runs started inside a cell to it; snapshot and close the cell when a run ends."""
+        """Tie runs started inside a cell to it; snapshot and close the cell when a run ends.
+
+        Either way the frontend is told the active run (see :meth:`post_execute`).
+        """
         if event == "started":
-            self._on_start(run)
+            try:
+                self._on_start(run)
+            finally:  # the frontend hears of the run even if capturing its context failed
+                self._send_run()
         elif event == "ending":
-            self._on_end(run)
+            try:
+                self._on_end(run)
+            finally:
+                # fluent writes the end after its listeners return: while code runs,
+                # wait for post_execute, so that the frontend told reads the run ended.
+                if self._executing:
+                    self._run_ended = True
+                else:
+                    self._send_run()
+
+    def _send_run(self) -> None:
+        if self.channel is not None:
+            self.channel.send_run()
 
     def _on_start(self, run: fluent.ActiveRun) -> None:
         if self.record_timeline and self._cell_info is not None and self._cell is None:
@@ -178,6 +229,24 @@ class Tracker(Configurable):
             tags.update(_environment.summary_tags(env))
             run.client.log_dict(run.info.run_id, env, ENVIRONMENT_FILE)
         run.client.log_batch(run.info.run_id, tags=list(tags.items()))
+        if self.capture_parameters:
+            self._log_parameters(run)
+
+    def _log_parameters(self, run: fluent.ActiveRun) -> None:
+        """Log the live notebook's ``parameters`` cells as params, but none the run has."""
+        latest = self.channel.latest() if self.channel is not None else None
+        if latest is None:
+            return
+        params, skipped = _params_cell.notebook_params(
+            latest[0], self.shell.user_ns, self.shell.transform_cell
+        )
+        for reason in skipped:
+            log.info("nbtrack: parameters cell: not a param: %s", reason)
+        store, run_id = run.client.store, run.info.run_id
+        # A resumed or joined run keeps what it has: params cannot change value.
+        new = [(k, v) for k, v in params.items() if store.logged_param(run_id, k) is None]
+        if new:
+            run.client.log_batch(run_id, params=new)
 
     def _on_end(self, run: fluent.ActiveRun) -> None:
         cell = self._cell
@@ -198,7 +267,11 @@ class Tracker(Configurable):
         return Path(path) if path is not None else None
 
     def snapshot(self, run: fluent.ActiveRun) -> str:
-        """Store notebook.ipynb and executed.ipynb for ``run``; returns the snapshot's source."""
+        """Store notebook.ipynb and executed.ipynb for ``run``; returns the snapshot's source.
+
+        Durable when this returns: the JupyterLab extension reads it from the
+        server right after ``%track snapshot``.
+        """
         from nbtrack.notebook._snapshot import notebook_bytes, notebook_from_timeline, take_snapshot
 
         client, run_id = run.client, run.info.run_id
@@ -207,6 +280,7 @@ class Tracker(Configurable):
         client.log_bytes(run_id, snap.content, SNAPSHOT_FILE)
         client.log_bytes(run_id, notebook_bytes(notebook_from_timeline(events)), EXECUTED_FILE)
         client.set_tag(run_id, "nbtrack.snapshot.source", snap.source)
+        client.flush()
         return str(snap.source)
 
 

@@ -26,10 +26,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from nbtrack.exceptions import InvalidInputError
+from nbtrack.notebook._params_cell import PARAMETERS_TAG, TRACK_PARAMS_MAGIC
 
-PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
-TRACK_PARAMS_MAGIC = "%%track params"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _CONTAINERS = (list, tuple, dict, set)

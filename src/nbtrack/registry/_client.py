@@ -1,6 +1,8 @@
-"""Registry methods of :class:`~nbtrack.client.TrackingClient`, with MLflow's names.
+"""The registry's client methods, with MLflow's names, and the client that has them all.
 
-A mixin, so ``TrackingClient`` (alias ``MlflowClient``) has them all. Inputs
+:class:`RegistryMethods` is a mixin; :class:`TrackingClient` puts it together
+with the tracking client below it (:class:`nbtrack.client.TrackingClient`),
+and is what ``nbtrack.TrackingClient`` and ``nbtrack.MlflowClient`` name. Inputs
 are checked here; the SQL lives in :mod:`nbtrack.registry._store` and
 :mod:`nbtrack.registry._edits`, imported on first use so that
 ``import nbtrack`` stays light.
@@ -13,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
+from nbtrack import client as tracking
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.registry._entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
 
@@ -74,10 +77,9 @@ class RegistryMethods:
             return fn(conn)
 
     def _registry_write(self, fn: Callable[[sa.Connection, Actor], T]) -> T:
-        from nbtrack.client import current_user
         from nbtrack.registry._store import Actor
 
-        actor = Actor(current_user())
+        actor = Actor(tracking.current_user())
         return self.store.writer.call(lambda conn: fn(conn, actor))
 
     # -- registered models --------------------------------------------------------------
@@ -328,6 +330,14 @@ class RegistryMethods:
         from nbtrack.registry import _store
 
         return self._registry_read(lambda conn: _store.events(conn, name, max_results))
+
+
+class TrackingClient(tracking.TrackingClient, RegistryMethods):
+    """Experiments, runs, artifacts and the model registry of one tracking store.
+
+    ``nbtrack.TrackingClient`` and ``nbtrack.MlflowClient``: the tracking
+    methods of :class:`nbtrack.client.TrackingClient` plus the registry's.
+    """
 
 
 def _tag_items(tags: Mapping[str, Any] | None) -> dict[str, str]:

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from nbtrack.registry._entities import ModelVersion, RegisteredModel
 
 if TYPE_CHECKING:
-    from nbtrack.client import TrackingClient
+    from nbtrack.registry._client import TrackingClient
 
 
 def _client() -> TrackingClient:
-    from nbtrack.client import TrackingClient
+    from nbtrack.registry._client import TrackingClient
 
     return TrackingClient()
 

@@ -270,7 +270,12 @@ class BackgroundWriter:
             OP_TAG: "tag",
             OP_CELL: "cell",
         }
-        what = op[2] if op[0] == OP_STATEMENT else f"{names[op[0]]} {op[2]!r} of run #{op[1]}"
+        if op[0] == OP_STATEMENT:
+            what = op[2]
+        elif op[0] == OP_METRICS:  # a whole batch's rows would flood the log
+            what = f"metric batch of {len(op[2])} points of run #{op[1]}"
+        else:
+            what = f"{names[op[0]]} {op[2]!r} of run #{op[1]}"
         message = f"{what}: {type(exc).__name__}: {exc}"
         log.error("nbtrack writer: could not store %s", message)
         with self._errors_lock:

@@ -1,4 +1,4 @@
-"""In-notebook panels: run table, metric charts, comparison and live charts.
+"""In-notebook panels: run table, metric charts, comparison, live charts and the registry.
 
 Needs the ``ui`` extra (``pip install 'nbtrack[ui]'``: ipywidgets and Altair);
 ``import nbtrack`` never imports this package.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from nbtrack.ui._charts import MetricChart, metrics
 from nbtrack.ui._compare import ComparePanel, compare
 from nbtrack.ui._live import LiveChart, live
+from nbtrack.ui._registry_panel import RegistryPanel, registry
 from nbtrack.ui._runs_table import RunTable
 from nbtrack.ui._runs_table import open_table as runs
 
@@ -16,9 +17,11 @@ __all__ = [
     "ComparePanel",
     "LiveChart",
     "MetricChart",
+    "RegistryPanel",
     "RunTable",
     "compare",
     "live",
     "metrics",
+    "registry",
     "runs",
 ]

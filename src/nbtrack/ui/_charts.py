@@ -31,11 +31,14 @@ MAX_POINTS = 2000
 
 @dataclass
 class Series:
-    """One run's history of one metric, as float arrays (steps, wall times in ms, values)."""
+    """One run's history of one metric, as float arrays (steps, wall times in ms, values).
+
+    ``times`` may be None for a chart over steps: it is then neither read nor sent.
+    """
 
     run: str
     steps: FloatArray
-    times: FloatArray
+    times: FloatArray | None
     values: FloatArray
 
 
@@ -84,19 +87,22 @@ def _records(
     records: list[dict[str, Any]] = []
     kept = total = 0
     for one in series:
-        steps, times, values = one.steps, one.times, one.values
+        steps, values = one.steps, one.values
+        times = one.times if x == "time" else None  # a step chart sends no wall times
+        if x == "time" and times is None:
+            raise InvalidInputError(f"a chart over time needs the wall times of {one.run}")
         if log:
             positive = values > 0
-            steps, times, values = steps[positive], times[positive], values[positive]
+            steps, values = steps[positive], values[positive]
+            times = times[positive] if times is not None else None
         total += len(values)
         smooth = ema(values, smoothing) if smoothing else None
         index = downsample(len(values), values, max_points)
         kept += len(index)
-        columns: dict[str, list[Any]] = {
-            "step": steps[index].astype(np.int64).tolist(),
-            "time": times[index].astype(np.int64).tolist(),
-            "value": values[index].tolist(),
-        }
+        columns: dict[str, list[Any]] = {"step": steps[index].astype(np.int64).tolist()}
+        if times is not None:
+            columns["time"] = times[index].astype(np.int64).tolist()
+        columns["value"] = values[index].tolist()
         if smooth is not None:
             columns["smoothed"] = smooth[index].tolist()
         names = list(columns)
@@ -130,7 +136,9 @@ def chart_for(
     tooltip = [alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("value:Q")]
     color = alt.Color("run:N", title="run")
     base = alt.Chart().encode(x=x_enc, color=color)
-    raw = base.mark_line(opacity=0.3 if smoothing else 1.0).encode(
+    # A one-point series (a metric logged once) draws no line: mark its points then.
+    points = any(len(one.values) == 1 for one in series)
+    raw = base.mark_line(opacity=0.3 if smoothing else 1.0, point=points).encode(
         y=alt.Y("value:Q", title=key, scale=scale), tooltip=tooltip
     )
     layers: list[Any] = [raw]
@@ -148,14 +156,21 @@ def chart_for(
 
 
 class MetricChart:
-    """A chart of metric histories, shown offline as Vega-Lite v5 (or PNG on request)."""
+    """A chart of metric histories, shown offline as Vega-Lite v5 (or PNG on request).
 
-    def __init__(self, chart: alt.TopLevelMixin, summary: str, fmt: str = "vega") -> None:
+    ``static`` adds an SVG copy for exports when vl-convert is installed (see
+    :mod:`nbtrack.ui._display`); live charts turn it off between redraws.
+    """
+
+    def __init__(
+        self, chart: alt.TopLevelMixin, summary: str, fmt: str = "vega", static: bool = True
+    ) -> None:
         if fmt not in ("vega", "png"):
             raise InvalidInputError(f"format must be 'vega' or 'png', got {fmt!r}")
         self.chart = chart
         self.summary = summary
         self.format = fmt
+        self.static = static
 
     def to_dict(self) -> dict[str, Any]:
         """The Vega-Lite v5 spec."""
@@ -164,11 +179,15 @@ class MetricChart:
         return to_v5(self.chart.to_dict(validate=False))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return chart_bundle(self.chart.to_dict(validate=False), self.summary, self.format)
+        spec = self.chart.to_dict(validate=False)
+        return chart_bundle(spec, self.summary, self.format, self.static)
 
     def show(self) -> None:
         """Display it (also works inside an ``ipywidgets.Output``)."""
         display_bundle(self._repr_mimebundle_())
+
+    def _ipython_display_(self) -> None:
+        self.show()  # display() rather than the bare bundle: it carries the output metadata
 
     def __repr__(self) -> str:
         return self.summary
@@ -187,6 +206,13 @@ def run_labels(client: TrackingClient, run_ids: Sequence[str]) -> dict[str, str]
     for name in names.values():
         counts[name] = counts.get(name, 0) + 1
     return {i: n if counts[n] == 1 else f"{n} ({i[:6]})" for i, n in names.items()}
+
+
+def _series(client: TrackingClient, label: str, run_id: str, key: str, x: str) -> Series:
+    if x == "time":
+        return Series(label, *_data.metric_arrays(client, run_id, key))
+    steps, values = _data.metric_steps_values(client, run_id, key)
+    return Series(label, steps, None, values)
 
 
 def metrics(
@@ -215,7 +241,7 @@ def metrics(
     charts: list[Any] = []
     lines = []
     for key in key_list:
-        series = [Series(labels[i], *_data.metric_arrays(client, i, key)) for i in ids]
+        series = [_series(client, labels[i], i, key, x) for i in ids]
         chart, downsampled = chart_for(key, series, x, log, smoothing, max_points)
         charts.append(chart)
         counts = ", ".join(f"{s.run}: {len(s.values)} points" for s in series)

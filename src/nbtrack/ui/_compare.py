@@ -1,7 +1,10 @@
 """The compare panel: params side by side, metric summaries and charts, notebook diff.
 
 :class:`ComparePanel` builds its content as escaped HTML sections and Altair
-charts; it shows them as widgets in a notebook and as text in a terminal.
+charts. In a notebook it shows them as plain outputs (HTML, then the charts,
+then the notebook diff), which stay visible after a reload and in exports;
+:attr:`ComparePanel.widget` packs the same into ipywidgets for layouts. A
+terminal gets text.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from nbtrack.entities import Run
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.ui import _data, _notebook_diff
 from nbtrack.ui._charts import MetricChart, metrics, run_ids_of, run_labels
-from nbtrack.ui._display import has_widget_frontend, inline_data
+from nbtrack.ui._display import in_kernel, inline_data, show
 from nbtrack.ui._html import esc, fmt_number, panel, table
 
 MAX_AXES = 8
@@ -229,8 +232,8 @@ class ComparePanel:
 
     # -- display ------------------------------------------------------------------------
 
-    def text(self) -> str:
-        """Params, metrics and notebook diff as plain text (terminals)."""
+    def text(self, diff: bool = True) -> str:
+        """Params, metrics and (with ``diff``) the notebook diff as plain text (terminals)."""
         header = ["", *(self.labels[i] for i in self.run_ids)]
         differ = [[k, *self._params(k)] for k in self.differing]
         parts = [
@@ -240,7 +243,7 @@ class ComparePanel:
             "metrics (last / min / max):",
             format_table(header, self.metrics_rows(), indent=2),
         ]
-        changes = self.notebook_diff()
+        changes = self.notebook_diff() if diff else None
         if changes is not None:
             parts += ["notebook diff:", _notebook_diff.diff_text(changes)]
         return "\n".join(parts)
@@ -248,30 +251,47 @@ class ComparePanel:
     def __repr__(self) -> str:
         return self.text()
 
+    def _sections(self) -> tuple[str, str]:
+        """The panel's HTML above the charts (params, metrics, provenance) and below (diff)."""
+        head = panel(self.params_html(), self.metrics_html(), self.provenance_html())
+        return head, panel(self.diff_html())
+
     @property
     def widget(self) -> Any:
         """The panel as ipywidgets: HTML sections and an ``Output`` holding the charts."""
         import ipywidgets as w  # type: ignore[import-untyped]
 
-        head = w.HTML(value=panel(self.params_html(), self.metrics_html(), self.provenance_html()))
+        head, diff = self._sections()
         out = w.Output()
         with out:
             for chart in self.charts():
                 chart.show()
-        diff = w.HTML(value=panel(self.diff_html()))
-        root = w.VBox([head, out, diff])
+        root = w.VBox([w.HTML(value=head), out, w.HTML(value=diff)])
         root.add_class("nbtrack-compare")
         return root
 
     def _ipython_display_(self) -> None:
-        if has_widget_frontend():
-            from nbtrack.ui._display import show
-
-            show(self.widget)
-        else:
+        if not in_kernel():
             print(self.text())
             for chart in self.charts():
                 chart.show()
+            return
+        # Plain outputs, not a widget: the panel has no controls, and static outputs
+        # survive a reload without a kernel, need no widget state in nbconvert exports,
+        # and avoid nbclient's Output-widget capture (it stalled headless runs for its
+        # whole timeout now and then).
+        head, diff = self._sections()
+        show({"text/html": _wrap(head), "text/plain": self.text(diff=False)}, raw=True)
+        for chart in self.charts():
+            chart.show()
+        changes = self.notebook_diff()
+        if changes is not None:
+            text = _notebook_diff.diff_text(changes)
+            show({"text/html": _wrap(diff), "text/plain": text}, raw=True)
+
+
+def _wrap(html: str) -> str:
+    return f'<div class="nbtrack-compare">{html}</div>'
 
 
 def compare(

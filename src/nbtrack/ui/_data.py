@@ -143,18 +143,16 @@ def _page_by_duration(
     return [by_id[i] for i in ids if i in by_id]
 
 
-def metric_arrays(
-    client: TrackingClient, run_id: str, key: str, after_step: int | None = None
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``(steps, timestamps_ms, values)`` of a metric as float arrays, NaN points dropped.
-
-    ``after_step`` reads only the points logged after that step (live charts).
-    """
+def _metric_table(
+    client: TrackingClient, run_id: str, key: str, columns: int, after_step: int | None
+) -> npt.NDArray[np.float64]:
+    """``(step, [timestamp,] value)`` rows of a metric as an ``n x columns`` float array."""
     import numpy as np
 
     metrics, keys = schema.metrics, schema.metric_keys
+    selected = [metrics.c.step, metrics.c.timestamp, metrics.c.value]
     query = (
-        sa.select(metrics.c.step, metrics.c.timestamp, metrics.c.value)
+        sa.select(*(selected if columns == 3 else [metrics.c.step, metrics.c.value]))
         .where(metrics.c.run_pk == client.store.run_pk(run_id))
         .where(
             metrics.c.key_id == sa.select(keys.c.key_id).where(keys.c.key == key).scalar_subquery()
@@ -166,9 +164,28 @@ def metric_arrays(
         query = query.where(metrics.c.step > after_step)
     with client.store.engine.connect() as conn:
         rows = _dialect.fetch_tuples(conn, query)  # plain tuples: 10^6 rows in well under 1 s
-    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=3 * len(rows))
-    table = flat.reshape(len(rows), 3)
+    count = columns * len(rows)
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=count)
+    return flat.reshape(len(rows), columns)
+
+
+def metric_arrays(
+    client: TrackingClient, run_id: str, key: str, after_step: int | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(steps, timestamps_ms, values)`` of a metric as float arrays, NaN points dropped.
+
+    ``after_step`` reads only the points logged after that step (live charts).
+    """
+    table = _metric_table(client, run_id, key, 3, after_step)
     return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+
+def metric_steps_values(
+    client: TrackingClient, run_id: str, key: str
+) -> tuple[FloatArray, FloatArray]:
+    """``(steps, values)`` of a metric: what a chart over steps needs (no timestamps to read)."""
+    table = _metric_table(client, run_id, key, 2, None)
+    return table[:, 0].copy(), table[:, 1].copy()
 
 
 def metric_extremes(client: TrackingClient, run_id: str) -> dict[str, tuple[Any, Any, Any]]:

@@ -83,8 +83,8 @@ class LiveChart:
         """Wait for the thread to finish (after :meth:`stop` or the run's end)."""
         self._thread.join(timeout)
 
-    def chart(self) -> MetricChart:
-        """The chart of every point read so far."""
+    def chart(self, static: bool = True) -> MetricChart:
+        """The chart of every point read so far (``static``: with its SVG copy for exports)."""
         import altair as alt
 
         charts: list[Any] = []
@@ -97,7 +97,7 @@ class LiveChart:
             last = f", last {table[-1, 2]:.6g}" if len(table) else ""
             counts.append(f"{key}: {len(table)} points{last}")
         top: alt.TopLevelMixin = charts[0] if len(charts) == 1 else alt.vconcat(*charts)
-        return MetricChart(top, f"live {self.label}: " + "; ".join(counts))
+        return MetricChart(top, f"live {self.label}: " + "; ".join(counts), static=static)
 
     # -- background thread ---------------------------------------------------------------
 
@@ -114,8 +114,9 @@ class LiveChart:
                 changed = True
         return changed
 
-    def _draw(self) -> None:
-        self._render(self.chart())
+    def _draw(self, final: bool = False) -> None:
+        # Only the last drawing pays for the static SVG copy (~0.2 s): exports show that one.
+        self._render(self.chart(static=final))
         self.redraws += 1
         self.redraw_times.append(time.monotonic())
 
@@ -124,7 +125,7 @@ class LiveChart:
             while not self._stop.wait(self.interval):
                 ended = _data.run_status(self.client, self.run_id) != "RUNNING"
                 if self._poll() or ended:
-                    self._draw()
+                    self._draw(final=ended)
                 if ended:
                     logger.debug("live chart: run %s ended", self.run_id)
                     return
@@ -133,13 +134,14 @@ class LiveChart:
             logger.warning("live chart of run %s stopped: %s", self.run_id, exc)
 
     def _update_display(self, chart: MetricChart) -> None:
-        from nbtrack.ui._display import show
+        from nbtrack.ui._display import chart_metadata, show
 
         bundle = chart._repr_mimebundle_()
+        metadata = chart_metadata(bundle)
         if self._handle is None:
-            self._handle = show(bundle, raw=True, display_id=True)
+            self._handle = show(bundle, raw=True, metadata=metadata, display_id=True)
         else:
-            self._handle.update(bundle, raw=True)
+            self._handle.update(bundle, raw=True, metadata=metadata)
 
 
 def live(

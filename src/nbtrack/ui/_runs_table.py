@@ -9,7 +9,7 @@ without a widget frontend the same object prints a static text table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient
@@ -17,8 +17,8 @@ from nbtrack.entities import Run
 from nbtrack.exceptions import NbtrackError
 from nbtrack.fluent import NOTE_TAG
 from nbtrack.ui import _data
-from nbtrack.ui._display import has_widget_frontend
 from nbtrack.ui._html import esc, fmt_duration, fmt_number, fmt_time, panel
+from nbtrack.ui._widget_panel import WidgetPanel
 
 if TYPE_CHECKING:
     from nbtrack.ui._compare import ComparePanel
@@ -35,12 +35,14 @@ def _is_system_tag(key: str) -> bool:
     return key.startswith(("mlflow.", "nbtrack.")) and key != NOTE_TAG
 
 
-class RunTable:
+class RunTable(WidgetPanel):
     """A page of runs with sort, filter, paging, refresh and row selection.
 
     Use :func:`nbtrack.ui.runs` to open one. ``selected_run_ids`` lists the
     checked rows (across pages), in the order they were checked.
     """
+
+    widget_module = "nbtrack.ui._runs_widget"
 
     def __init__(
         self,
@@ -62,7 +64,6 @@ class RunTable:
         self.offset = 0
         self.page = _data.Page([], 0, 0)
         self.selected: dict[str, str] = {}
-        self._widgets: dict[str, Any] | None = None
         self._compare: ComparePanel | None = None
         self.refresh()
         if filter_string:
@@ -198,48 +199,12 @@ class RunTable:
         error = f"\nfilter error: {self.error}" if self.error else ""
         return f"{body}\n{self.status_line()}{error}"
 
-    def __repr__(self) -> str:
-        return self.text()
-
-    # -- widgets ----------------------------------------------------------------------
-
-    @property
-    def widget(self) -> Any:
-        """The ipywidgets panel (built on first access)."""
-        if self._widgets is None:
-            from nbtrack.ui._runs_widget import build
-
-            self._widgets = build(self)
-            self._sync()
-        return self._widgets["root"]
-
-    @property
-    def controls(self) -> dict[str, Any]:
-        """The panel's widgets by role (``filter``, ``error``, ``table``, ``checks``...)."""
-        self.widget  # noqa: B018 - builds the widgets
-        assert self._widgets is not None
-        return self._widgets
-
-    def _sync(self) -> None:
-        if self._widgets is not None:
-            from nbtrack.ui._runs_widget import sync
-
-            sync(self, self._widgets)
-
     def compare_selected(self) -> ComparePanel:
         """Open the compare panel on the checked runs."""
         from nbtrack.ui._compare import ComparePanel
 
         self._compare = ComparePanel(self.selected_run_ids, client=self.client)
         return self._compare
-
-    def _ipython_display_(self) -> None:
-        if has_widget_frontend():
-            from nbtrack.ui._display import show
-
-            show(self.widget)
-        else:
-            print(self.text())
 
 
 def _row(run: Run, columns: list[str]) -> list[str]:

@@ -39,7 +39,10 @@ def build(table: RunTable) -> dict[str, Any]:
         "syncing": False,
     }
     spacer = w.HTML(value="", layout=height)
-    check_column = w.VBox([spacer], layout=w.Layout(width="28px"))
+    # A flex item may shrink to nothing when the table beside it is wider than the output.
+    check_column = w.VBox(
+        [spacer], layout=w.Layout(width="28px", min_width="28px", flex="0 0 auto")
+    )
 
     def on_filter(_change: Any = None) -> None:
         table.apply_filter(parts["filter"].value)
