@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
+
+from _jupyter_browser import KERNEL_IDLE, Lab, dismiss_news
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 LABEXTENSION = "jupyterlab-nbtrack"
 
@@ -40,3 +46,10 @@ def skip_unless_labextension() -> None:
             f"`jupyter labextension enable {LABEXTENSION}`",
             allow_module_level=True,
         )
+
+
+def open_notebook(page: Page, lab: Lab, path: str) -> None:
+    """Open notebook ``path`` of ``lab`` in ``page``; return once its kernel is idle."""
+    page.goto(lab.notebook_url(path))
+    page.wait_for_function(KERNEL_IDLE, polling=250)
+    dismiss_news(page)

@@ -1,5 +1,6 @@
 /**
- * "Go to cell": select a timeline cell, by cell id, in its notebook.
+ * "Go to cell": select a cell, by cell id, in its notebook (timeline cells,
+ * provenance links).
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -36,6 +37,21 @@ export async function goToCell(
       ? `Could not open ${path}.`
       : 'Open the notebook of this run first.';
   }
+  if (!(await revealCell(app, panel, cellId))) {
+    return 'That cell is no longer in the notebook (it was deleted or the notebook was reloaded from another copy).';
+  }
+  return null;
+}
+
+/**
+ * Activate the cell `cellId` of the open notebook `panel`, scroll it to the
+ * middle and focus it (command mode). False when the notebook has no such cell.
+ */
+export async function revealCell(
+  app: JupyterFrontEnd,
+  panel: NotebookPanel,
+  cellId: string
+): Promise<boolean> {
   await panel.context.ready;
   const notebook = panel.content;
   const index = findCellIndex(
@@ -43,7 +59,7 @@ export async function goToCell(
     cellId
   );
   if (index < 0) {
-    return 'That cell is no longer in the notebook (it was deleted or the notebook was reloaded from another copy).';
+    return false;
   }
   app.shell.activateById(panel.id);
   notebook.deselectAll();
@@ -51,5 +67,5 @@ export async function goToCell(
   notebook.mode = 'command';
   await notebook.scrollToItem(index, 'center');
   notebook.activeCell?.node.focus();
-  return null;
+  return true;
 }

@@ -28,6 +28,7 @@ import { registerCommands, trackInPanel } from './commands';
 import { errorMessage } from './dom';
 import { ExperimentNames } from './experiments';
 import { nbtrackIcon } from './icons';
+import { CellLinks } from './linkhandler';
 import { SnapshotView } from './notebookview';
 import { RunView } from './runview';
 import { RunsSidebar } from './sidebar';
@@ -205,6 +206,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ]) {
       palette?.addItem({ command, category: 'nbtrack' });
     }
+
+    // Provenance links of compare panels go to the cell that logged a metric.
+    const cellLinks = new CellLinks({ app, tracker, api });
+    tracker.widgetAdded.connect((_, panel) => {
+      const watching = cellLinks.watch(panel);
+      panel.disposed.connect(() => watching.dispose());
+    });
 
     // A "Track" button in every notebook toolbar.
     app.docRegistry.addWidgetExtension('Notebook', {

@@ -12,8 +12,8 @@ import numbers
 import posixpath
 import re
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from nbtrack.exceptions import InvalidInputError
 
@@ -80,31 +80,65 @@ def metric_value(name: str, value: Any) -> float:
     )
 
 
-def metric_points(points: Iterable[Any]) -> list[tuple[str, float, int, int | None]]:
-    """``(key, value, timestamp, step)`` points checked as :func:`key`, :func:`metric_value`,
-    :func:`timestamp` and :func:`step` would, with the common types checked inline.
+class MetricRows(NamedTuple):
+    """A checked batch of metric points in the ``metrics`` table's row shape, not yet queued."""
 
-    This loop runs once per point of a ``log_batch``: the usual case (a known
-    key, a float, an int or None step and timestamp) costs no function call.
-    A missing timestamp is the same "now" for the whole batch.
+    #: ``(run_pk, key_id, step, timestamp_ms, value)``; NaN is None. Until the store
+    #: interns the names in ``missing``, their rows hold the name in place of the id.
+    rows: list[tuple[int, int | str, int, int, float | None]]
+    #: Each key's last step once these rows are stored.
+    last_steps: dict[str, int]
+    #: Valid names with no id yet.
+    missing: set[str]
+    #: Whether a point may replace a stored one (a step not past its key's last).
+    rewrite: bool
+
+
+def metric_rows(
+    points: Iterable[Any], run_pk: int, key_ids: Mapping[str, int], last_steps: Mapping[str, int]
+) -> MetricRows:
+    """Check ``(key, value, timestamp, step)`` points and build their table rows in one pass.
+
+    Checks as :func:`key`, :func:`metric_value`, :func:`timestamp` and :func:`step`
+    would, with the common case inline (a key that has an id, a float, an int or
+    None step and timestamp: no function call), because this loop runs once per
+    point of a ``log_batch`` and bounds its throughput. A missing timestamp is the
+    same "now" for the whole batch; a missing step is the key's next one. Nothing
+    is changed until the caller queues the result, so a bad point fails the
+    whole batch.
     """
     now = time.time_ns() // 1_000_000
-    valid = _valid_keys
-    out: list[tuple[str, float, int, int | None]] = []
-    append = out.append
+    steps = dict(last_steps)
+    missing: set[str] = set()
+    rewrite = False
+    rows: list[tuple[int, int | str, int, int, float | None]] = []
+    append = rows.append
     for name, value, stamp, position in points:
-        if type(name) is not str or name not in valid:
+        key_id: int | str | None = key_ids.get(name) if type(name) is str else None
+        if key_id is None:
             name = key(name, "metric name")
+            key_id = key_ids.get(name)
+            if key_id is None:
+                missing.add(name)
+                key_id = name
         if type(value) is not float:
             value = metric_value(name, value)
         if stamp is None:
             stamp = now
         elif type(stamp) is not int:
             stamp = timestamp(stamp)
-        if position is not None and type(position) is not int:
+        last = steps.get(name, -1)
+        if position is None:
+            position = last + 1
+        elif type(position) is not int:
             position = step(name, position)
-        append((name, value, stamp, position))
-    return out
+        if position > last:
+            steps[name] = position
+        else:
+            rewrite = True
+        # v == v is False only for NaN, which is stored as NULL.
+        append((run_pk, key_id, position, stamp, value if value == value else None))  # noqa: PLR0124
+    return MetricRows(rows, steps, missing, rewrite)
 
 
 def step(name: str, value: Any) -> int | None:

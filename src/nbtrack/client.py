@@ -317,13 +317,13 @@ class TrackingClient:
         new_tags = {
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
         }
-        points = check.metric_points(metrics)
+        points = store.prepare_metrics(run_id, metrics)
         if new_params:
             store.log_params(run_id, new_params)
         if new_tags:
             store.set_tags(run_id, new_tags)
-        if points:
-            store.log_metrics(run_id, points)
+        if points.rows:
+            store.queue_metrics(run_id, points)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """All points of a metric, ordered by step; NaN comes back as NaN."""

@@ -174,8 +174,9 @@ def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-#: Bound parameters per multi-row statement: SQLite before 3.32 allows at most 999.
-_MAX_BOUND_PARAMETERS = 999
+#: Bound parameters per multi-row statement: SQLite's default limit since 3.32
+#: (lowered to the connection's own limit when that is smaller).
+_MAX_BOUND_PARAMETERS = 32766
 
 
 class BulkStatement:
@@ -183,11 +184,14 @@ class BulkStatement:
 
     The writer's hot loop hands over plain tuples; on SQLite (``qmark``
     parameters) they go to the driver as multi-row ``VALUES (...), (...)``
-    statements of up to 999 parameters each: per row, the driver's
-    ``executemany`` steps and resets the statement and crosses into Python,
-    which made inserting cost twice the multi-row form (bench/README.md).
-    Rows that repeat a key within one statement are applied in order, as
-    separate rows would be. Other drivers get dictionaries.
+    statements of up to 4,096 rows (a power of two, within SQLite's bound-parameter
+    limit), the rest in statements of the smaller powers of two, so a handful of
+    SQL texts serve every batch size and stay in the driver's statement cache.
+    Why: per row, the driver's ``executemany`` steps and resets the statement,
+    and each step gives Python's GIL away and waits to take it back, which
+    stalled the writer thread whenever the logging thread was busy. Rows that
+    repeat a key within one statement are applied in order, as separate rows
+    would be. Other drivers get dictionaries.
     """
 
     def __init__(self, engine: sa.Engine, statement: Any, columns: list[str]) -> None:
@@ -197,13 +201,27 @@ class BulkStatement:
         positions = list(compiled.positiontup or [])
         self._positional = engine.dialect.paramstyle == "qmark" and positions == columns
         self._sql = str(compiled)
-        self._rows_per_statement = 1
-        self._multirow_sql = self._sql
-        group = "VALUES (" + ", ".join("?" * len(columns)) + ")"
-        if self._positional and columns and self._sql.count(group) == 1:
-            self._rows_per_statement = max(1, _MAX_BOUND_PARAMETERS // len(columns))
-            values = ", ".join([group.removeprefix("VALUES ")] * self._rows_per_statement)
-            self._multirow_sql = self._sql.replace(group, "VALUES " + values)
+        self._group = "VALUES (" + ", ".join("?" * len(columns)) + ")"
+        self._multirow = self._positional and bool(columns) and self._sql.count(self._group) == 1
+        self._max_rows = 0  # the largest power of two that fits, set on first use
+        self._sql_for_rows: dict[int, str] = {1: self._sql}
+
+    def _rows_sql(self, count: int) -> str:
+        sql = self._sql_for_rows.get(count)
+        if sql is None:
+            values = ", ".join([self._group.removeprefix("VALUES ")] * count)
+            sql = self._sql_for_rows[count] = self._sql.replace(self._group, "VALUES " + values)
+        return sql
+
+    def _largest_chunk(self, conn: sa.Connection) -> int:
+        if not self._max_rows:
+            limit = _MAX_BOUND_PARAMETERS
+            driver = conn.connection.driver_connection
+            if isinstance(driver, sqlite3.Connection):
+                limit = min(limit, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            fits = max(1, limit // len(self.columns))
+            self._max_rows = 1 << (fits.bit_length() - 1)
+        return self._max_rows
 
     def run(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Execute the statement for every row, in order, in as few driver calls as it can."""
@@ -214,19 +232,27 @@ class BulkStatement:
                 self._statement, [dict(zip(self.columns, row, strict=True)) for row in rows]
             )
             return
-        per = self._rows_per_statement
-        whole = len(rows) - len(rows) % per if per > 1 else 0
-        if whole:
-            flat = list(itertools.chain.from_iterable(rows[:whole]))
-            width = per * len(self.columns)
-            if len(flat) != whole * len(self.columns):
-                raise ValueError(f"each row must hold {len(self.columns)} values: {self.columns}")
+        if not self._multirow or len(rows) == 1:
+            conn.exec_driver_sql(self._sql, rows)
+            return
+        width = len(self.columns)
+        flat = list(itertools.chain.from_iterable(rows))
+        if len(flat) != len(rows) * width:
+            raise ValueError(f"each row must hold {width} values: {self.columns}")
+        chunk, start = self._largest_chunk(conn), 0
+        while start < len(rows):
+            while chunk > len(rows) - start:
+                chunk >>= 1
+            whole = (len(rows) - start) // chunk * chunk  # rows that fill statements of this size
+            step = chunk * width
             conn.exec_driver_sql(
-                self._multirow_sql,
-                [tuple(flat[i : i + width]) for i in range(0, len(flat), width)],
+                self._rows_sql(chunk),
+                [
+                    tuple(flat[i : i + step])
+                    for i in range(start * width, (start + whole) * width, step)
+                ],
             )
-        if whole < len(rows):
-            conn.exec_driver_sql(self._sql, rows[whole:])
+            start += whole
 
 
 def fetch_tuples(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from nbtrack._validation import MetricRows, metric_rows
 from nbtrack.entities import (
     ArtifactInfo,
     LifecycleStage,
@@ -348,30 +349,31 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell, rewrite))
         return step
 
-    def log_metrics(
-        self, run_id: str, points: Iterable[tuple[str, float, int, int | None]]
-    ) -> None:
-        """Queue many ``(key, value, timestamp, step)`` points in order."""
+    def prepare_metrics(self, run_id: str, points: Iterable[Any]) -> MetricRows:
+        """Check ``(key, value, timestamp, step)`` points and shape them as table rows.
+
+        Nothing is queued (see :meth:`queue_metrics`); new metric names are
+        interned once every point has passed, so a bad batch leaves no trace.
+        """
         state = self._runs.get(run_id) or self._state(run_id)
-        last_steps = state.last_steps
+        batch = metric_rows(points, state.run_pk, self._key_ids, state.last_steps)
+        if batch.missing:
+            ids = self._metric_key_ids(batch.missing)
+            rows = [
+                row if type(row[1]) is int else (row[0], ids[str(row[1])], *row[2:])
+                for row in batch.rows
+            ]
+            batch = batch._replace(rows=rows, missing=set())
+        return batch
+
+    def queue_metrics(self, run_id: str, batch: MetricRows) -> None:
+        """Queue a prepared batch: one queue entry, already in the table's row shape."""
+        state = self._runs.get(run_id) or self._state(run_id)
+        state.last_steps.update(batch.last_steps)
         run_pk = state.run_pk
-        points = list(points)
-        key_ids = self._metric_key_ids({point[0] for point in points})
-        rows: list[tuple[int, int, int, int, float | None]] = []
-        append = rows.append
-        rewrite = False
-        for key, value, timestamp, step in points:
-            last = last_steps.get(key, -1)
-            if step is None:
-                step = last + 1
-            if step > last:
-                last_steps[key] = step
-            else:
-                rewrite = True
-            # v == v is False only for NaN, which is stored as NULL.
-            append((run_pk, key_ids[key], step, timestamp, value if value == value else None))  # noqa: PLR0124
-        # One queue entry for the whole batch, already in the table's row shape.
-        self.writer.put_batch((OP_METRICS, run_pk, rows, self._cell_of(run_pk), rewrite), len(rows))
+        self.writer.put_batch(
+            (OP_METRICS, run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite), len(batch.rows)
+        )
 
     def _metric_key_ids(self, keys: set[str]) -> dict[str, int]:
         """Ids of metric names, interned once per process (a write only for a new name)."""
