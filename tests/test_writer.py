@@ -344,3 +344,28 @@ def test_a_long_batch_repeating_steps_keeps_the_last_value_of_each(
     assert stored == expected
     history = client.get_metric_history(run_id, "n")
     assert [(m.step, m.value) for m in history] == [(s, 2.0) for s in range(steps)]
+
+
+def test_a_producer_faster_than_the_writer_waits_instead_of_growing_the_queue(
+    client: TrackingClient, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbtrack.store import _writer
+
+    monkeypatch.setattr(_writer, "WAKE_BACKLOG", 100)
+    monkeypatch.setattr(_writer, "MAX_BACKLOG", 500)
+    monkeypatch.setattr(_writer, "MAX_BACKLOG_POINTS", 5_000)
+    writer = client.store.writer
+    longest = 0
+    for i in range(5_000):
+        client.log_metric(run_id, "loss", float(i), step=i)
+        longest = max(longest, len(writer._queue))
+    assert longest <= 500
+    for i in range(20):
+        client.log_batch(
+            run_id, metrics=[("acc", float(s), None, i * 1000 + s) for s in range(1000)]
+        )
+        assert writer._batch_points <= 5_000 + 1000
+    client.flush()
+    assert len(client.get_metric_history(run_id, "loss")) == 5_000
+    assert len(client.get_metric_history(run_id, "acc")) == 20_000
+    assert writer._batch_points == 0

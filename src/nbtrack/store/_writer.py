@@ -52,6 +52,11 @@ OP_METRICS: Final = 7
 
 #: Backlog length at which the hot path wakes the writer early.
 WAKE_BACKLOG = 50_000
+#: Queued operations, and points queued by batches, past which a producer waits for
+#: the writer to catch up (to half of it): a loop that logs faster than SQLite can
+#: write would otherwise grow the queue, and the process, without bound.
+MAX_BACKLOG = 500_000
+MAX_BACKLOG_POINTS = 5_000_000
 #: Segments at least this long get their summaries from SQL; shorter ones
 #: (a notebook's metric per cell) are cheaper to summarise in Python.
 SQL_SUMMARY_MIN_ROWS = 64
@@ -96,6 +101,8 @@ class BackgroundWriter:
         self._busy = False
         self._errors: list[str] = []
         self._errors_lock = threading.Lock()
+        self._batch_points = 0  # points queued by put_batch and not yet taken by the writer
+        self._points_lock = threading.Lock()
         self._key_ids: dict[str, int] = {}
         self._heartbeat_runs: set[int] = set()
         self._last_heartbeat = time.monotonic()
@@ -111,6 +118,8 @@ class BackgroundWriter:
         queue.append(op)
         if len(queue) >= WAKE_BACKLOG:
             self._wake.set()
+            if len(queue) >= MAX_BACKLOG:
+                self._wait_for_room()
 
     def put_batch(self, op: tuple[Any, ...], size: int) -> None:
         """Enqueue one operation that carries ``size`` points (a ``log_batch``).
@@ -118,9 +127,23 @@ class BackgroundWriter:
         A large batch wakes the writer at once, so writing overlaps the
         caller's preparation of the next batch.
         """
+        with self._points_lock:
+            self._batch_points += size
         self._queue.append(op)
         if size >= WAKE_BATCH_POINTS or len(self._queue) >= WAKE_BACKLOG:
             self._wake.set()
+        if self._batch_points >= MAX_BACKLOG_POINTS or len(self._queue) >= MAX_BACKLOG:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        """Hold the producer until the writer has taken half of the backlog."""
+        if threading.current_thread() is self._thread:
+            return
+        while (
+            len(self._queue) > MAX_BACKLOG // 2 or self._batch_points > MAX_BACKLOG_POINTS // 2
+        ) and self._thread.is_alive():
+            self._wake.set()
+            time.sleep(0.005)
 
     def put_many(self, ops: Iterable[tuple[Any, ...]]) -> None:
         """Enqueue several operations in order."""
@@ -220,6 +243,9 @@ class BackgroundWriter:
                 for _ in range(min(len(queue), MAX_BATCH)):
                     op = popleft()
                     kind = op[0]
+                    if kind == OP_METRICS:
+                        with self._points_lock:
+                            self._batch_points -= len(op[2])
                     if kind in (OP_CALL, OP_FLUSH):
                         self._write(batch)
                         batch = []
