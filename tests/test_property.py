@@ -66,10 +66,6 @@ class LoggingModel(RuleBasedStateMachine):
         ]
         # run -> key -> the step ``step=None`` continues from
         self.last_step: list[dict[str, int]] = [{} for _ in range(RUNS)]
-        # run -> key -> (min, max) of every non-NaN value ever logged
-        self.extremes: list[dict[str, tuple[float | None, float | None]]] = [
-            {} for _ in range(RUNS)
-        ]
         self.params: list[dict[str, str]] = [{} for _ in range(RUNS)]
         self.tags: list[dict[str, str]] = [{} for _ in range(RUNS)]
 
@@ -96,11 +92,6 @@ class LoggingModel(RuleBasedStateMachine):
             step = last + 1
         self.last_step[run][key] = max(last, step)
         self.metrics[run].setdefault(key, {})[step] = (value, timestamp)
-        low, high = self.extremes[run].get(key, (None, None))
-        if not math.isnan(value):
-            low = value if low is None else min(low, value)
-            high = value if high is None else max(high, value)
-        self.extremes[run][key] = (low, high)
 
     @rule(run=st.integers(0, RUNS - 1), key=st.sampled_from(PARAM_KEYS), value=param_values)
     def log_param(self, run: int, key: str, value: Any) -> None:
@@ -158,10 +149,13 @@ class LoggingModel(RuleBasedStateMachine):
                     assert same(metric.value, value), (run, key, metric, value)
                     if timestamp is not None:
                         assert metric.timestamp == timestamp
-            # latest_metrics keeps the min and max of every value seen (NaN ignored).
+            # latest_metrics keeps the min and max of the stored values (NaN ignored):
+            # a value replaced at the same step no longer counts.
             stored_extremes = self._stored_extremes(run_id)
-            assert set(stored_extremes) == set(self.extremes[run])
-            for key, (low, high) in self.extremes[run].items():
+            assert set(stored_extremes) == set(self.metrics[run])
+            for key, points in self.metrics[run].items():
+                kept = [value for value, _ in points.values() if not math.isnan(value)]
+                low, high = (min(kept), max(kept)) if kept else (None, None)
                 assert same(stored_extremes[key][0], low), (run, key, stored_extremes[key])
                 assert same(stored_extremes[key][1], high), (run, key, stored_extremes[key])
 

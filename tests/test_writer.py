@@ -369,3 +369,28 @@ def test_a_producer_faster_than_the_writer_waits_instead_of_growing_the_queue(
     assert len(client.get_metric_history(run_id, "loss")) == 5_000
     assert len(client.get_metric_history(run_id, "acc")) == 20_000
     assert writer._batch_points == 0
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_replaced_values_leave_min_max_and_latest(
+    client: TrackingClient, run_id: str, store_dir: Path, batched: bool
+) -> None:
+    run_pk = client.store.run_pk(run_id)
+
+    def log(points: list[tuple[int, float]]) -> None:
+        if batched:
+            client.log_batch(run_id, metrics=[("m", v, None, s) for s, v in points])
+        else:
+            for step, value in points:
+                client.log_metric(run_id, "m", value, step=step)
+        client.flush()
+
+    log([(0, 5.0), (1, 1.0), (2, 3.0), (3, 2.0), (4, 4.0)])
+    assert _latest(store_dir, run_pk, "m") == (4, 4.0, 1.0, 5.0)
+    # Re-running the cell that logged steps 0-1 replaces the old extremes.
+    log([(0, 2.5), (1, 2.0)])
+    assert _latest(store_dir, run_pk, "m") == (4, 4.0, 2.0, 4.0)
+    # Replacing the latest step's value replaces the latest value.
+    log([(4, 10.0)])
+    assert _latest(store_dir, run_pk, "m") == (4, 10.0, 2.0, 10.0)
+    assert client.get_run(run_id).data.metrics == {"m": 10.0}

@@ -406,15 +406,30 @@ class BackgroundWriter:
                 spans.extend(_cell_spans(segment, cell_seq))
         self._statements.metrics.run(conn, rows)
         for (run_pk, key_id), (low, high) in touched.items():
-            ((lowest, highest, top),) = self._statements.extremes.all(
-                conn, run_pk, key_id, low, high
-            )
-            ((timestamp, value),) = self._statements.point.all(conn, run_pk, key_id, top)
-            summaries.append((run_pk, key_id, top, timestamp, value, lowest, highest))
+            summaries.append(self._series_summary(conn, run_pk, key_id, low, high))
         # Rows for the same series merge in the upsert, in order.
         self._statements.latest.run(conn, summaries)
+        # A replaced value may have been a series' min, max or latest: those series'
+        # summaries are read again over the whole series and replace the merged ones.
+        rewritten = {(row[0], row[1]) for segment in segments if segment[2] for row in segment[3]}
+        if rewritten:
+            self._statements.latest_exact.run(
+                conn,
+                [
+                    self._series_summary(conn, run_pk, key_id, -(2**63), 2**63 - 1)
+                    for run_pk, key_id in sorted(rewritten)
+                ],
+            )
         if spans:
             self._statements.metric_cells.run(conn, spans)
+
+    def _series_summary(
+        self, conn: sa.Connection, run_pk: int, key_id: int, low: int, high: int
+    ) -> tuple[Any, ...]:
+        """A latest_metrics row for one series from the stored points with steps in [low, high]."""
+        ((lowest, highest, top),) = self._statements.extremes.all(conn, run_pk, key_id, low, high)
+        ((timestamp, value),) = self._statements.point.all(conn, run_pk, key_id, top)
+        return (run_pk, key_id, top, timestamp, value, lowest, highest)
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()
@@ -575,6 +590,19 @@ class _Statements:
         window = sa.and_(
             metrics.c.run_pk == sa.bindparam("run_pk"),
             metrics.c.key_id == sa.bindparam("key_id"),
+        )
+        self.latest_exact = _dialect.BulkStatement(
+            engine,
+            _dialect.upsert(
+                latest,
+                ["run_pk", "key_id"],
+                {
+                    column: _dialect.excluded(latest, column)
+                    for column in _latest_row_columns
+                    if column not in ("run_pk", "key_id")
+                },
+            ),
+            _latest_row_columns,
         )
         self.extremes = _dialect.PreparedQuery(
             engine,
