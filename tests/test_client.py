@@ -407,6 +407,33 @@ def test_two_clients_share_one_store(store_dir: Path, client: TrackingClient) ->
     assert other.get_run(run_id).data.metrics == {"m": 2.0}
 
 
+def test_logging_to_a_deleted_run_is_refused_until_it_is_restored(
+    client: TrackingClient, run_id: str, tmp_path: Path
+) -> None:
+    client.log_metric(run_id, "x", 1.0, step=0)
+    client.delete_run(run_id)
+    (tmp_path / "f.txt").write_text("x")
+    attempts = [
+        lambda: client.log_metric(run_id, "x", 2.0, step=1),
+        lambda: client.log_batch(run_id, metrics=[("x", 2.0, None, 1)]),
+        lambda: client.log_param(run_id, "lr", 0.1),
+        lambda: client.set_tag(run_id, "t", "v"),
+        lambda: client.log_artifact(run_id, tmp_path / "f.txt"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidInputError, match=f"run {run_id} is deleted; restore it"):
+            attempt()
+    # Another client of the same store refuses it too.
+    later = TrackingClient(client.tracking_uri)
+    with pytest.raises(InvalidInputError, match="is deleted"):
+        later.log_metric(run_id, "x", 2.0, step=1)
+    client.restore_run(run_id)
+    client.log_metric(run_id, "x", 3.0, step=1)
+    client.log_param(run_id, "lr", 0.1)
+    assert [m.value for m in client.get_metric_history(run_id, "x")] == [1.0, 3.0]
+    assert client.get_run(run_id).data.params == {"lr": "0.1"}
+
+
 def test_logging_to_a_purged_run_is_refused(client: TrackingClient) -> None:
     run_id = client.create_run("0").info.run_id
     client.log_metric(run_id, "x", 1.0)

@@ -75,6 +75,8 @@ class _RunState:
     run_pk: int
     last_steps: dict[str, int] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    #: In the trash (as this process last saw it): logging to it is refused.
+    deleted: bool = False
 
 
 class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
@@ -203,7 +205,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
             ).first()
             if row is None:
                 raise NotFoundError(f"no run with id {run_id!r}")
-            state = _RunState(row.run_pk)
+            state = _RunState(row.run_pk, deleted=row.lifecycle_stage == LifecycleStage.DELETED)
             metrics, keys = schema.metrics, schema.metric_keys
             # Never below -1, as in log_metric: after only negative steps, step=None
             # gives 0 whether or not the store was reopened in between.
@@ -226,6 +228,16 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         self._runs[run_id] = state
         return state
 
+    def _writable(self, run_id: str) -> _RunState:
+        """The run's state, refusing a run in the trash as MLflow does."""
+        state = self._runs.get(run_id) or self._state(run_id)
+        if state.deleted:
+            raise InvalidInputError(
+                f"run {run_id} is deleted; restore it first (nbtrack.restore_run({run_id!r}) "
+                "or `TrackingClient().restore_run(...)`) to log to it"
+            )
+        return state
+
     def set_terminated(self, run_id: str, status: RunStatus, end_time: int) -> None:
         """End a run with ``status``; written in order with everything logged before."""
         state = self._state(run_id)
@@ -242,7 +254,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     def set_run_name(self, run_id: str, name: str) -> None:
         """Rename a run."""
-        state = self._state(run_id)
+        state = self._writable(run_id)
         self.writer.put(
             (
                 OP_STATEMENT,
@@ -262,6 +274,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 .values(lifecycle_stage=stage, deleted_time=deleted_time)
             )
         )
+        state.deleted = stage == LifecycleStage.DELETED
 
     def get_run(self, run_id: str) -> Run:
         """The whole run; :class:`NotFoundError` if there is none."""
@@ -337,7 +350,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         self, run_id: str, key: str, value: float, timestamp: int, step: int | None
     ) -> int:
         """Queue one metric point; returns the step it was given."""
-        state = self._runs.get(run_id) or self._state(run_id)
+        state = self._writable(run_id)
         last = state.last_steps.get(key, -1)
         if step is None:
             step = last + 1
@@ -355,7 +368,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         Nothing is queued (see :meth:`queue_metrics`); new metric names are
         interned once every point has passed, so a bad batch leaves no trace.
         """
-        state = self._runs.get(run_id) or self._state(run_id)
+        state = self._writable(run_id)
         batch = metric_rows(points, state.run_pk, self._key_ids, state.last_steps)
         if batch.missing:
             ids = self._metric_key_ids(batch.missing)
@@ -368,7 +381,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     def queue_metrics(self, run_id: str, batch: MetricRows) -> None:
         """Queue a prepared batch: one queue entry, already in the table's row shape."""
-        state = self._runs.get(run_id) or self._state(run_id)
+        state = self._writable(run_id)
         state.last_steps.update(batch.last_steps)
         run_pk = state.run_pk
         self.writer.put_batch(
@@ -393,20 +406,20 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         """Queue params (already checked against earlier values by the caller)."""
-        state = self._state(run_id)
+        state = self._writable(run_id)
         state.params.update(params)
         cell = self._cell_of(state.run_pk)
         self.writer.put_many((OP_PARAM, state.run_pk, k, v, cell) for k, v in params.items())
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Queue tags; a tag set again takes the new value."""
-        state = self._state(run_id)
+        state = self._writable(run_id)
         cell = self._cell_of(state.run_pk)
         self.writer.put_many((OP_TAG, state.run_pk, k, v, cell) for k, v in tags.items())
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run."""
-        state = self._state(run_id)
+        state = self._writable(run_id)
         tags = schema.tags
         self.writer.put(
             (
@@ -458,7 +471,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     def log_artifact_blob(self, run_id: str, artifact_path: str, sha256: str, size: int) -> None:
         """Record that ``artifact_path`` of the run holds blob ``sha256`` (written already)."""
-        state = self._state(run_id)
+        state = self._writable(run_id)
         arts = schema.artifacts
         stmt = _dialect.upsert(
             arts,
