@@ -12,6 +12,7 @@ pytest.importorskip("altair")
 
 import nbtrack
 from _ui_helpers import make_runs
+from nbtrack._downsample import minmax_indices
 from nbtrack.exceptions import InvalidInputError, NbtrackError
 from nbtrack.ui import _charts, _display, metrics
 
@@ -80,14 +81,14 @@ def test_downsampling_keeps_spikes_and_bounds() -> None:
     values = np.sin(np.arange(n) / 1000.0)
     values[12_345] = 50.0
     values[67_890] = -50.0
-    index = _charts.downsample(n, values, 2000)
+    index = minmax_indices(values, 2000)
     assert len(index) <= 2000
     assert list(index) == sorted(set(index.tolist()))
     assert 12_345 in index
     assert 67_890 in index
     assert index[0] == 0
     assert index[-1] == n - 1
-    assert len(_charts.downsample(10, values[:10], 2000)) == 10
+    assert len(minmax_indices(values[:10], 2000)) == 10
 
 
 def test_million_points_spec_under_one_megabyte() -> None:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from nbtrack._downsample import minmax_indices
 from nbtrack.entities import ArtifactInfo, CellEvent, Experiment, Run
 from nbtrack.exceptions import InvalidInputError, NotFoundError
-from nbtrack.server._downsample import minmax_indices
 from nbtrack.server._series import SeriesCache
 from nbtrack.store import _records, schema, search
 from nbtrack.store.artifacts import normalize_artifact_path

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import altair as alt
 import numpy as np
 
+from nbtrack._downsample import minmax_indices
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run
 from nbtrack.exceptions import InvalidInputError
@@ -40,32 +41,6 @@ class Series:
     steps: FloatArray
     times: FloatArray | None
     values: FloatArray
-
-
-def downsample(n: int, values: FloatArray, max_points: int = MAX_POINTS) -> np.ndarray[Any, Any]:
-    """Indices (sorted) of the points to keep: min and max of each bucket, first and last.
-
-    ``n`` is ``len(values)``; at most ``max_points`` indices come back (all of them
-    when ``n <= max_points``).
-    """
-    if n <= max_points:
-        return np.arange(n)
-    buckets = max(1, (max_points - 2) // 2)
-    chunk = -(-n // buckets)
-    rows = -(-n // chunk)
-    low = np.full(rows * chunk, np.inf)
-    high = np.full(rows * chunk, -np.inf)
-    low[:n] = values
-    high[:n] = values
-    base = np.arange(rows) * chunk
-    keep = np.concatenate(
-        [
-            base + low.reshape(rows, chunk).argmin(axis=1),
-            base + high.reshape(rows, chunk).argmax(axis=1),
-            [0, n - 1],
-        ]
-    )
-    return np.unique(keep)
 
 
 def ema(values: FloatArray, weight: float) -> FloatArray:
@@ -97,7 +72,7 @@ def _records(
             times = times[positive] if times is not None else None
         total += len(values)
         smooth = ema(values, smoothing) if smoothing else None
-        index = downsample(len(values), values, max_points)
+        index = minmax_indices(values, max_points)
         kept += len(index)
         columns: dict[str, list[Any]] = {"step": steps[index].astype(np.int64).tolist()}
         if times is not None:

@@ -4,28 +4,32 @@ The points are cut into ``(max_points - 2) // 2`` buckets by position and each
 bucket keeps the index of its minimum and of its maximum, plus the first and the
 last point, so spikes survive and a 10^6-point history stays under
 ``max_points``. NaN never wins a bucket. Only numpy is needed (no Altair or
-pandas), so the server can use it without the cost of the ``ui`` package.
+pandas): the in-notebook charts (``nbtrack.ui``) and the server extension's history
+endpoint both use it, so a chart shows the same points in either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
 
-def minmax_indices(values: Sequence[float] | npt.NDArray[np.float64], max_points: int) -> list[int]:
+def minmax_indices(
+    values: Sequence[float] | npt.NDArray[np.float64], max_points: int
+) -> np.ndarray[Any, np.dtype[np.intp]]:
     """Sorted indices of the points to keep; all of them when there are at most ``max_points``.
 
     ``values`` may hold NaN (kept only where a whole bucket has nothing else).
     """
+    import numpy as np
+
     n = len(values)
     if n <= max_points:
-        return list(range(n))
-    import numpy as np
+        return np.arange(n)
 
     data = np.asarray(values, dtype=np.float64)
     missing = np.isnan(data)
@@ -45,4 +49,4 @@ def minmax_indices(values: Sequence[float] | npt.NDArray[np.float64], max_points
             (0, n - 1),
         )
     )
-    return [int(i) for i in np.unique(keep[keep < n])]
+    return np.unique(keep[keep < n])
