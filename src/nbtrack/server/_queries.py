@@ -158,7 +158,7 @@ def search_runs(store: SqlStore, query: RunQuery) -> tuple[list[Run], set[str], 
     Returns the runs, the ids of those from the current notebook, and whether more follow.
     A bad filter or ``order_by`` raises :class:`~nbtrack.exceptions.FilterSyntaxError`.
     """
-    select = store._search_query(
+    select = store.search_query(
         query.experiment_ids,
         query.filter_string,
         query.view,

@@ -30,7 +30,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from nbtrack.store import _dialect, schema
-from nbtrack.store.sql_store import _gc_paused
+from nbtrack.store.sql_store import gc_paused
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -111,7 +111,7 @@ def _points(conn: sa.Connection, where: tuple[Any, ...]) -> list[tuple[Any, ...]
     """``(step, timestamp, value)`` rows by step, straight from the driver."""
     columns = (_metrics.c.step, _metrics.c.timestamp, _metrics.c.value)
     query = sa.select(*columns).where(*where).order_by(columns[0])
-    with _gc_paused():  # 10^6 tuples: no point in the cyclic GC walking them (as the store does)
+    with gc_paused():  # 10^6 tuples: no point in the cyclic GC walking them (as the store does)
         return _dialect.fetch_tuples(conn, query)
 
 

@@ -58,7 +58,8 @@ _new_metric = partial(tuple.__new__, Metric)
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building very many tuples (it would walk them all for nothing)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -286,7 +287,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 raise NotFoundError(f"no run with id {run_id!r}")
             return _records.runs_from_rows(conn, rows)[0]
 
-    def _search_query(
+    def search_query(
         self,
         experiment_ids: Sequence[str] | None,
         filter_string: str | None,
@@ -295,6 +296,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         order_by: Sequence[str] | None,
         offset: int = 0,
     ) -> sa.Select[Any]:
+        """The SELECT of runs that ``search_runs`` executes (filter and order checked)."""
         from nbtrack.store import search
 
         query = sa.select(*_records.RUN_COLUMNS)
@@ -322,7 +324,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         offset: int = 0,
     ) -> list[Run]:
         """Runs matching the filter grammar of :mod:`nbtrack.store.search`, as entities."""
-        query = self._search_query(
+        query = self.search_query(
             experiment_ids, filter_string, view_type, max_results, order_by, offset
         )
         with self._read() as conn:
@@ -338,7 +340,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         offset: int = 0,
     ) -> pd.DataFrame:
         """Like :meth:`search_runs`, straight to a DataFrame (no entity objects in between)."""
-        query = self._search_query(
+        query = self.search_query(
             experiment_ids, filter_string, view_type, max_results, order_by, offset
         )
         with self._read() as conn:
@@ -445,7 +447,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         # Histories reach 10^6 points: rows come straight from the driver and
         # become Metric tuples in C; the cyclic GC, which would walk the
         # growing lists over and over, pauses meanwhile (these tuples hold no cycles).
-        with _gc_paused(), self._read() as conn:
+        with gc_paused(), self._read() as conn:
             rows = _dialect.fetch_tuples(conn, query)
             history: list[Metric] = list(map(_new_metric, rows))
         if any(point.value is None for point in history):  # NaN is stored as NULL
