@@ -17,6 +17,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from nbtrack import fluent
+from nbtrack._artifact_names import SNAPSHOT_FILE
 from nbtrack.entities import RunStatus
 from nbtrack.exceptions import NbtrackError
 from nbtrack.notebook import _params_cell
@@ -204,7 +205,7 @@ class TrackMagics(Magics):
         data = client.get_run(info.run_id).data
         artifacts = client.store.artifact_rows(info.run_id)
         elapsed = time.time() - info.start_time / 1000
-        snapshot = "taken" if any(p == "notebook.ipynb" for p, _, _ in artifacts) else "not yet"
+        snapshot = "taken" if any(p == SNAPSHOT_FILE for p, _, _ in artifacts) else "not yet"
         if self.tracker.channel is not None and self.tracker.channel.connected:
             snapshot += " (live notebook connected)"
         print(

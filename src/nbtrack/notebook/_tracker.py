@@ -25,6 +25,7 @@ from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
 from nbtrack import fluent
+from nbtrack._artifact_names import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.notebook import _environment, _params_cell
 
 if TYPE_CHECKING:
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbtrack.notebook")
 
-SNAPSHOT_FILE = "notebook.ipynb"
-EXECUTED_FILE = "executed.ipynb"
-ENVIRONMENT_FILE = "environment.json"
 _MISSING = object()
 
 

@@ -26,11 +26,11 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from nbtrack._artifact_names import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
 from nbtrack.entities import CellEvent, Run, RunStatus
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.notebook._snapshot import InvalidNotebookError, parse_notebook
-from nbtrack.notebook._tracker import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.projects import _parameters
 from nbtrack.projects._execute import CellFailure
 from nbtrack.projects._run import PARAMETERS_FILE, NotebookExecutionError, run_notebook

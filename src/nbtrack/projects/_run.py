@@ -35,13 +35,13 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from nbtrack._artifact_names import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run, RunStatus
 from nbtrack.exceptions import InvalidInputError, NbtrackError
 from nbtrack.fluent import ENV_EXPERIMENT_ID, ENV_EXPERIMENT_NAME, ENV_RUN_ID
 from nbtrack.notebook import _environment
 from nbtrack.notebook._params_cell import NotSimpleError, param_text
-from nbtrack.notebook._tracker import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.projects import _parameters
 from nbtrack.projects._execute import CellFailure, check_kernel, execute, kernel_name_of
 from nbtrack.store.locate import ENV_TRACKING_URI

@@ -24,10 +24,10 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from nbtrack._artifact_names import SNAPSHOT_FILE
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run, RunStatus
 from nbtrack.exceptions import InvalidInputError, NotFoundError
-from nbtrack.notebook._tracker import SNAPSHOT_FILE
 from nbtrack.projects import _parameters
 from nbtrack.projects._executors import ChildJob, ChildResult, run_jobs
 from nbtrack.projects._run import experiment_id_for, notebook_text, read_notebook

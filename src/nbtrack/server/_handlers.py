@@ -23,6 +23,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 import nbtrack
+from nbtrack._artifact_names import ENVIRONMENT_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.server import _queries as queries
@@ -349,14 +350,14 @@ class DocumentHandler(NbtrackHandler):
 class SnapshotHandler(DocumentHandler):
     """GET runs/<run_id>/snapshot: the notebook snapshot (nbformat v4 JSON)."""
 
-    artifact = queries.SNAPSHOT_FILE
+    artifact = SNAPSHOT_FILE
     what = "notebook snapshot"
 
 
 class EnvironmentHandler(DocumentHandler):
     """GET runs/<run_id>/environment: the environment captured at run start."""
 
-    artifact = queries.ENVIRONMENT_FILE
+    artifact = ENVIRONMENT_FILE
     what = "captured environment"
 
 

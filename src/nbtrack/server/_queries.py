@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 NOTEBOOK_TAG = "nbtrack.notebook"
 #: Artifact names the tracker gives the notebook snapshot and the environment record
 #: (nbtrack.notebook._tracker; not imported: it would load IPython into the server).
-SNAPSHOT_FILE = "notebook.ipynb"
-ENVIRONMENT_FILE = "environment.json"
 
 MAX_RESULTS_LIMIT = 1000
 MAX_POINTS_LIMIT = 100_000

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nbtrack._artifact_names import EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
 from nbtrack.exceptions import NotFoundError
 from nbtrack.ui._html import esc
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOTS = ("notebook.ipynb", "executed.ipynb")
+SNAPSHOTS = (SNAPSHOT_FILE, EXECUTED_FILE)
 
 
 @dataclass(frozen=True)
