@@ -202,6 +202,21 @@ def test_environment_variable_names_the_store(api: Api, client: nbtrack.Tracking
     }
 
 
+def test_a_relative_environment_variable_is_taken_from_the_notebook_directory(
+    api: Api, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel runs in the notebook's directory, so that is where it finds "stores/x".
+    project = jp_root_dir / "project"
+    project.mkdir()
+    kernel_side = nbtrack.TrackingClient(project / "stores" / "x")
+    make_runs(kernel_side, 1)
+    monkeypatch.setenv(locate.ENV_TRACKING_URI, "stores/x")
+    status = ok(api("status", params={"notebook": "project/a.ipynb"}))
+    assert status["tracking_uri"] == kernel_side.tracking_uri
+    assert status["store_exists"] is True
+    assert ok(api("status"))["store_exists"] is False  # from the root: no such store
+
+
 @pytest.mark.parametrize("jp_server_config", [{"tracking_uri": "{tmp}/configured"}], indirect=True)
 def test_configured_tracking_uri_overrides_everything(
     api: Api, tmp_path: Path, client: nbtrack.TrackingClient

@@ -93,12 +93,14 @@ class NbtrackExtension(LoggingConfigurable):
     def tracking_uri_for(self, notebook: str | None) -> str:
         """The tracking URI of the store a request about ``notebook`` reads."""
         if self.tracking_uri:
-            return locate.normalize_tracking_uri(self.tracking_uri)
+            return locate.normalize_tracking_uri(self.tracking_uri, base=self.root_dir)
+        file = self.notebook_file(notebook)
+        # The notebook's kernel runs in the notebook's directory: a relative
+        # NBTRACK_TRACKING_URI means a path from there, for the kernel as here.
+        start = file.parent if file is not None else self.root_dir
         env = os.environ.get(locate.ENV_TRACKING_URI)
         if env:
-            return locate.normalize_tracking_uri(env)
-        file = self.notebook_file(notebook)
-        start = file.parent if file is not None else self.root_dir
+            return locate.normalize_tracking_uri(env, base=start)
         return locate.sqlite_uri(locate.find_store_dir(start) / locate.DB_FILE_NAME)
 
     def relative_notebook(self, recorded: str | None) -> str | None:

@@ -60,8 +60,16 @@ def sqlite_uri(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-def normalize_tracking_uri(uri: str | os.PathLike[str]) -> str:
-    """Turn what a user passed into a SQLAlchemy URL, with a clear error when it cannot be."""
+def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None) -> str:
+    """Turn what a user passed into a SQLAlchemy URL, with a clear error when it cannot be.
+
+    A relative path is taken from ``base`` (default: the working directory).
+    """
+
+    def rooted(path: Path) -> Path:
+        path = path.expanduser()
+        return base / path if base is not None and not path.is_absolute() else path
+
     text = os.fspath(uri).strip()
     if not text:
         raise InvalidInputError(
@@ -75,7 +83,7 @@ def normalize_tracking_uri(uri: str | os.PathLike[str]) -> str:
             )
         if not text.startswith("sqlite:///") or not text[len("sqlite:///") :].strip():
             raise InvalidInputError(f"malformed SQLite URI {text!r}; expected 'sqlite:///path'")
-        return sqlite_uri(Path(text[len("sqlite:///") :]).expanduser())
+        return sqlite_uri(rooted(Path(text[len("sqlite:///") :])))
     if text.startswith("file:///"):  # a local file URI: the path after the empty host
         text = text[len("file://") :]
     if "://" in text:
@@ -86,7 +94,7 @@ def normalize_tracking_uri(uri: str | os.PathLike[str]) -> str:
         )
     if text.startswith("file:"):
         text = text[len("file:") :]
-    path = Path(text).expanduser()
+    path = rooted(Path(text))
     if path.suffix == ".db":
         return sqlite_uri(path)
     return sqlite_uri(path / DB_FILE_NAME)
