@@ -122,7 +122,10 @@ def test_end_is_sent_once_the_store_has_it(
     for silent in (False, True):
         cell(ip, "%track start", silent=silent)
         cell(ip, "%track end", silent=silent)
-    assert seen == [(False, "RUNNING"), (True, "FINISHED")] * 2
+    # Outside any execution (the kernel exiting, a thread): told at once, end stored.
+    cell(ip, "%track start")
+    nbtrack.end_run()
+    assert seen == [(False, "RUNNING"), (True, "FINISHED")] * 3
 
 
 def test_restart_sends_the_new_run_only(

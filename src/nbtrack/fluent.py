@@ -56,9 +56,10 @@ _active_experiment_id: str | None = None
 log = logging.getLogger(__name__)
 
 #: Called as ``listener(event, run)`` with event "started" (after the run
-#: became active) or "ending" (just before its end is written; nothing it
-#: logs from there on is lost). The notebook layer uses it to tie runs to
-#: cells and take snapshots.
+#: became active), "ending" (just before its end is written; nothing it
+#: logs from there on is lost) or "ended" (once its end is stored). The
+#: notebook layer uses it to tie runs to cells, take snapshots and tell the
+#: JupyterLab extension.
 RunListener = Callable[[str, "ActiveRun"], None]
 _listeners: list[RunListener] = []
 
@@ -307,6 +308,7 @@ def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) 
             top.client.flush()
         else:
             top.client.set_terminated(top.info.run_id, final)
+        _notify("ended", top)
         if top is run:
             break
 

@@ -199,15 +199,15 @@ class Tracker(Configurable):
             finally:  # the frontend hears of the run even if capturing its context failed
                 self._send_run()
         elif event == "ending":
-            try:
-                self._on_end(run)
-            finally:
-                # fluent writes the end after its listeners return: while code runs,
-                # wait for post_execute, so that the frontend told reads the run ended.
-                if self._executing:
-                    self._run_ended = True
-                else:
-                    self._send_run()
+            self._on_end(run)
+        elif event == "ended":
+            # While code runs, wait for post_execute (one message per execution, however
+            # many runs ended); otherwise (kernel exit, a thread) tell the frontend now:
+            # the end is stored, so the frontend reads the run ended.
+            if self._executing:
+                self._run_ended = True
+            else:
+                self._send_run()
 
     def _send_run(self) -> None:
         if self.channel is not None:
