@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from nbtrack.exceptions import WriteError
 from nbtrack.store import _dialect, schema
+from nbtrack.store._writer_statements import WriterStatements, intern_keys
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +69,6 @@ WAKE_BATCH_POINTS = 1000
 MAX_BATCH = 50_000
 HEARTBEAT_INTERVAL_S = 30.0
 
-_metric_row_columns = ["run_pk", "key_id", "step", "timestamp", "value"]
-_latest_row_columns = [
-    "run_pk",
-    "key_id",
-    "step",
-    "timestamp",
-    "value",
-    "min_value",
-    "max_value",
-]
-
 
 class _Call:
     """The result slot of a function run on the writer thread."""
@@ -108,7 +98,7 @@ class BackgroundWriter:
         self._key_ids: dict[str, int] = {}
         self._heartbeat_runs: set[int] = set()
         self._last_heartbeat = time.monotonic()
-        self._statements = _Statements(engine)
+        self._statements = WriterStatements(engine)
         self._thread = threading.Thread(target=self._run, name="nbtrack-writer", daemon=True)
         self._thread.start()
 
@@ -498,152 +488,3 @@ def _segments(ops: list[tuple[Any, ...]], key_ids: dict[str, int]) -> list[Segme
             # value != value only for NaN, which is stored as NULL.
             rows.append((run_pk, key_ids[key], step, timestamp, None if value != value else value))  # noqa: PLR0124
     return segments
-
-
-def intern_keys(conn: sa.Connection, keys: set[str]) -> dict[str, int]:
-    """Ids of metric names, creating the missing ones."""
-    table = schema.metric_keys
-    conn.execute(_dialect.upsert(table, ["key"]), [{"key": k} for k in sorted(keys)])
-    rows = conn.execute(sa.select(table.c.key, table.c.key_id).where(table.c.key.in_(keys)))
-    return dict(rows.all())
-
-
-class _Statements:
-    """The writer's statements, compiled once for the engine's dialect."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        metrics, latest = schema.metrics, schema.latest_metrics
-        self.metrics = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(
-                metrics,
-                ["run_pk", "key_id", "step"],
-                {
-                    "timestamp": _dialect.excluded(metrics, "timestamp"),
-                    "value": _dialect.excluded(metrics, "value"),
-                },
-            ),
-            _metric_row_columns,
-        )
-        newer = _dialect.excluded(latest, "step") >= latest.c.step
-        self.latest = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(
-                latest,
-                ["run_pk", "key_id"],
-                {
-                    # SET expressions all read the old row, so order does not matter.
-                    "step": sa.case(
-                        (newer, _dialect.excluded(latest, "step")), else_=latest.c.step
-                    ),
-                    "timestamp": sa.case(
-                        (newer, _dialect.excluded(latest, "timestamp")), else_=latest.c.timestamp
-                    ),
-                    "value": sa.case(
-                        (newer, _dialect.excluded(latest, "value")), else_=latest.c.value
-                    ),
-                    "min_value": _dialect.least(
-                        latest.c.min_value, _dialect.excluded(latest, "min_value")
-                    ),
-                    "max_value": _dialect.greatest(
-                        latest.c.max_value, _dialect.excluded(latest, "max_value")
-                    ),
-                },
-            ),
-            _latest_row_columns,
-        )
-        # A param keeps its first value: the client refuses a different one.
-        self.params = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(schema.params, ["run_pk", "key"]),
-            ["run_pk", "key", "value", "cell_seq"],
-        )
-        tags = schema.tags
-        self.tags = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(
-                tags,
-                ["run_pk", "key"],
-                {
-                    "value": _dialect.excluded(tags, "value"),
-                    "cell_seq": _dialect.excluded(tags, "cell_seq"),
-                },
-            ),
-            ["run_pk", "key", "value", "cell_seq"],
-        )
-        spans = schema.metric_cells
-        self.metric_cells = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(
-                spans,
-                ["run_pk", "key_id", "cell_seq"],
-                {
-                    "first_step": _dialect.least(
-                        spans.c.first_step, _dialect.excluded(spans, "first_step")
-                    ),
-                    "last_step": _dialect.greatest(
-                        spans.c.last_step, _dialect.excluded(spans, "last_step")
-                    ),
-                    "count": spans.c.count + _dialect.excluded(spans, "count"),
-                },
-            ),
-            ["run_pk", "key_id", "cell_seq", "first_step", "last_step", "count"],
-        )
-        window = sa.and_(
-            metrics.c.run_pk == sa.bindparam("run_pk"),
-            metrics.c.key_id == sa.bindparam("key_id"),
-        )
-        self.latest_exact = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(
-                latest,
-                ["run_pk", "key_id"],
-                {
-                    column: _dialect.excluded(latest, column)
-                    for column in _latest_row_columns
-                    if column not in ("run_pk", "key_id")
-                },
-            ),
-            _latest_row_columns,
-        )
-        self.extremes = _dialect.PreparedQuery(
-            engine,
-            sa.select(
-                sa.func.min(metrics.c.value),
-                sa.func.max(metrics.c.value),
-                sa.func.max(metrics.c.step),
-            ).where(window, metrics.c.step.between(sa.bindparam("low"), sa.bindparam("high"))),
-            ["run_pk", "key_id", "low", "high"],
-        )
-        self.point = _dialect.PreparedQuery(
-            engine,
-            sa.select(metrics.c.timestamp, metrics.c.value).where(
-                window, metrics.c.step == sa.bindparam("step")
-            ),
-            ["run_pk", "key_id", "step"],
-        )
-        self.sources = _dialect.BulkStatement(
-            engine, _dialect.upsert(schema.cell_sources, ["sha256"]), ["sha256", "source"]
-        )
-        cells = schema.cells
-        cell_columns = [
-            "run_pk",
-            "seq",
-            "cell_id",
-            "execution_count",
-            "source_sha256",
-            "start_time",
-            "duration_ms",
-            "outcome",
-            "error_type",
-            "error_message",
-        ]
-        self.cells = _dialect.BulkStatement(
-            engine,
-            _dialect.upsert(
-                cells,
-                ["run_pk", "seq"],
-                {name: _dialect.excluded(cells, name) for name in cell_columns[2:]},
-            ),
-            cell_columns,
-        )

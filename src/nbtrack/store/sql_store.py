@@ -43,8 +43,8 @@ from nbtrack.store._writer import (
     OP_STATEMENT,
     OP_TAG,
     BackgroundWriter,
-    intern_keys,
 )
+from nbtrack.store._writer_statements import intern_keys
 from nbtrack.store.artifacts import BlobStore, safe_destination
 
 if TYPE_CHECKING:
