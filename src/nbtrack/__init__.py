@@ -14,6 +14,7 @@ libraries are imported when first needed.
 from typing import Any
 
 from nbtrack._version import __version__  # generated from package.json at build time
+from nbtrack.autologging import autolog
 from nbtrack.client import ViewType
 from nbtrack.entities import (
     ArtifactInfo,
@@ -147,6 +148,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_run",
     "disable_system_metrics_logging",

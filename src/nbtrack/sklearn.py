@@ -82,3 +82,15 @@ def load_model(
         model_uri, allow_pickle=allow_pickle, trusted_types=trusted_types, flavor=FLAVOR
     )
     return model.unwrap_python_model()
+
+
+def autolog(*args: Any, **kwargs: Any) -> None:
+    """Log scikit-learn training automatically (MLflow's ``mlflow.sklearn.autolog``).
+
+    Every ``fit`` logs params, training metrics (``training_score``,
+    ``training_accuracy_score``, ...) and the model; see
+    :func:`nbtrack.autologging._sklearn.autolog` for the options.
+    """
+    from nbtrack.autologging import _sklearn
+
+    _sklearn.autolog(*args, **kwargs)

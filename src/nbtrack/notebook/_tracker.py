@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import IPython
-from traitlets import Bool, Unicode
+from traitlets import Bool, Unicode, observe
 from traitlets.config import Configurable
 
 from nbtrack import fluent
@@ -93,6 +93,19 @@ class Tracker(Configurable):
         help="Experiment for `%track start` when --experiment is not given "
         "(empty: the active experiment, else 'Default').",
     ).tag(config=True)
+
+    autolog = Bool(
+        False,
+        help="Log training by the installed libraries (scikit-learn, XGBoost, LightGBM, "
+        "Lightning) with no log calls: nbtrack.autolog() when set, autolog(disable=True) "
+        "when unset.",
+    ).tag(config=True)
+
+    @observe("autolog")
+    def _autolog_changed(self, change: dict[str, Any]) -> None:
+        from nbtrack.autologging import autolog
+
+        autolog(disable=not change["new"])
 
     def __init__(self, shell: InteractiveShell, **kwargs: Any) -> None:
         super().__init__(parent=shell, **kwargs)
