@@ -212,3 +212,44 @@ def test_generic_autolog_enables_installed_libraries(client: nbtrack.TrackingCli
         assert "model" not in {a.path for a in client.list_artifacts(run.info.run_id)}
     finally:
         nbtrack.autolog(disable=True)
+
+
+def _sklearn_reference(estimator: object, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    from nbtrack.autologging import _sklearn
+
+    predicted = estimator.predict(x)  # type: ignore[attr-defined]
+    proba = _sklearn._proba(estimator, x)
+    found = _sklearn._sklearn_classifier_metrics(estimator, y, predicted, proba, None, None)
+    return {k: float(v) for k, v in found.items()}
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_numpy_training_metrics_equal_sklearn_ones(classes: int) -> None:
+    from sklearn.datasets import make_classification
+
+    from nbtrack.autologging import _fast_metrics
+
+    x, y = make_classification(
+        n_samples=300, n_features=6, n_informative=4, n_classes=classes, random_state=1
+    )
+    labels = np.array(["cat", "dog", "eel"])[y]  # string labels too
+    for target in (y, labels):
+        for model in (LogisticRegression(max_iter=500), RandomForestClassifier(n_estimators=3)):
+            model.fit(x, target)
+            fast = _fast_metrics.classifier_metrics(
+                target, model.predict(x), model.predict_proba(x), model.classes_
+            )
+            assert fast is not None
+            assert fast == pytest.approx(_sklearn_reference(model, x, target), rel=1e-9)
+    xr, yr = load_diabetes(return_X_y=True)
+    reg = LinearRegression().fit(xr, yr)
+    fast = _fast_metrics.regressor_metrics(yr, reg.predict(xr))
+    assert fast is not None
+    slow = _sklearn_regressor_reference(yr, reg.predict(xr))
+    assert fast == pytest.approx(slow, rel=1e-9)
+
+
+def _sklearn_regressor_reference(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    from nbtrack.autologging import _sklearn
+
+    return {k: float(v) for k, v in _sklearn._sklearn_regressor_metrics(y, predicted, None).items()}

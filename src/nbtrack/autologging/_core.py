@@ -333,3 +333,21 @@ def caller_variable_name(value: Any, fallback: str) -> str:
             return fallback
         frame = frame.f_back  # type: ignore[assignment]
     return fallback
+
+
+def log_model_once(log: Callable[[str], Any], name: str) -> Any:
+    """Log a model under ``name``, or ``name-2``, ``name-3``... when the run has one there.
+
+    A run that trains twice (a fit cell re-run with the same settings) keeps
+    every model; the last one is the highest number.
+    """
+    from nbtrack.exceptions import InvalidInputError
+
+    for attempt in range(1, 1000):
+        path = name if attempt == 1 else f"{name}-{attempt}"
+        try:
+            return log(path)
+        except InvalidInputError as exc:
+            if "already has artifacts" not in str(exc):
+                raise
+    raise InvalidInputError(f"the run has 999 models named {name}-N; start a new run")

@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from nbtrack.autologging import _core
+from nbtrack.autologging import _core, _fast_metrics
 from nbtrack.autologging._core import Session, Settings
 
 FLAVOR = "sklearn"
@@ -197,7 +197,11 @@ def _after_fit(session: Session, estimator: Any, x: Any, y: Any, weight: Any) ->
     run_id, client = session.run_id, session.client
     if y is not None:
         try:
-            metrics = training_metrics(estimator, x, y, weight, extra.get("pos_label"))
+            import sklearn
+
+            # the inputs were validated by fit; the metrics' own checks cost most of their time
+            with sklearn.config_context(skip_parameter_validation=True):
+                metrics = training_metrics(estimator, x, y, weight, extra.get("pos_label"))
         except Exception as exc:  # an estimator whose predictions the metrics refuse
             _core.report(FLAVOR, "compute training metrics", exc)
         else:
@@ -218,58 +222,104 @@ def _after_fit(session: Session, estimator: Any, x: Any, y: Any, weight: Any) ->
 def training_metrics(
     estimator: Any, x: Any, y: Any, weight: Any = None, pos_label: Any = None
 ) -> dict[str, float]:
-    """MLflow's training metrics of a fitted estimator (see the module docstring)."""
-    import numpy as np
-    from sklearn import metrics as m
-    from sklearn.base import is_classifier, is_regressor  # type: ignore[import-untyped]
+    """MLflow's training metrics of a fitted estimator (see the module docstring).
 
-    out: dict[str, float] = {}
-    prefix = TRAINING_PREFIX
+    Without sample weights or ``pos_label``, computed with numpy from one
+    prediction (:mod:`._fast_metrics`); otherwise with scikit-learn's functions.
+    """
+    from sklearn.base import (  # type: ignore[import-untyped]
+        ClassifierMixin,
+        RegressorMixin,
+        is_classifier,
+        is_regressor,
+    )
+
+    found: dict[str, float] | None = None
+    default_score: str | None = None
     if is_classifier(estimator):
         predicted = estimator.predict(x)
-        average = "weighted" if pos_label is None else "binary"
-        for name, fn in (("precision_score", m.precision_score), ("recall_score", m.recall_score),
-                         ("f1_score", m.f1_score)):  # fmt: skip
-            out[prefix + name] = fn(
-                y, predicted, pos_label=pos_label if pos_label is not None else 1,
-                average=average, sample_weight=weight, zero_division=0,
-            )  # fmt: skip
-        out[prefix + "accuracy_score"] = m.accuracy_score(y, predicted, sample_weight=weight)
-        if hasattr(estimator, "predict_proba"):
-            try:
-                proba = estimator.predict_proba(x)
-            except AttributeError:  # e.g. SVC(probability=False) exposes it, then refuses
-                proba = None
-            if proba is not None:
-                labels = getattr(estimator, "classes_", None)
-                out[prefix + "log_loss"] = m.log_loss(y, proba, sample_weight=weight, labels=labels)
-                score = proba[:, 1] if proba.shape[1] == 2 else proba
-                try:
-                    out[prefix + "roc_auc"] = m.roc_auc_score(
-                        y, score, average="weighted", sample_weight=weight, multi_class="ovo",
-                        labels=labels if proba.shape[1] > 2 else None,
-                    )  # fmt: skip
-                except ValueError as exc:  # one class only in y, ...
-                    log.debug("nbtrack: training_roc_auc not logged: %s", exc)
+        proba = _proba(estimator, x)
+        if weight is None and pos_label is None:
+            found = _fast_metrics.classifier_metrics(
+                y, predicted, proba, getattr(estimator, "classes_", None)
+            )
+        if found is None:
+            found = _sklearn_classifier_metrics(estimator, y, predicted, proba, weight, pos_label)
+        default_score = "accuracy_score" if _own_score(estimator) is ClassifierMixin.score else None
     elif is_regressor(estimator):
         predicted = estimator.predict(x)
-        mse = m.mean_squared_error(y, predicted, sample_weight=weight)
-        out[prefix + "mean_squared_error"] = mse
-        out[prefix + "root_mean_squared_error"] = float(np.sqrt(mse))
-        out[prefix + "mean_absolute_error"] = m.mean_absolute_error(
-            y, predicted, sample_weight=weight
-        )
-        out[prefix + "r2_score"] = m.r2_score(y, predicted, sample_weight=weight)
-    if hasattr(estimator, "score"):
+        if weight is None:
+            found = _fast_metrics.regressor_metrics(y, predicted)
+        if found is None:
+            found = _sklearn_regressor_metrics(y, predicted, weight)
+        default_score = "r2_score" if _own_score(estimator) is RegressorMixin.score else None
+    out = {TRAINING_PREFIX + k: v for k, v in (found or {}).items()}
+    if default_score is not None and TRAINING_PREFIX + default_score in out:
+        out[TRAINING_PREFIX + "score"] = out[TRAINING_PREFIX + default_score]  # what score() does
+    elif hasattr(estimator, "score"):
         try:
             params = inspect.signature(estimator.score).parameters
             if weight is not None and "sample_weight" in params:
-                out[prefix + "score"] = estimator.score(x, y, sample_weight=weight)
+                out[TRAINING_PREFIX + "score"] = estimator.score(x, y, sample_weight=weight)
             else:
-                out[prefix + "score"] = estimator.score(x, y)
+                out[TRAINING_PREFIX + "score"] = estimator.score(x, y)
         except Exception as exc:  # MLflow: warn, leave training_score out
             log.debug("nbtrack: training_score not logged: %s", exc)
     return {k: float(v) for k, v in out.items() if _loggable(v)}
+
+
+def _own_score(estimator: Any) -> Any:
+    method = inspect.getattr_static(type(estimator), "score", None)
+    return getattr(method, "__wrapped__", method)  # under our patch, the original
+
+
+def _proba(estimator: Any, x: Any) -> Any:
+    if not hasattr(estimator, "predict_proba"):
+        return None
+    try:
+        return estimator.predict_proba(x)
+    except AttributeError:  # e.g. SVC(probability=False) exposes it, then refuses
+        return None
+
+
+def _sklearn_classifier_metrics(
+    estimator: Any, y: Any, predicted: Any, proba: Any, weight: Any, pos_label: Any
+) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    out: dict[str, float] = {}
+    average = "weighted" if pos_label is None else "binary"
+    label = pos_label if pos_label is not None else 1
+    for name, fn in (("precision_score", m.precision_score), ("recall_score", m.recall_score),
+                     ("f1_score", m.f1_score)):  # fmt: skip
+        out[name] = fn(
+            y, predicted, pos_label=label, average=average, sample_weight=weight, zero_division=0
+        )
+    out["accuracy_score"] = m.accuracy_score(y, predicted, sample_weight=weight)
+    if proba is not None:
+        labels = getattr(estimator, "classes_", None)
+        out["log_loss"] = m.log_loss(y, proba, sample_weight=weight, labels=labels)
+        score = proba[:, 1] if proba.shape[1] == 2 else proba
+        try:
+            out["roc_auc"] = m.roc_auc_score(
+                y, score, average="weighted", sample_weight=weight, multi_class="ovo",
+                labels=labels if proba.shape[1] > 2 else None,
+            )  # fmt: skip
+        except ValueError as exc:  # one class only in y, ...
+            log.debug("nbtrack: training_roc_auc not logged: %s", exc)
+    return out
+
+
+def _sklearn_regressor_metrics(y: Any, predicted: Any, weight: Any) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    mse = float(m.mean_squared_error(y, predicted, sample_weight=weight))
+    return {
+        "mean_squared_error": mse,
+        "root_mean_squared_error": mse**0.5,
+        "mean_absolute_error": m.mean_absolute_error(y, predicted, sample_weight=weight),
+        "r2_score": m.r2_score(y, predicted, sample_weight=weight),
+    }
 
 
 def _loggable(value: Any) -> bool:
@@ -295,13 +345,16 @@ def _log_model(
     except Exception as exc:  # an input that does not slice, a transform that refuses
         _core.report(FLAVOR, "infer the model signature", exc)
     try:
-        nb_sklearn.log_model(
-            estimator,
+        _core.log_model_once(
+            lambda path: nb_sklearn.log_model(
+                estimator,
+                path,
+                input_example=example if config.log_input_examples else None,
+                signature=signature,
+                serialization=config.extra.get("serialization_format", "skops"),
+                registered_model_name=registered_model_name,
+            ),
             name,
-            input_example=example if config.log_input_examples else None,
-            signature=signature,
-            serialization=config.extra.get("serialization_format", "skops"),
-            registered_model_name=registered_model_name,
         )
     except Exception as exc:
         _core.report(FLAVOR, f"log the model ({name})", exc)
