@@ -28,6 +28,7 @@ from nbtrack.entities import (
     RunTag,
 )
 from nbtrack.exceptions import (
+    ArtifactIntegrityError,
     FilterSyntaxError,
     InvalidInputError,
     NbtrackError,
@@ -118,6 +119,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActiveRun",
     "ArtifactInfo",
+    "ArtifactIntegrityError",
     "Experiment",
     "FilterSyntaxError",
     "InvalidInputError",
