@@ -33,6 +33,7 @@ from nbtrack.exceptions import (
     NbtrackError,
     NbtrackWarning,
     NotFoundError,
+    StoreError,
     WriteError,
 )
 from nbtrack.fluent import (
@@ -135,6 +136,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "StoreError",
     "TrackingClient",
     "ViewType",
     "WriteError",
