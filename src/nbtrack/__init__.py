@@ -34,6 +34,7 @@ from nbtrack.exceptions import (
     NbtrackError,
     NbtrackWarning,
     NotFoundError,
+    StoreError,
     WriteError,
 )
 from nbtrack.fluent import (
@@ -137,6 +138,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "StoreError",
     "TrackingClient",
     "ViewType",
     "WriteError",
