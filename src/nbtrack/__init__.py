@@ -29,11 +29,13 @@ from nbtrack.entities import (
     RunTag,
 )
 from nbtrack.exceptions import (
+    ArtifactIntegrityError,
     FilterSyntaxError,
     InvalidInputError,
     NbtrackError,
     NbtrackWarning,
     NotFoundError,
+    StoreError,
     WriteError,
 )
 from nbtrack.fluent import (
@@ -126,6 +128,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActiveRun",
     "ArtifactInfo",
+    "ArtifactIntegrityError",
     "Experiment",
     "FilterSyntaxError",
     "InvalidInputError",
@@ -143,6 +146,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "StoreError",
     "TrackingClient",
     "ViewType",
     "WriteError",

@@ -21,6 +21,7 @@ from nbtrack._artifact_names import SNAPSHOT_FILE
 from nbtrack.entities import RunStatus
 from nbtrack.exceptions import NbtrackError
 from nbtrack.notebook import _params_cell
+from nbtrack.store import locate
 
 if TYPE_CHECKING:
     from nbtrack.notebook._tracker import Tracker
@@ -218,8 +219,9 @@ class TrackMagics(Magics):
 
     def _cmd_status(self, _args: argparse.Namespace) -> None:
         run = fluent.active_run()
+        where = locate.store_location(run.client.tracking_uri if run else fluent.get_tracking_uri())
         if run is None:
-            print("nbtrack: no active run (start one with %track start)")
+            print(f"nbtrack: no active run (start one with %track start)\n  store: {where}")
             return
         info, client = run.info, run.client
         data = client.get_run(info.run_id).data
@@ -234,7 +236,8 @@ class TrackMagics(Magics):
             f"running for {elapsed:.0f} s\n"
             f"  {len(data.params)} params, {len(data.metrics)} metrics, "
             f"{len(artifacts)} artifacts, {len(self.tracker.watched)} watched\n"
-            f"  snapshot: {snapshot}"
+            f"  snapshot: {snapshot}\n"
+            f"  store: {where}"
         )
 
     def _values(self, names: Sequence[str]) -> dict[str, Any]:
