@@ -112,7 +112,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 MlflowClient = TrackingClient  # so `from nbtrack import MlflowClient` ports MLflow code as-is
 
-_LAZY_MODULES = ("sklearn", "pyfunc", "pytorch", "models")
+_LAZY_MODULES = ("sklearn", "pyfunc", "pytorch", "models", "xgboost", "lightgbm")
 
 
 def __getattr__(name: str) -> Any:

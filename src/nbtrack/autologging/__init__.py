@@ -22,7 +22,9 @@ log = logging.getLogger("nbtrack.autolog")
 
 #: integration name -> (module importable to enable it, our module)
 INTEGRATIONS: dict[str, tuple[str, str]] = {
-    "sklearn": ("sklearn", "nbtrack.autologging._sklearn"),
+    "sklearn": ("sklearn", "nbtrack.sklearn"),
+    "xgboost": ("xgboost", "nbtrack.xgboost"),
+    "lightgbm": ("lightgbm", "nbtrack.lightgbm"),
 }
 
 

@@ -70,7 +70,8 @@ def _encode(values: Any, classes: Any) -> np.ndarray[Any, Any] | None:
     inside = np.clip(found, 0, len(classes) - 1)
     if not np.array_equal(classes[inside], values):
         return None
-    return inside.astype(np.intp)
+    encoded: np.ndarray[Any, Any] = inside.astype(np.intp)
+    return encoded
 
 
 def _auc(positive: FloatArray, negative: FloatArray) -> float:

@@ -395,7 +395,8 @@ def _log_search(session: Session, search: Any, config: Settings) -> None:
         row = frame.iloc[int(index)]
         child = client.create_run(
             run.info.experiment_id,
-            tags={_core.AUTOLOGGING_TAG: FLAVOR},
+            # MLflow's parent tag too: `tags.mlflow.parentRunId = '...'` finds the children
+            tags={_core.AUTOLOGGING_TAG: FLAVOR, "mlflow.parentRunId": run_id},
             parent_run_id=run_id,
         )
         params = base | dict(row["params"])
