@@ -25,6 +25,7 @@ INTEGRATIONS: dict[str, tuple[str, str]] = {
     "sklearn": ("sklearn", "nbtrack.sklearn"),
     "xgboost": ("xgboost", "nbtrack.xgboost"),
     "lightgbm": ("lightgbm", "nbtrack.lightgbm"),
+    "pytorch": ("lightning", "nbtrack.pytorch"),
 }
 
 
