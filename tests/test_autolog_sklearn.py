@@ -253,3 +253,28 @@ def _sklearn_regressor_reference(y: np.ndarray, predicted: np.ndarray) -> dict[s
     from nbtrack.autologging import _sklearn
 
     return {k: float(v) for k, v in _sklearn._sklearn_regressor_metrics(y, predicted, None).items()}
+
+
+def test_mlflow_grid_search_example_flow_through_the_alias(
+    iris: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The calls of MLflow's examples/sklearn_autolog/grid_search_cv.py, via ``as mlflow``."""
+    from sklearn import svm
+
+    import nbtrack as mlflow
+
+    try:
+        mlflow.sklearn.autolog()
+        x, y = iris
+        parameters = {"kernel": ("linear", "rbf"), "C": [1, 10]}
+        clf = GridSearchCV(svm.SVC(), parameters)
+        with mlflow.start_run() as run:
+            clf.fit(x, y)
+        data = mlflow.MlflowClient().get_run(run.info.run_id).data
+        assert {"best_C", "best_kernel"} <= data.params.keys()
+        runs = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+        assert len(runs) == 4  # 4 candidates, under max_tuning_runs=5
+        assert set(runs["params.kernel"]) == {"linear", "rbf"}
+        assert runs["metrics.mean_test_score"].between(0, 1).all()
+    finally:
+        mlflow.sklearn.autolog(disable=True)
