@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class LoadOptions:
     trusted_types: tuple[str, ...] = ()
     trust_code: bool = False
     recorded: bool = False
+    model_config: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(

@@ -55,7 +55,7 @@ class SklearnFlavor(Flavor):
             return ser.load_skops(file, options)
         return ser.load_pickle(file, options)
 
-    def predict(self, native: Any, data: Any) -> Any:
+    def predict(self, native: Any, data: Any, params: dict[str, Any] | None = None) -> Any:
         """``estimator.predict(data)``."""
         return native.predict(data)
 

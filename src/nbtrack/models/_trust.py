@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.models import _serialization as ser
 from nbtrack.models._errors import ModelFormatError, ModelIntegrityError, UnsafeModelError
-from nbtrack.models._format import read_document
+from nbtrack.models._format import CODE_DIR, read_document
 from nbtrack.models._serialization import LoadOptions
 
 if TYPE_CHECKING:
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 #: Tag a run gets for each model ``log_model`` wrote: ``nbtrack.model.<artifact_path>``,
 #: value the sha256 of that model's ``MLmodel``.
 TAG_PREFIX = "nbtrack.model."
-#: Where a model's ``code_paths`` are copied (MLflow's layout).
-CODE_DIR = "code"
 _OWN_PACKAGE = "nbtrack"
 _OPT_INS = (
     "pass trust_code=True to load_model (nbtrack models serve --trust-code; "
