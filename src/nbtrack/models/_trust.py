@@ -143,6 +143,14 @@ def _import_checked(
     if top == _OWN_PACKAGE:  # nbtrack is imported; its submodules resolve in its own package
         return importlib.import_module(module_name)
     origin = _origin(top)
+    shipped = model_dir / CODE_DIR
+    if origin is None and ((shipped / f"{top}.py").is_file() or (shipped / top).is_dir()):
+        raise UnsafeModelError(
+            f"the model in {model_dir} names the {what} class {class_path!r}, whose module "
+            f"{module_name!r} came with the model ({CODE_DIR}/, its code_paths). That folder "
+            "goes on the Python path only for a model loaded from the store run that logged "
+            f"it. If you trust this model, {_OPT_INS}"
+        )
     if origin is None:
         raise ModelFormatError(
             f"cannot import the {what} class {class_path!r} (no module named {top!r}); "
