@@ -67,6 +67,9 @@ def test_sklearn_with_mlflows_keywords(tmp_path: Path, client: nbtrack.TrackingC
     )
     with pytest.raises(UnsafeModelError, match="allow_pickle=True"):
         nbtrack.sklearn.load_model(client.download_artifacts(info.run_id, "pipe", tmp_path / "c"))
+    version = nbtrack.register_model(info.model_uri, "pipe")  # the registry keeps the record
+    registered = nbtrack.pyfunc.load_model(f"models:/pipe/{version.version}")
+    np.testing.assert_allclose(registered.predict(D), pipe.predict(D))
 
 
 def test_keywords_that_contradict_are_refused_before_anything_is_logged(
