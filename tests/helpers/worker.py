@@ -79,6 +79,25 @@ def log_many(args: argparse.Namespace) -> None:
     print(run.info.run_id)
 
 
+def shared_value(worker: int, i: int) -> float:
+    """The value worker ``worker`` logs as its ``i``-th point of the shared run: unique."""
+    return worker * 1_000_000 + i
+
+
+def log_shared(args: argparse.Namespace) -> None:
+    """Log ``points`` values of metric ``m`` with ``step=None`` to the run in --run-id-file."""
+    client = nbtrack.TrackingClient(args.store)
+    run_id = Path(args.run_id_file).read_text()
+    client.get_run(run_id)  # the store is open before "go"
+    Path(args.ready).touch()
+    wait_for(Path(args.go))
+    for i in range(args.points):
+        client.log_metric(run_id, "m", shared_value(args.worker, i))
+        if args.flush_every and (i + 1) % args.flush_every == 0:
+            client.flush()
+    client.flush()
+
+
 def log_until_killed(args: argparse.Namespace) -> None:
     """Log forever, flushing every ``flush_every`` points and recording what is durable.
 
@@ -154,6 +173,7 @@ def main() -> None:
     modes = {
         "open-new": open_new,
         "log-many": log_many,
+        "log-shared": log_shared,
         "log-until-killed": log_until_killed,
         "stay-alive": stay_alive,
         "search-loop": search_loop,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from nbtrack._validation import MetricRows, metric_rows
+from nbtrack._validation import MAX_STEP, MetricRows, metric_rows, next_step
 from nbtrack.entities import (
     ArtifactInfo,
     LifecycleStage,
@@ -350,19 +350,26 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     def log_metric(
         self, run_id: str, key: str, value: float, timestamp: int, step: int | None
-    ) -> int:
-        """Queue one metric point; returns the step it was given."""
+    ) -> None:
+        """Queue one metric point.
+
+        ``step=None`` is queued as None: the writer gives the point the key's
+        next step as stored when it writes it, so several processes logging to
+        one key never collide. Explicit steps are kept, and replace a stored
+        point of the same step.
+        """
         state = self._writable(run_id)
         last = state.last_steps.get(key, -1)
         if step is None:
-            step = last + 1
-        rewrite = step <= last  # may replace a stored value: the writer takes more care
-        if not rewrite:
-            state.last_steps[key] = step
+            state.last_steps[key] = last + 1 if last < MAX_STEP else next_step(key, last)
+            rewrite = False
+        else:
+            rewrite = step <= last  # may replace a stored value: the writer takes more care
+            if not rewrite:
+                state.last_steps[key] = step
         context = self.cell_context
         cell = context[1] if context is not None and context[0] == state.run_pk else None
         self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell, rewrite))
-        return step
 
     def prepare_metrics(self, run_id: str, points: Iterable[Any]) -> MetricRows:
         """Check ``(key, value, timestamp, step)`` points and shape them as table rows.
@@ -387,7 +394,8 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         state.last_steps.update(batch.last_steps)
         run_pk = state.run_pk
         self.writer.put_batch(
-            (OP_METRICS, run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite), len(batch.rows)
+            (OP_METRICS, run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite, batch.auto),
+            len(batch.rows),
         )
 
     def _metric_key_ids(self, keys: set[str]) -> dict[str, int]:
