@@ -39,8 +39,8 @@ from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 
-from nbtrack._validation import MAX_STEP, next_step
-from nbtrack.exceptions import WriteError
+from nbtrack._validation import MAX_STEP
+from nbtrack.exceptions import InvalidInputError, WriteError
 from nbtrack.store import _dialect, schema
 from nbtrack.store._writer_statements import WriterStatements, intern_keys
 
@@ -86,10 +86,11 @@ HEARTBEAT_INTERVAL_S = 30.0
 #: Pauses before trying a batch again that failed because of the database rather
 #: than its values (disk full, read-only file, I/O error): two more tries, ~0.3 s.
 RETRY_DELAYS_S = (0.05, 0.25)
-#: Transactions spent on finding the bad values of one failed batch; parts still
-#: failing when they are spent are reported as a whole (a bound on time, not on data:
-#: values are checked when logged, so a bad one reaching the writer is rare).
-MAX_ISOLATION_TRANSACTIONS = 256
+#: A failed part of a batch with at most this many operations (or points of one
+#: log_batch) is tried one by one rather than halved again: finding one bad value
+#: in 50,000 takes ~40 transactions, and when every value is bad (values are checked
+#: when logged, so that takes a bug) ~1.1 per value.
+ONE_BY_ONE_BELOW = 16
 #: Failures listed one by one in a WriteError and in the log; later ones are counted.
 MAX_LISTED_FAILURES = 10
 #: Characters kept of one failure's message (a driver's error can quote a whole statement).
@@ -313,7 +314,7 @@ class BackgroundWriter:
             len(batch),
             _error_text(error),
         )
-        self._isolate(batch, error, [MAX_ISOLATION_TRANSACTIONS])
+        self._isolate(batch, error)
 
     def _attempt(self, ops: list[tuple[Any, ...]]) -> Exception | None:
         """Write ``ops`` in one transaction; the error if it failed (and was rolled back)."""
@@ -325,24 +326,24 @@ class BackgroundWriter:
             return exc
         return None
 
-    def _isolate(self, ops: list[tuple[Any, ...]], error: Exception, budget: list[int]) -> None:
+    def _isolate(self, ops: list[tuple[Any, ...]], error: Exception) -> None:
         """Store what can be stored of ``ops`` (which failed with ``error``), in order.
 
-        Halves are written one after the other, and a failing half is split
-        again, down to single operations and single points of a batch.
+        Parts are written one after the other, and a failing part is split
+        again, down to single operations and single points of a batch. A
+        database failure meanwhile (the disk filled up) fails the part whole.
         """
-        halves = _halves(ops)
-        if halves is None or budget[0] <= 0 or _database_failure(error):
+        parts = _split(ops)
+        if parts is None or _database_failure(error):
             self._record_error(ops, error)
             return
-        for half in halves:
-            budget[0] -= 1
-            failed = self._attempt(half)
+        for part in parts:
+            failed = self._attempt(part)
             if failed is not None:
-                self._isolate(half, failed, budget)
+                self._isolate(part, failed)
 
     def _record_error(self, ops: list[tuple[Any, ...]], exc: Exception) -> None:
-        values = sum(len(op[2]) if op[0] == OP_METRICS else 1 for op in ops if op[0] != OP_CALL)
+        values = sum(len(op[2]) if op[0] == OP_METRICS else 1 for op in ops)
         what = _describe(ops[0])
         if len(ops) > 1:
             what = f"{len(ops)} operations ({values} values; the first: {what})"
@@ -551,9 +552,13 @@ class _NextSteps:
         last = self.last.get(series)
         if last is None:
             last = self._start(run_pk, key_id, segments)
-        step = last + 1 if last < MAX_STEP else next_step(f"#{key_id} of run #{run_pk}", last)
-        self.last[series] = step
-        return step
+        if last >= MAX_STEP:
+            raise InvalidInputError(
+                f"this metric already has the largest step ({MAX_STEP}); "
+                "give later points explicit steps"
+            )
+        self.last[series] = last + 1
+        return last + 1
 
     def saw(self, run_pk: int, key_id: int, step: int) -> None:
         """An explicit step of a series that has auto steps in this transaction."""
@@ -630,16 +635,24 @@ def _fill_steps(
             append(row)
 
 
-def _halves(ops: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]] | None:
-    """``ops`` in two parts, in order (a single batch of points split by its points)."""
+def _split(ops: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]] | None:
+    """``ops`` in halves, or one by one when few, in order; None for a single value.
+
+    A single log_batch is split by its points.
+    """
     if len(ops) > 1:
+        if len(ops) <= ONE_BY_ONE_BELOW:
+            return [[op] for op in ops]
         middle = len(ops) // 2
         return [ops[:middle], ops[middle:]]
     op = ops[0]
-    if op[0] == OP_METRICS and len(op[2]) > 1:
-        middle = len(op[2]) // 2
-        return [[(*op[:2], op[2][:middle], *op[3:])], [(*op[:2], op[2][middle:], *op[3:])]]
-    return None
+    rows = op[2] if op[0] == OP_METRICS else ()
+    if len(rows) <= 1:
+        return None
+    if len(rows) <= ONE_BY_ONE_BELOW:
+        return [[(*op[:2], [row], *op[3:])] for row in rows]
+    middle = len(rows) // 2
+    return [[(*op[:2], rows[:middle], *op[3:])], [(*op[:2], rows[middle:], *op[3:])]]
 
 
 _NAMES = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag", OP_CELL: "cell"}
@@ -650,7 +663,10 @@ def _describe(op: tuple[Any, ...]) -> str:
     if op[0] == OP_STATEMENT:
         return str(op[2])
     if op[0] == OP_METRICS:  # a whole batch's rows would flood the log
-        return f"metric batch of {len(op[2])} points of run #{op[1]}"
+        rows = op[2]
+        if len(rows) == 1:
+            return f"point at step {rows[0][2]} of metric #{rows[0][1]} of run #{op[1]} (log_batch)"
+        return f"metric batch of {len(rows)} points of run #{op[1]}"
     if op[0] == OP_CELL:
         return f"cell #{op[2]} of run #{op[1]}"
     key = op[2]
