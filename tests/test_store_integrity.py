@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,81 @@ def _log_on_full_disk(client: TrackingClient, run_id: str, points: int) -> tuple
             sa.event.remove(engine, "begin", count)
         engine.dispose()
     return begun, str(info.value)
+
+
+# -- durability (issue 11, point 13) -------------------------------------------------------
+
+
+@pytest.fixture
+def durability_reset() -> Iterator[None]:
+    yield
+    nbtrack.store.set_durability(None)
+
+
+def _synchronous(client: TrackingClient) -> tuple[int, int]:
+    """``PRAGMA synchronous`` of the writer's connection and of a reading one (1 NORMAL, 2 FULL)."""
+    store = client.store
+    written = store.writer.call(lambda conn: conn.exec_driver_sql("PRAGMA synchronous").scalar())
+    with store.engine.connect() as conn:
+        read = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    return int(written), int(read)
+
+
+def test_durability_is_normal_by_default(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NBTRACK_DURABILITY", raising=False)
+    assert _synchronous(client) == (1, 1)
+
+
+@pytest.mark.usefixtures("durability_reset")
+def test_full_durability_from_the_environment_reaches_every_connection(
+    client: TrackingClient, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nbtrack.store.close_all()
+    monkeypatch.setenv("NBTRACK_DURABILITY", " Full ")
+    reopened = TrackingClient(client.tracking_uri)
+    assert _synchronous(reopened) == (2, 2)
+    reopened.log_metric(run_id, "m", 1.0)
+    reopened.flush()
+    assert reopened.get_run(run_id).data.metrics == {"m": 1.0}
+
+
+@pytest.mark.usefixtures("durability_reset")
+def test_set_durability_applies_to_an_open_store(
+    client: TrackingClient, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NBTRACK_DURABILITY", raising=False)
+    client.log_metric(run_id, "m", 1.0)
+    assert _synchronous(client) == (1, 1)
+    nbtrack.store.set_durability("full")
+    assert _synchronous(client) == (2, 2)
+    client.log_metric(run_id, "m", 2.0)
+    nbtrack.store.set_durability(None)  # back to the environment's: normal
+    assert _synchronous(client) == (1, 1)
+    assert [p.value for p in client.get_metric_history(run_id, "m")] == [1.0, 2.0]
+
+
+@pytest.mark.usefixtures("durability_reset")
+def test_unknown_durability_is_refused_by_name(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InvalidInputError, match="unknown durability 'paranoid'; use 'normal'"):
+        nbtrack.store.set_durability("paranoid")
+    monkeypatch.setenv("NBTRACK_DURABILITY", "fsync")
+    with pytest.raises(InvalidInputError, match="NBTRACK_DURABILITY: unknown durability 'fsync'"):
+        TrackingClient(store_dir).search_runs()
+
+
+@pytest.mark.usefixtures("durability_reset")
+def test_tracker_durability_setting_reaches_the_connection(
+    ip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NBTRACK_DURABILITY", raising=False)
+    assert ip.run_cell("%track start").success
+    client = nbtrack.active_run().client  # type: ignore[union-attr]
+    assert _synchronous(client) == (1, 1)
+    assert ip.run_cell("%config Tracker.durability = 'full'").success
+    assert _synchronous(client) == (2, 2)
+    assert ip.run_cell("%config Tracker.durability = ''").success
+    assert _synchronous(client) == (1, 1)
