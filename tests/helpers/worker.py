@@ -132,6 +132,31 @@ def stay_alive(args: argparse.Namespace) -> None:
     nbtrack.end_run()
 
 
+def create_and_wait(args: argparse.Namespace) -> None:
+    """Create a run with ``TrackingClient.create_run``, report its id; exit on go, not ending it."""
+    client = nbtrack.TrackingClient(args.store)
+    run = client.create_run("0", run_name="launched")
+    client.flush()
+    write_atomic(Path(args.run_id_file), run.info.run_id)
+    wait_for(Path(args.go), timeout=120)
+
+
+def write_run(args: argparse.Namespace) -> None:
+    """Log to another process's run (id in --run-id-file), flush, say ready; on go log again, exit.
+
+    The run is never ended here.
+    """
+    wait_for(Path(args.run_id_file), timeout=120)
+    client = nbtrack.TrackingClient(args.store)
+    run_id = Path(args.run_id_file).read_text()
+    client.log_metric(run_id, "w", float(args.worker))
+    client.flush()
+    Path(args.ready).touch()
+    wait_for(Path(args.go), timeout=120)
+    client.log_metric(run_id, "w", float(args.worker) + 0.5)
+    client.flush()
+
+
 def search_loop(args: argparse.Namespace) -> None:
     """Search runs and read a metric history until the stop file appears.
 
@@ -176,6 +201,8 @@ def main() -> None:
         "log-shared": log_shared,
         "log-until-killed": log_until_killed,
         "stay-alive": stay_alive,
+        "create-and-wait": create_and_wait,
+        "write-run": write_run,
         "search-loop": search_loop,
     }
     modes[args.mode](args)

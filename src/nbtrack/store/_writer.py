@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -41,7 +42,7 @@ import sqlalchemy as sa
 
 from nbtrack._validation import MAX_STEP
 from nbtrack.exceptions import InvalidInputError, WriteError
-from nbtrack.store import _dialect, schema
+from nbtrack.store import _dialect, _liveness, schema
 from nbtrack.store._writer_statements import WriterStatements, intern_keys
 
 log = logging.getLogger(__name__)
@@ -213,8 +214,15 @@ class BackgroundWriter:
         """How many operations wait to be written."""
         return len(self._queue)
 
+    def is_alive(self) -> bool:
+        """Whether the writer thread still runs (it stops at :meth:`close`)."""
+        return self._thread.is_alive()
+
     def add_heartbeat(self, run_pk: int) -> None:
-        """Keep ``runs.heartbeat`` of this run fresh while this process lives."""
+        """Keep the run's heartbeats fresh while this process lives.
+
+        ``runs.heartbeat`` (while RUNNING) and this process's ``run_writers`` row.
+        """
         self._heartbeat_runs.add(run_pk)
 
     def remove_heartbeat(self, run_pk: int) -> None:
@@ -489,15 +497,23 @@ class BackgroundWriter:
         if not self._heartbeat_runs or now - self._last_heartbeat < HEARTBEAT_INTERVAL_S:
             return
         self._last_heartbeat = now
-        runs = schema.runs
-        stmt = (
-            runs.update()
-            .where(runs.c.run_pk.in_(list(self._heartbeat_runs)))
-            .where(runs.c.status == "RUNNING")
-            .values(heartbeat=time.time_ns() // 1_000_000)
-        )
+        runs, writers = schema.runs, schema.run_writers
+        run_pks = list(self._heartbeat_runs)
+        beat = time.time_ns() // 1_000_000
         with _dialect.write_transaction(self._engine) as conn:
-            conn.execute(stmt)
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_pk.in_(run_pks))
+                .where(runs.c.status == "RUNNING")
+                .values(heartbeat=beat)
+            )
+            conn.execute(
+                writers.update()
+                .where(writers.c.run_pk.in_(run_pks))
+                .where(writers.c.host == _liveness.HOST)
+                .where(writers.c.pid == os.getpid())
+                .values(heartbeat=beat)
+            )
 
 
 _SERIES = itemgetter(0, 1)

@@ -33,7 +33,11 @@ from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import _dialect, _liveness, _records, locate, migrate, schema
 from nbtrack.store._experiments import ExperimentsMixin, int_id
 from nbtrack.store._liveness import now_ms
-from nbtrack.store._maintenance import MaintenanceMixin
+from nbtrack.store._maintenance import (
+    MaintenanceMixin,
+    join_run_statement,
+    leave_runs_statement,
+)
 from nbtrack.store._names import random_run_name
 from nbtrack.store._timeline import TimelineMixin
 from nbtrack.store._writer import (
@@ -78,6 +82,8 @@ class _RunState:
     params: dict[str, str] = field(default_factory=dict)
     #: In the trash (as this process last saw it): logging to it is refused.
     deleted: bool = False
+    #: This process is recorded among the run's writers (see ``run_writers``).
+    registered: bool = False
 
 
 class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
@@ -103,7 +109,14 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
     # -- lifecycle ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush pending writes, stop the writer and release connections."""
+        """Flush pending writes, stop the writer and release connections.
+
+        This process leaves the writers of its runs: a run it created and did
+        not end is marked KILLED at the next open unless another process still
+        writes it.
+        """
+        if self.writer.is_alive():
+            self.writer.put((OP_STATEMENT, leave_runs_statement(), "end of this process's writes"))
         self.writer.close()
         self.engine.dispose()
 
@@ -164,18 +177,20 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                     schema.tags.insert(),
                     [{"run_pk": run_pk, "key": k, "value": v} for k, v in tags.items()],
                 )
+            conn.execute(join_run_statement(run_pk))
             return int(run_pk)
 
         run_pk = self.writer.call(insert)
-        self._runs[run_id] = _RunState(run_pk)
+        self._runs[run_id] = _RunState(run_pk, registered=True)
         self.writer.add_heartbeat(run_pk)
         return self.get_run(run_id)
 
     def resume_run(self, run_id: str) -> Run:
         """Make an existing run RUNNING again, owned by this process; its steps continue."""
         state = self._state(run_id)
-        self.writer.call(
-            lambda conn: conn.execute(
+
+        def resume(conn: sa.Connection) -> None:
+            conn.execute(
                 runs_t.update()
                 .where(runs_t.c.run_pk == state.run_pk)
                 .values(
@@ -186,7 +201,10 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                     heartbeat=now_ms(),
                 )
             )
-        )
+            conn.execute(join_run_statement(state.run_pk))
+
+        self.writer.call(resume)
+        state.registered = True
         self.writer.add_heartbeat(state.run_pk)
         return self.get_run(run_id)
 
@@ -237,7 +255,21 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 f"run {run_id} is deleted; restore it first (nbtrack.restore_run({run_id!r}) "
                 "or `TrackingClient().restore_run(...)`) to log to it"
             )
+        if not state.registered:
+            self._join(state, run_id)
         return state
+
+    def _join(self, state: _RunState, run_id: str) -> None:
+        """Record this process among the run's writers (queued), so the run lives while it does.
+
+        A run another process created (``TrackingClient.create_run`` in a
+        launcher, then logged to by workers) stays RUNNING while any writer lives.
+        """
+        state.registered = True
+        self.writer.put(
+            (OP_STATEMENT, join_run_statement(state.run_pk), f"writer record of run {run_id}")
+        )
+        self.writer.add_heartbeat(state.run_pk)
 
     def set_terminated(self, run_id: str, status: RunStatus, end_time: int) -> None:
         """End a run with ``status``; written in order with everything logged before."""
@@ -251,6 +283,15 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 f"status {status} of run {run_id}",
             )
         )
+        writers = schema.run_writers
+        self.writer.put(
+            (
+                OP_STATEMENT,
+                writers.delete().where(writers.c.run_pk == state.run_pk),
+                f"writer records of ended run {run_id}",
+            )
+        )
+        state.registered = False  # logging to it again records the writer again
         self.writer.remove_heartbeat(state.run_pk)
 
     def set_run_name(self, run_id: str, name: str) -> None:
