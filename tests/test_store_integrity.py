@@ -413,3 +413,19 @@ def test_tracker_durability_setting_reaches_the_connection(
     assert _synchronous(client) == (2, 2)
     assert ip.run_cell("%config Tracker.durability = ''").success
     assert _synchronous(client) == (1, 1)
+
+
+def test_the_hot_path_literals_are_the_documented_bounds() -> None:
+    for bound in (check.MIN_STEP, check.MAX_STEP):
+        assert check.step("m", bound) == bound
+    for bound in (check.MIN_TIMESTAMP_MS, check.MAX_TIMESTAMP_MS):
+        assert check.timestamp(bound) == bound
+    for outside in (check.MIN_STEP - 1, check.MAX_STEP + 1):
+        with pytest.raises(InvalidInputError):
+            check.step("m", outside)
+    for outside in (check.MIN_TIMESTAMP_MS - 1, check.MAX_TIMESTAMP_MS + 1):
+        with pytest.raises(InvalidInputError):
+            check.timestamp(outside)
+    assert check.MIN_STEP == -(2**63)
+    assert check.MAX_STEP == 2**63 - 1
+    assert check.MIN_TIMESTAMP_MS == -check.MAX_TIMESTAMP_MS == -(2**63 // 10**6)

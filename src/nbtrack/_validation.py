@@ -22,7 +22,7 @@ MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_RUN_NAME_LENGTH = 250
 MAX_EXPERIMENT_NAME_LENGTH = 256
-#: Steps are stored as 64-bit integers.
+#: Steps are stored as 64-bit integers. (step() and timestamp() repeat these bounds.)
 MIN_STEP = -(2**63)
 MAX_STEP = 2**63 - 1
 #: Timestamps (ms since the epoch) from 1677-09-21 to 2262-04-11: what pandas'
@@ -127,7 +127,7 @@ class MetricRows(NamedTuple):
     auto: bool
 
 
-def metric_rows(
+def metric_rows(  # noqa: PLR0912 (checks inlined: a call per point would cost more)
     points: Iterable[Any], run_pk: int, key_ids: Mapping[str, int], last_steps: Mapping[str, int]
 ) -> MetricRows:
     """Check ``(key, value, timestamp, step)`` points and build their table rows in one pass.
@@ -147,6 +147,13 @@ def metric_rows(
     rewrite = auto = False
     rows: list[tuple[int, int | str, int | None, int, float | None]] = []
     append = rows.append
+    # Locals: this loop runs once per point.
+    low_stamp, high_stamp, low_step, high_step = (
+        MIN_TIMESTAMP_MS,
+        MAX_TIMESTAMP_MS,
+        MIN_STEP,
+        MAX_STEP,
+    )
     for name, value, stamp, position in points:
         key_id: int | str | None = key_ids.get(name) if type(name) is str else None
         if key_id is None:
@@ -159,18 +166,24 @@ def metric_rows(
             value = metric_value(name, value)
         if stamp is None:
             stamp = now
-        elif type(stamp) is not int or not MIN_TIMESTAMP_MS <= stamp <= MAX_TIMESTAMP_MS:
+        elif type(stamp) is not int or not low_stamp <= stamp <= high_stamp:
             stamp = timestamp(stamp)
         last = steps.get(name, -1)
         if position is None:
-            steps[name] = next_step(name, last)
+            steps[name] = last + 1 if last < high_step else next_step(name, last)
             auto = True
         else:
-            if type(position) is not int or not MIN_STEP <= position <= MAX_STEP:
+            if type(position) is not int:
                 position = step(name, position)
+            # ``last`` is a valid step: only a step past it can be too large, and
+            # only one not past it too small.
             if position > last:
+                if position > high_step:
+                    step(name, position)
                 steps[name] = position
             else:
+                if position < low_step:
+                    step(name, position)
                 rewrite = True
         # v == v is False only for NaN, which is stored as NULL.
         append((run_pk, key_id, position, stamp, value if value == value else None))  # noqa: PLR0124
@@ -191,7 +204,8 @@ def step(name: str, value: Any) -> int | None:
     """A metric step: None (the next step of that metric) or a 64-bit integer."""
     if value is None:
         return None
-    if type(value) is int and MIN_STEP <= value <= MAX_STEP:
+    # Literals, not MIN_STEP/MAX_STEP: constants cost less than globals on the hot path.
+    if type(value) is int and -9_223_372_036_854_775_808 <= value <= 9_223_372_036_854_775_807:
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         number = int(value)
@@ -210,7 +224,7 @@ def timestamp(value: Any) -> int:
     """A timestamp in ms since the epoch (years 1677 to 2262); None means now."""
     if value is None:
         return time.time_ns() // 1_000_000
-    if type(value) is int and MIN_TIMESTAMP_MS <= value <= MAX_TIMESTAMP_MS:
+    if type(value) is int and -9_223_372_036_854 <= value <= 9_223_372_036_854:
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         number = int(value)

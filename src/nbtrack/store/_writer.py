@@ -626,8 +626,13 @@ def _segments(
         else:
             _, run_pk, key, value, timestamp, step = op[:6]
             key_id = key_ids[key]
-            if step is None:
-                step = steps.next(run_pk, key_id, segments)
+            if step is None:  # steps.next, inlined for a loop of log_metric(step=None)
+                series = (run_pk, key_id)
+                last = auto.get(series)
+                if last is None or last >= MAX_STEP:
+                    step = steps.next(run_pk, key_id, segments)
+                else:
+                    step = auto[series] = last + 1
             elif auto:
                 steps.saw(run_pk, key_id, step)
             # value != value only for NaN, which is stored as NULL.
