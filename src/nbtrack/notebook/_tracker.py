@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import IPython
-from traitlets import Bool, Unicode
+from traitlets import Bool, Enum, Unicode, observe
 from traitlets.config import Configurable
 
 from nbtrack import fluent
@@ -93,6 +93,20 @@ class Tracker(Configurable):
         help="Experiment for `%track start` when --experiment is not given "
         "(empty: the active experiment, else 'Default').",
     ).tag(config=True)
+
+    durability = Enum(
+        ["", "normal", "full"],
+        "",
+        help="What flush() guarantees: 'normal' (a flushed value survives the kernel being "
+        "killed) or 'full' (it survives a power loss too: an fsync per write transaction). "
+        "Empty: NBTRACK_DURABILITY, else 'normal'.",
+    ).tag(config=True)
+
+    @observe("durability")
+    def _durability_changed(self, change: dict[str, Any]) -> None:
+        from nbtrack.store import set_durability
+
+        set_durability(change["new"] or None)
 
     def __init__(self, shell: InteractiveShell, **kwargs: Any) -> None:
         super().__init__(parent=shell, **kwargs)
