@@ -307,7 +307,14 @@ def test_other_files_are_refused_and_left_as_they_were(
 
 
 @pytest.mark.parametrize(
-    "args", [["runs", "list"], ["experiments", "list"], ["runs", "show", "abc123"]]
+    "args",
+    [
+        ["runs", "list"],
+        ["experiments", "list"],
+        ["runs", "show", "abc123"],
+        ["models", "list"],
+        ["models", "history", "iris"],
+    ],
 )
 def test_read_commands_in_an_empty_directory_create_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
