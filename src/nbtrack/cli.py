@@ -253,19 +253,45 @@ def upgrade(ctx: click.Context) -> None:
     show_default=True,
     help="Keep unreferenced blobs younger than this many seconds (another process may be writing).",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="First check every artifact blob against its sha256 (reads them all); list damaged, "
+    "missing and invalid ones and exit 1 if there are any. Nothing damaged is deleted.",
+)
 @click.pass_context
-def gc(ctx: click.Context, grace: float) -> None:
+def gc(ctx: click.Context, grace: float, verify: bool) -> None:
     """Delete trashed runs for good and remove artifact blobs no run refers to.
 
     \b
     Example:
       nbtrack gc --grace 0
+      nbtrack gc --verify
     """
-    stats = _client(ctx).garbage_collect(grace)
+    client = _client(ctx)
+    problems = 0
+    if verify:
+        report = client.verify_artifacts()
+        problems = len(report.problems)
+        for problem in report.problems:
+            click.echo(f"{problem.kind}: {problem.where}")
+            for user in problem.used_by or ("(no run or model version uses it)",):
+                click.echo(f"  used by {user}")
+        if problems:
+            click.echo(
+                f"{report.checked} blob(s) checked, {problems} problem(s). Log each damaged "
+                "or missing file again to repair it (the same content restores the blob), or "
+                "delete the runs that use it."
+            )
+        else:
+            click.echo(f"{report.checked} blob(s) checked, all intact.")
+    stats = client.garbage_collect(grace)
     click.echo(
         f"Removed {stats['runs']} deleted run(s) and {stats['blobs']} unreferenced blob(s), "
         f"freeing {stats['bytes']} bytes."
     )
+    if problems:
+        ctx.exit(1)
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -32,11 +32,16 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.store import get_store, locate
-from nbtrack.store.artifacts import join_artifact_path, normalize_artifact_path
+from nbtrack.store.artifacts import (
+    directory_files,
+    join_artifact_path,
+    normalize_artifact_path,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nbtrack.store._verify import BlobReport
     from nbtrack.store.sql_store import SqlStore
 
 
@@ -364,15 +369,19 @@ class TrackingClient:
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
     ) -> list[str]:
-        """Store every file under a local directory, keeping its layout."""
+        """Store every file under a local directory, keeping its layout.
+
+        Symbolic links are followed only to files inside ``local_dir``; links that
+        point outside it, to directories, or nowhere are skipped with an
+        :class:`~nbtrack.exceptions.NbtrackWarning` naming each.
+        """
         root = Path(local_dir)
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a directory")
         store = self.store
         store.run_pk(run_id)
         logged = []
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = file.relative_to(root).as_posix()
+        for file, rel in directory_files(root):  # warns of each symlink it does not follow
             target = join_artifact_path(artifact_path, rel)
             sha, size = store.blobs.put_file(file)
             store.log_artifact_blob(run_id, target, sha, size)
@@ -463,6 +472,15 @@ class TrackingClient:
     def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
         """Remove deleted runs and unreferenced blobs older than ``grace_seconds``."""
         return self._synced().garbage_collect(grace_seconds)
+
+    def verify_artifacts(self) -> BlobReport:
+        """Check every stored artifact blob against its sha256 (reads them all; changes nothing).
+
+        The report's ``problems`` name each damaged, missing or invalid blob and
+        the run artifacts and model versions that use it; log a damaged file again
+        to repair it.
+        """
+        return self._synced().verify_blobs()
 
 
 def _status(status: str) -> RunStatus:
