@@ -42,7 +42,7 @@ from _ui_helpers import make_runs
 from nbtrack.cli import main
 from nbtrack.server import _handlers
 from nbtrack.server._series import SeriesCache
-from nbtrack.store import locate
+from nbtrack.store import close_all, locate
 
 #: A child that starts a run, logs one point, says the run's id and waits to be killed.
 DYING_LOGGER = """
@@ -454,8 +454,13 @@ def test_run_detail_and_unknown_run(api: Api, client: nbtrack.TrackingClient) ->
         assert f"no run with id {unknown!r}" in error(reply, 404)
 
 
-def test_run_of_a_dead_process_shows_killed(api: Api, client: nbtrack.TrackingClient) -> None:
+@pytest.mark.parametrize("server_opened_it", [True, False])
+def test_run_of_a_dead_process_shows_killed(
+    api: Api, client: nbtrack.TrackingClient, server_opened_it: bool
+) -> None:
     client.search_runs()  # the store exists before the child opens it
+    if not server_opened_it:
+        close_all()  # the server reads it read-only, and opens it to write only to mark the run
     child = subprocess.Popen(
         [sys.executable, "-c", DYING_LOGGER], stdout=subprocess.PIPE, text=True
     )
