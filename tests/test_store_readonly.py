@@ -161,6 +161,44 @@ def test_a_store_on_a_read_only_mount_is_read(tmp_path: Path) -> None:
     assert tree_state(store) == before
 
 
+HOLD_OPEN = """
+import sys, nbtrack
+client = nbtrack.TrackingClient(sys.argv[1])
+run_id = client.create_run("0", run_name="still-logging").info.run_id
+client.log_metric(run_id, "m", 7.0, step=0)
+client.flush()
+print(run_id, flush=True)
+sys.stdin.read()  # keeps the store open (its -wal and -shm) until the test is done
+"""
+
+
+def test_a_live_store_on_a_read_only_mount_is_read_with_its_pending_writes(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "live-mounted"
+    make_store(store, runs=1)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOLD_OPEN, str(store)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=child_env(),
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        run_id = writer.stdout.readline().strip()
+        assert Path(f"{store / 'nbtrack.db'}-wal").stat().st_size > 0  # not checkpointed yet
+        shown = on_read_only_mount(
+            store, nbtrack_command("--tracking-uri", str(store), "runs", "show", run_id)
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "still-logging" in shown.stdout
+        assert "RUNNING" in shown.stdout
+    finally:
+        writer.communicate("", timeout=60)
+    assert writer.returncode == 0
+
+
 def test_pending_writes_that_cannot_be_read_are_an_error_not_missing_data(
     tmp_path: Path,
 ) -> None:
