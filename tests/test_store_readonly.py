@@ -265,6 +265,16 @@ def test_an_old_schema_is_reported_by_readers_and_upgraded_by_nbtrack_upgrade(
     assert "is up to date" in again.output
 
 
+def test_upgrade_of_a_store_this_process_may_not_write_says_so(tmp_path: Path) -> None:
+    store = old_store(tmp_path)
+    with read_only_tree(store):
+        before = tree_state(store)
+        result = as_reader(nbtrack_command("--tracking-uri", str(store), "upgrade"))
+        assert result.returncode == 1
+        assert f"cannot upgrade the store at {store}: this process may not write" in result.stderr
+        assert tree_state(store) == before
+
+
 def test_upgrade_creates_no_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--tracking-uri", str(tmp_path / "none"), "upgrade"])
     assert result.exit_code == 1
