@@ -307,10 +307,14 @@ def test_end_with_status(
 
 
 def test_status(
-    run_cell: Callable[[str], ExecutionResult], capsys: pytest.CaptureFixture[str]
+    run_cell: Callable[[str], ExecutionResult],
+    capsys: pytest.CaptureFixture[str],
+    store_dir: Path,
 ) -> None:
     _ok(run_cell("%track status"))
-    assert "no active run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no active run" in out
+    assert f"store: {store_dir.resolve()}" in out  # which store, before any run
     _ok(run_cell("%track start probe --experiment Status"))
     run_id = _run_id()
     _ok(run_cell("a = 1\nb = 'two'\nloss = 0.5"))
@@ -327,6 +331,7 @@ def test_status(
     assert "1 artifacts" in out  # environment.json
     assert "1 watched" in out
     assert "snapshot: not yet" in out
+    assert f"store: {store_dir.resolve()}" in out
     _ok(run_cell("%track snapshot"))
     capsys.readouterr()
     _ok(run_cell("%track status"))

@@ -19,7 +19,7 @@ import {
 } from './format';
 import { groupRuns, keyMetrics, mergePages } from './runs';
 import { Timer } from './timer';
-import { IExperiment, IRunSummary } from './tokens';
+import { IExperiment, IRunSummary, IServerStatus } from './tokens';
 
 /** Options of {@link RunsSidebar}. */
 export interface IRunsSidebarOptions {
@@ -88,6 +88,8 @@ export class RunsSidebar extends Widget {
       attrs: { role: 'status' }
     });
     this._loadingLine.hidden = true;
+    this._storeLine = h('div', { className: 'nbtrack-store-path' });
+    this._storeLine.hidden = true;
     const header = h('div', { className: 'nbtrack-sidebar-header' }, [
       h('h2', { className: 'nbtrack-sidebar-title', text: 'Runs' }),
       this._loadingLine,
@@ -105,7 +107,8 @@ export class RunsSidebar extends Widget {
       this._filter.node,
       this._notice,
       h('div', { className: 'nbtrack-runs-scroll' }, [this._table]),
-      this._more
+      this._more,
+      this._storeLine
     );
     this._renderContext();
 
@@ -213,6 +216,19 @@ export class RunsSidebar extends Widget {
     super.dispose();
   }
 
+  /** The footer naming the store this notebook's runs come from (full URI on hover). */
+  private _showStore(status: IServerStatus): void {
+    const path = status.store_path;
+    this._storeLine.hidden = !path;
+    if (!path) {
+      return;
+    }
+    this._storeLine.textContent = status.store_exists
+      ? `Store: ${path}`
+      : `Store (created by the first run): ${path}`;
+    this._storeLine.title = `${path}\n${status.tracking_uri ?? ''}`.trim();
+  }
+
   private _setLoading(loading: boolean): void {
     if (!loading) {
       this._loading.stop();
@@ -230,6 +246,16 @@ export class RunsSidebar extends Widget {
       if (!this._storeExists) {
         const status = await this._api.status(this._notebook);
         this._serverMissing = false;
+        this._showStore(status);
+        if (status.store_problem) {
+          // Asked again at the next refresh: `nbtrack upgrade` may have fixed it.
+          this._storeExists = false;
+          this._runs = [];
+          this._nextToken = null;
+          this._render();
+          this._showNotice(status.store_problem, 'nbtrack-notice-error');
+          return;
+        }
         this._storeExists = status.store_exists;
         if (!status.store_exists) {
           this._runs = [];
@@ -537,6 +563,7 @@ export class RunsSidebar extends Widget {
   private readonly _table: HTMLTableElement;
   private readonly _more: HTMLButtonElement;
   private readonly _loadingLine: HTMLSpanElement;
+  private readonly _storeLine: HTMLDivElement;
   private readonly _loading = new Timer();
   private readonly _names: ExperimentNames | null;
   private _again = false;

@@ -106,6 +106,59 @@ describe('RunsSidebar', () => {
     );
   });
 
+  it('names the store in its footer, with the URI on hover', async () => {
+    const { api } = apiWith(path =>
+      path === 'status'
+        ? json({
+            version: '0.1.0',
+            store_exists: true,
+            tracking_uri: 'sqlite:////home/me/lab/.nbtrack/nbtrack.db',
+            store_path: '/home/me/lab/.nbtrack',
+            store_problem: null
+          })
+        : path === 'experiments'
+          ? json({ experiments: [EXPERIMENT] })
+          : json({ runs: [run({ run_id: 'a' })], next_page_token: null })
+    );
+    sidebar = new RunsSidebar({ api, openRun: () => undefined });
+    await sidebar.refresh();
+    const footer = sidebar.node.querySelector<HTMLElement>(
+      '.nbtrack-store-path'
+    );
+    expect(footer?.hidden).toBe(false);
+    expect(footer?.textContent).toBe('Store: /home/me/lab/.nbtrack');
+    expect(footer?.title).toContain(
+      'sqlite:////home/me/lab/.nbtrack/nbtrack.db'
+    );
+    expect(rows(sidebar)).toHaveLength(1);
+  });
+
+  it('shows why a store cannot be read instead of runs', async () => {
+    const problem = 'store needs upgrading: run `nbtrack upgrade`';
+    const { api, seen } = apiWith(path =>
+      path === 'status'
+        ? json({
+            version: '0.1.0',
+            store_exists: true,
+            tracking_uri: 'sqlite:////old/nbtrack.db',
+            store_path: '/old',
+            store_problem: problem
+          })
+        : json({ message: 'not asked' }, 500)
+    );
+    sidebar = new RunsSidebar({ api, openRun: () => undefined });
+    await sidebar.refresh();
+    const notice = sidebar.node.querySelector<HTMLElement>('.nbtrack-notice');
+    expect(notice?.hidden).toBe(false);
+    expect(notice?.textContent).toBe(problem);
+    expect(rows(sidebar)).toHaveLength(0);
+    expect(seen.some(r => r.url.pathname.endsWith('/runs'))).toBe(false);
+    await sidebar.refresh(); // asked again: an upgrade may have fixed it
+    expect(seen.filter(r => r.url.pathname.endsWith('/status'))).toHaveLength(
+      2
+    );
+  });
+
   it('opens a run on click', async () => {
     const opened: string[] = [];
     const { api } = serverWith([run({ run_id: 'a' })]);

@@ -12,9 +12,10 @@ from nbtrack.exceptions import InvalidInputError
 from nbtrack.registry import ModelVersion, TrackingClient
 
 
-def _client(ctx: click.Context) -> TrackingClient:
+def _client(ctx: click.Context, readonly: bool = False) -> TrackingClient:
+    """The registry's client; ``readonly`` for commands that only read (nothing created)."""
     obj = ctx.find_root().obj or {}
-    return TrackingClient(obj.get("tracking_uri"))
+    return TrackingClient(obj.get("tracking_uri"), readonly=readonly)
 
 
 def _time(ms: int | None) -> str:
@@ -44,7 +45,7 @@ def models_list(ctx: click.Context, filter_string: str, max_results: int) -> Non
     Example:
       nbtrack models list --filter "tags.team = 'vision'"
     """
-    found = _client(ctx).search_registered_models(filter_string or None, max_results)
+    found = _client(ctx, readonly=True).search_registered_models(filter_string or None, max_results)
     if not found:
         click.echo("No registered models. Register one with nbtrack.register_model(uri, name).")
         return
@@ -72,7 +73,7 @@ def models_show(ctx: click.Context, name: str, version: str | None) -> None:
     Example:
       nbtrack models show iris --version 3
     """
-    client = _client(ctx)
+    client = _client(ctx, readonly=True)
     if version is not None:
         _show_version(client.get_model_version(name, version))
         return
@@ -138,7 +139,7 @@ def models_history(ctx: click.Context, name: str, limit: int | None) -> None:
     Example:
       nbtrack models history iris --limit 20
     """
-    events = _client(ctx).get_registry_history(name, limit)
+    events = _client(ctx, readonly=True).get_registry_history(name, limit)
     if not events:
         click.echo(f"No registry changes recorded for {name!r}.")
         return

@@ -19,7 +19,7 @@ from nbtrack import _demo
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run
-from nbtrack.exceptions import NbtrackError, NotFoundError
+from nbtrack.exceptions import NbtrackError, NotFoundError, StoreError
 from nbtrack.store import locate
 
 
@@ -233,17 +233,21 @@ def upgrade(ctx: click.Context) -> None:
     Example:
       nbtrack --tracking-uri /data/team/.nbtrack upgrade
     """
+    from nbtrack.store import why_not_writable
     from nbtrack.store._probe import existing_store
     from nbtrack.store.migrations import HEAD_REVISION
 
     uri = TrackingClient(ctx.obj.get("tracking_uri")).tracking_uri
     before = existing_store(uri).revision  # NotFoundError, nothing created, if there is none
-    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
     where = locate.store_location(uri)
     if before == HEAD_REVISION:
         click.echo(f"The store at {where} is up to date (schema {HEAD_REVISION}).")
-    else:
-        click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
+        return
+    why = why_not_writable(uri)
+    if why:
+        raise StoreError(f"cannot upgrade the store at {where}: {why}; ask its owner to run it")
+    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
+    click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
 
 
 @main.command()
