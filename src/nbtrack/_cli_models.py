@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -232,14 +233,15 @@ def models_serve(
       curl -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}' -H 'Content-Type: application/json' \\
            http://127.0.0.1:5001/invocations
     """
+    from nbtrack._optional import require
     from nbtrack.models import load_model
     from nbtrack.models.serving import build_app
 
+    uvicorn: Any = require("uvicorn", extra="models", purpose="nbtrack models serve")
     model = load_model(
         model_uri, allow_pickle=allow_pickle, trusted_types=trusted, client=_client(ctx)
     )
     app = build_app(model, max_body_bytes=max_body_bytes)
-    import uvicorn
 
     click.echo(f"Serving {model_uri} ({model.metadata.flavor}) on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
