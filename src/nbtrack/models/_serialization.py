@@ -134,7 +134,7 @@ def load_skops(file: Path, options: LoadOptions) -> Any:
         t for t in skops_io.get_untrusted_types(file=file) if t not in options.trusted_types
     ]
     if untrusted and (options.recorded or options.explicit):
-        return skops.io.load(file, trusted=[*options.trusted_types, *untrusted])
+        return skops_io.load(file, trusted=[*options.trusted_types, *untrusted])
     if untrusted:
         listed = ", ".join(repr(t) for t in untrusted)
         raise UnsafeModelError(
