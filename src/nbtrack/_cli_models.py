@@ -36,7 +36,13 @@ def models() -> None:
 
 @models.command("list")
 @click.option("--filter", "filter_string", default="", help="E.g. \"name LIKE 'iris%'\".")
-@click.option("--max-results", default=100, show_default=True, help="Rows to show.")
+@click.option(
+    "--max-results",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Rows to show (at least 1).",
+)
 @click.pass_context
 def models_list(ctx: click.Context, filter_string: str, max_results: int) -> None:
     """Print every registered model with its latest version, stages and aliases.
