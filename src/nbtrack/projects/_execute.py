@@ -413,10 +413,20 @@ def _stopper(
 
 
 async def _watch(stop: Callable[[], bool], on_stop: Callable[[], None]) -> None:
-    """Poll ``stop`` (in a thread: it may read a store) and act as Ctrl-C once it says so."""
-    while not await asyncio.to_thread(stop):
+    """Poll ``stop`` (in a thread: it may read a store) and act as Ctrl-C once it says so.
+
+    A ``stop`` that raises ends the polling (logged): the cells run on, as without it.
+    """
+    while True:
+        try:
+            stopped = await asyncio.to_thread(stop)
+        except Exception:  # the caller's check failed: never let it break the execution
+            log.warning("nbtrack: the stop check failed; no longer checking", exc_info=True)
+            return
+        if stopped:
+            on_stop()
+            return
         await asyncio.sleep(STOP_POLL_S)
-    on_stop()
 
 
 def _install_signal_handlers(

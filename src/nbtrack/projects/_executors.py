@@ -81,9 +81,11 @@ def _run_child(job: ChildJob, *, catch_interrupt: bool) -> ChildResult:
     from nbtrack.projects._run import RunInterrupted, read_notebook, run_notebook
 
     global _stop_requested
-    if _stop_requested or _parent_stopped(job):
+    if _stop_requested:
         return ChildResult(job.index, None, RunStatus.KILLED, "interrupted before it started")
     try:
+        if _parent_stopped(job):  # Ctrl-C on a Dask sweep: its parent is KILLED
+            return ChildResult(job.index, None, RunStatus.KILLED, "interrupted before it started")
         path = Path(job.notebook)
         run = run_notebook(
             read_notebook(path),
