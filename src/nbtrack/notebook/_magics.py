@@ -130,7 +130,8 @@ def _note_overridden(
     if differ:
         print(
             f"nbtrack: warning: the command that runs this notebook set the run's name and "
-            f"experiment; %track start's {' and '.join(differ)} are not used",
+            f"experiment; %track start's {' and '.join(differ)} "
+            f"{'is' if len(differ) == 1 else 'are'} not used",
             file=sys.stderr,
         )
 
