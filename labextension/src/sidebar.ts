@@ -15,6 +15,9 @@ import {
   formatShortTime,
   formatTime,
   metricTitle,
+  repeatedNames,
+  shortRunId,
+  statusGlyph,
   statusSlug
 } from './format';
 import { groupRuns, keyMetrics, mergePages } from './runs';
@@ -409,6 +412,7 @@ export class RunsSidebar extends Widget {
     }
     this._table.appendChild(h('thead', {}, [headRow]));
     const body = h('tbody');
+    const repeated = repeatedNames(this._runs);
     const groups: [string, IRunSummary[], boolean][] = [
       ['This notebook', current, true],
       [current.length ? 'Other runs' : 'Runs', others, false]
@@ -426,7 +430,9 @@ export class RunsSidebar extends Widget {
         ])
       );
       for (const run of runs) {
-        body.appendChild(this._row(run, metrics, isCurrent));
+        body.appendChild(
+          this._row(run, metrics, isCurrent, repeated.has(run.run_name))
+        );
       }
     }
     this._table.appendChild(body);
@@ -450,16 +456,31 @@ export class RunsSidebar extends Widget {
   private _row(
     run: IRunSummary,
     metrics: string[],
-    isCurrent: boolean
+    isCurrent: boolean,
+    repeatedName: boolean
   ): HTMLTableRowElement {
     const status = statusSlug(run.status);
     const started = formatTime(run.start_time);
+    const name = h('td', {
+      className: 'nbtrack-run-name nbtrack-col-name',
+      text: run.run_name
+    });
+    if (repeatedName) {
+      // Another listed run has this name: its short id tells them apart.
+      name.appendChild(
+        h('span', {
+          className: 'nbtrack-run-shortid',
+          text: shortRunId(run.run_id),
+          title: `run ${run.run_id}`
+        })
+      );
+    }
     // The tooltip has what narrow widths hide (see the CSS): time, all key metrics.
     const row = h('tr', {
       className: `nbtrack-run-row${isCurrent ? ' nbtrack-current' : ''}`,
       title: [
         run.run_name,
-        `${status}, started ${started}`,
+        `${status}, started ${started}, id ${run.run_id}`,
         run.notebook ? `notebook ${run.notebook}` : '',
         ...metrics.map(key => `${key} = ${formatMetric(run.metrics?.[key])}`)
       ]
@@ -477,17 +498,16 @@ export class RunsSidebar extends Widget {
     }
     row.append(
       h('td', { className: 'nbtrack-col-status' }, [
+        // A glyph (shape and colour) with the word for screen readers and tooltips.
         h('span', {
           className: `nbtrack-status nbtrack-status-${status}`,
-          text: status,
-          title: status
+          text: statusGlyph(status),
+          title: status,
+          attrs: { role: 'img', 'aria-label': status }
         })
       ]),
       // Truncated by CSS; the row's tooltip starts with the full name.
-      h('td', {
-        className: 'nbtrack-run-name nbtrack-col-name',
-        text: run.run_name
-      })
+      name
     );
     metrics.forEach((key, i) => {
       const value = run.metrics?.[key];

@@ -77,6 +77,37 @@ describe('RunsSidebar', () => {
     expect(runsQuery?.url.searchParams.get('notebook')).toBe('a.ipynb');
   });
 
+  it('tells statuses apart by shape and same-named runs by a short id', async () => {
+    const { api } = serverWith([
+      run({
+        run_id: 'aaaa1111bbbb',
+        run_name: 'gd',
+        status: 'RUNNING',
+        end_time: null
+      }),
+      run({ run_id: 'cccc2222dddd', run_name: 'gd', status: 'FINISHED' }),
+      run({ run_id: 'eeee3333ffff', run_name: 'other', status: 'FAILED' }),
+      run({ run_id: 'gggg4444hhhh', run_name: 'cut', status: 'KILLED' })
+    ]);
+    sidebar = new RunsSidebar({ api, openRun: () => undefined });
+    await sidebar.refresh();
+    const glyphs = rows(sidebar).map(r => {
+      const status = r.querySelector<HTMLElement>('.nbtrack-status');
+      return [status?.textContent, status?.getAttribute('aria-label')];
+    });
+    expect(glyphs).toEqual([
+      ['▶', 'running'],
+      ['✓', 'finished'],
+      ['✕', 'failed'],
+      ['■', 'killed']
+    ]);
+    const ids = rows(sidebar).map(
+      r => r.querySelector('.nbtrack-run-shortid')?.textContent ?? null
+    );
+    expect(ids).toEqual(['aaaa1111', 'cccc2222', null, null]);
+    expect(rows(sidebar)[0].title).toContain('id aaaa1111bbbb');
+  });
+
   it('keeps the table and shows the server message for a bad filter', async () => {
     const { api } = serverWith([run({ run_id: 'a' }), run({ run_id: 'b' })]);
     sidebar = new RunsSidebar({ api, openRun: () => undefined });

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -36,7 +37,13 @@ def models() -> None:
 
 @models.command("list")
 @click.option("--filter", "filter_string", default="", help="E.g. \"name LIKE 'iris%'\".")
-@click.option("--max-results", default=100, show_default=True, help="Rows to show.")
+@click.option(
+    "--max-results",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Rows to show (at least 1).",
+)
 @click.pass_context
 def models_list(ctx: click.Context, filter_string: str, max_results: int) -> None:
     """Print every registered model with its latest version, stages and aliases.
@@ -235,9 +242,11 @@ def models_serve(
       curl -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}' -H 'Content-Type: application/json' \\
            http://127.0.0.1:5001/invocations
     """
+    from nbtrack._optional import require
     from nbtrack.models import load_model
     from nbtrack.models.serving import build_app
 
+    uvicorn: Any = require("uvicorn", extra="models", purpose="nbtrack models serve")
     model = load_model(
         model_uri,
         allow_pickle=allow_pickle,
@@ -246,7 +255,6 @@ def models_serve(
         client=_client(ctx),
     )
     app = build_app(model, max_body_bytes=max_body_bytes)
-    import uvicorn
 
     click.echo(f"Serving {model_uri} ({model.metadata.flavor}) on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -306,6 +306,8 @@ def _join_run(
         all_tags[NOTE_TAG] = description
     if all_tags:
         client.log_batch(run_id, tags=list(all_tags.items()))
+    global _active_experiment_id
+    _active_experiment_id = run.info.experiment_id  # search_runs() defaults to the run's
     active = ActiveRun(run, client, joined=True)
     _active_runs.append(active)
     _notify("started", active)
@@ -394,34 +396,34 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     run.client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Store a file as an artifact of the active run."""
     run = _run()
-    return run.client.log_artifact(run.info.run_id, local_path, artifact_path)
+    run.client.log_artifact(run.info.run_id, local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Store a directory's files as artifacts of the active run."""
     run = _run()
-    return run.client.log_artifacts(run.info.run_id, local_dir, artifact_path)
+    run.client.log_artifacts(run.info.run_id, local_dir, artifact_path)
 
 
-def log_text(text: str, artifact_file: str) -> str:
+def log_text(text: str, artifact_file: str) -> None:
     """Store text as an artifact file of the active run."""
     run = _run()
-    return run.client.log_text(run.info.run_id, text, artifact_file)
+    run.client.log_text(run.info.run_id, text, artifact_file)
 
 
-def log_dict(dictionary: Any, artifact_file: str) -> str:
+def log_dict(dictionary: Any, artifact_file: str) -> None:
     """Store a dict as JSON (or YAML) in the active run."""
     run = _run()
-    return run.client.log_dict(run.info.run_id, dictionary, artifact_file)
+    run.client.log_dict(run.info.run_id, dictionary, artifact_file)
 
 
-def log_figure(figure: Any, artifact_file: str) -> str:
+def log_figure(figure: Any, artifact_file: str) -> None:
     """Store a matplotlib figure as an image artifact of the active run."""
     run = _run()
-    return run.client.log_figure(run.info.run_id, figure, artifact_file)
+    run.client.log_figure(run.info.run_id, figure, artifact_file)
 
 
 # -- reading ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nbtrack._optional import require
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _serialization as ser
 from nbtrack.models import _trust
@@ -96,7 +97,9 @@ class PytorchFlavor(Flavor):
             )
         config: dict[str, Any] = {"torch_version": str(torch.__version__)}
         if serialization == "safetensors":
-            from safetensors.torch import save_model
+            save_model = require(
+                "safetensors.torch", extra="models", purpose="saving a PyTorch model"
+            ).save_model
 
             cls_path = ser.class_path(type(model), "torch module")
             init_kwargs = _check_init_kwargs(type(model), options.get("init_kwargs") or {})
@@ -159,7 +162,9 @@ def _rebuild(
     torch: Any, path: Path, file: Path, conf: Mapping[str, Any], options: ser.LoadOptions
 ) -> Any:
     """Import the module's class, build it from ``init_kwargs`` and load the weights."""
-    from safetensors.torch import load_model
+    load_model = require(
+        "safetensors.torch", extra="models", purpose="loading a PyTorch model"
+    ).load_model
 
     cls = _trust.resolve_class(str(conf.get("class")), "torch module", path, options)
     if not issubclass(cls, torch.nn.Module):
