@@ -263,7 +263,8 @@ class TrackMagics(Magics):
         print(f"nbtrack: stored notebook snapshot (from the {source})")
 
     def _cmd_log(self, args: argparse.Namespace) -> None:
-        path = fluent.log_artifact(args.path, args.artifact_path)
+        run = fluent.active_run() or fluent.start_run()
+        path = run.client.log_artifact(run.info.run_id, args.path, args.artifact_path)
         print(f"nbtrack: logged {path}")
 
     def _cmd_runs(self, args: argparse.Namespace) -> None:

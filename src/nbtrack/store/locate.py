@@ -2,7 +2,8 @@
 
 The default is found like git finds ``.git``: the nearest ``.nbtrack/``
 directory in the working directory or above it, else a new one in the working
-directory. ``NBTRACK_TRACKING_URI`` (or ``set_tracking_uri``) overrides it.
+directory. ``NBTRACK_TRACKING_URI`` (or ``set_tracking_uri``) overrides it;
+MLflow's ``MLFLOW_TRACKING_URI`` is read when ``NBTRACK_TRACKING_URI`` is unset.
 Accepted URIs: ``sqlite:///path/to/file.db``, or a plain directory path, which
 means ``<dir>/nbtrack.db`` with artifacts in ``<dir>/artifacts``.
 """
@@ -17,6 +18,7 @@ from nbtrack.exceptions import InvalidInputError
 STORE_DIR_NAME = ".nbtrack"
 DB_FILE_NAME = "nbtrack.db"
 ENV_TRACKING_URI = "NBTRACK_TRACKING_URI"
+MLFLOW_ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_ARTIFACT_ROOT = "NBTRACK_ARTIFACT_ROOT"
 
 
@@ -48,8 +50,9 @@ def find_store_dir(start: Path | None = None) -> Path:
 
 
 def default_tracking_uri() -> str:
-    """``NBTRACK_TRACKING_URI`` if set, else the SQLite file of :func:`find_store_dir`."""
-    env = os.environ.get(ENV_TRACKING_URI)
+    """``NBTRACK_TRACKING_URI`` (else ``MLFLOW_TRACKING_URI``) if set, else the SQLite file
+    of :func:`find_store_dir`."""
+    env = os.environ.get(ENV_TRACKING_URI) or os.environ.get(MLFLOW_ENV_TRACKING_URI)
     if env:
         return normalize_tracking_uri(env)
     return sqlite_uri(find_store_dir() / DB_FILE_NAME)
@@ -86,11 +89,18 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
         return sqlite_uri(rooted(Path(text[len("sqlite:///") :])))
     if text.startswith("file:///"):  # a local file URI: the path after the empty host
         text = text[len("file://") :]
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
+    if "://" in text or text.startswith("databricks"):
+        scheme = text.split("://", 1)[0] if "://" in text else "databricks"
+        server = (
+            " nbtrack has no tracking server: runs are stored in a SQLite file that "
+            "every process opens directly."
+            if scheme.lower() in ("http", "https", "databricks")
+            else ""
+        )
         raise InvalidInputError(
-            f"tracking URI scheme {scheme!r} is not supported yet; "
-            "use 'sqlite:///path/to/nbtrack.db' or a directory path"
+            f"tracking URI scheme {scheme!r} is not supported.{server} Supported: "
+            "'sqlite:///path/to/nbtrack.db', 'file:///path/to/dir' or a plain directory path "
+            f"(check {ENV_TRACKING_URI} / {MLFLOW_ENV_TRACKING_URI})"
         )
     if text.startswith("file:"):
         text = text[len("file:") :]
