@@ -29,12 +29,14 @@ from nbtrack.entities import (
     ViewType,
 )
 from nbtrack.exceptions import (
+    ArtifactIntegrityError,
     FilterSyntaxError,
     InvalidInputError,
     MlflowException,
     NbtrackError,
     NbtrackWarning,
     NotFoundError,
+    StoreError,
     WriteError,
 )
 from nbtrack.fluent import (
@@ -89,6 +91,13 @@ from nbtrack.registry import (
     register_model,
     search_model_versions,
     search_registered_models,
+)
+from nbtrack.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_node_id,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
 )
 
 
@@ -147,6 +156,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActiveRun",
     "ArtifactInfo",
+    "ArtifactIntegrityError",
     "Experiment",
     "FilterSyntaxError",
     "InvalidInputError",
@@ -166,6 +176,7 @@ __all__ = [
     "RunOperations",
     "RunStatus",
     "RunTag",
+    "StoreError",
     "TrackingClient",
     "ViewType",
     "WriteError",
@@ -176,6 +187,8 @@ __all__ = [
     "delete_experiment_tag",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush",
     "flush_async_logging",
@@ -214,6 +227,9 @@ __all__ = [
     "set_experiment_tag",
     "set_experiment_tags",
     "set_registry_uri",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -36,11 +36,16 @@ from nbtrack.entities import (
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import get_store, locate
 from nbtrack.store._records import INPUT_TAG_PREFIX
-from nbtrack.store.artifacts import join_artifact_path, normalize_artifact_path
+from nbtrack.store.artifacts import (
+    directory_files,
+    join_artifact_path,
+    normalize_artifact_path,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nbtrack.store._verify import BlobReport
     from nbtrack.store.sql_store import SqlStore
 
 __all__ = ["PagedList", "TrackingClient", "ViewType", "current_user", "view_stage"]
@@ -95,19 +100,27 @@ class TrackingClient:
     methods (``register_model``, ``set_registered_model_alias``, ...).
 
     ``tracking_uri`` defaults to the current one (see :func:`nbtrack.get_tracking_uri`).
+    ``readonly=True`` opens the store for reading only: nothing is created,
+    upgraded or written (a missing store is a :class:`NotFoundError`, an old
+    schema a :class:`StoreError` saying to run ``nbtrack upgrade``), and writing
+    methods raise :class:`StoreError`. A store this process may not write is
+    opened that way in any case.
     """
 
-    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, tracking_uri: str | os.PathLike[str] | None = None, *, readonly: bool = False
+    ) -> None:
         self.tracking_uri = (
             locate.normalize_tracking_uri(tracking_uri)
             if tracking_uri is not None
             else locate.get_tracking_uri()
         )
+        self.readonly = readonly
 
     @property
     def store(self) -> SqlStore:
         """The store this client talks to (opened on first use)."""
-        return get_store(self.tracking_uri)
+        return get_store(self.tracking_uri, readonly=self.readonly)
 
     def _synced(self) -> SqlStore:
         store = self.store
@@ -442,15 +455,19 @@ class TrackingClient:
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
     ) -> list[str]:
-        """Store every file under a local directory, keeping its layout."""
+        """Store every file under a local directory, keeping its layout.
+
+        Symbolic links are followed only to files inside ``local_dir``; links that
+        point outside it, to directories, or nowhere are skipped with an
+        :class:`~nbtrack.exceptions.NbtrackWarning` naming each.
+        """
         root = Path(local_dir)
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a directory")
         store = self.store
         store.run_pk(run_id)
         logged = []
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = file.relative_to(root).as_posix()
+        for file, rel in directory_files(root):  # warns of each symlink it does not follow
             target = join_artifact_path(artifact_path, rel)
             sha, size = store.blobs.put_file(file)
             store.log_artifact_blob(run_id, target, sha, size)
@@ -539,6 +556,15 @@ class TrackingClient:
     def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
         """Remove deleted runs and unreferenced blobs older than ``grace_seconds``."""
         return self._synced().garbage_collect(grace_seconds)
+
+    def verify_artifacts(self) -> BlobReport:
+        """Check every stored artifact blob against its sha256 (reads them all; changes nothing).
+
+        The report's ``problems`` name each damaged, missing or invalid blob and
+        the run artifacts and model versions that use it; log a damaged file again
+        to repair it.
+        """
+        return self._synced().verify_blobs()
 
 
 class PagedList(list[T]):

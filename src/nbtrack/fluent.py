@@ -51,6 +51,7 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import locate
+from nbtrack.system_metrics import _settings as _system_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -304,6 +305,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
     parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start (or with ``run_id``, resume) a run and make it the active one.
 
@@ -314,6 +316,9 @@ def start_run(
     With ``NBTRACK_RUN_ID`` set, no ``run_id``/``parent_run_id`` given and no run
     active, this joins that run (see :attr:`ActiveRun.joined`); ``run_name`` and
     ``experiment_id`` are then ignored, ``tags`` and ``description`` are logged to it.
+
+    ``log_system_metrics``: sample CPU, memory, GPU... into the run
+    (:mod:`nbtrack.system_metrics`); None follows ``enable_system_metrics_logging``.
     """
     runs = _thread.runs
     if runs and not nested:
@@ -329,10 +334,14 @@ def start_run(
         )
     if experiment_id is not None:
         experiment_id = _experiment_id(experiment_id)
+    system_metrics = _system_metrics.wanted(log_system_metrics)
     client = _client()
     join_id = os.environ.get(ENV_RUN_ID)
     if join_id and not run_id and not parent_run_id and not runs:
-        return _join_run(client, join_id, tags, description)
+        joined = _join_run(client, join_id, tags, description)
+        if system_metrics:
+            _start_system_metrics(joined, resume=True)
+        return joined
     if not run_id and not parent_run_id and not runs:
         run_id = os.environ.get(MLFLOW_ENV_RUN_ID) or None  # MLflow's meaning: resume it
     all_tags = dict(tags or {})
@@ -351,6 +360,8 @@ def start_run(
     active = ActiveRun(run, client)
     runs.append(active)
     _notify("started", active)
+    if system_metrics:
+        _start_system_metrics(active, resume=bool(run_id))
     return active
 
 
@@ -369,6 +380,15 @@ def _resume(
     if tags:
         client.log_batch(run_id, tags=list(tags.items()))
     return client.get_run(run_id) if run_name is not None else run
+
+
+def _start_system_metrics(run: ActiveRun, *, resume: bool) -> None:
+    from nbtrack.system_metrics import _monitor
+
+    try:
+        _monitor.start_for_run(run.client, run.info.run_id, resume=resume)
+    except Exception:  # the run goes on without system metrics, as in MLflow
+        log.exception("nbtrack: could not start system metrics for run %s", run.info.run_id)
 
 
 def _join_run(

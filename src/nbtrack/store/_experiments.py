@@ -177,10 +177,22 @@ class ExperimentsMixin:
 
 
 def int_id(experiment_id: str | int) -> int:
+    """An experiment id as the integer the database keys it by; refuses non-ids.
+
+    Beyond 64 bits is refused here rather than by the database (an OverflowError).
+    """
     try:
-        return int(experiment_id)
+        number = int(experiment_id)
     except (TypeError, ValueError):
+        number = None
+    if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+        shown = str(experiment_id)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise InvalidInputError(
-            f"experiment id {experiment_id!r} is not an id; ids are integers such as '0' or '3' "
+            f"experiment id {shown!r} is not an id; ids are integers such as '0' or '3' "
             "(use get_experiment_by_name for names)"
         ) from None
+    return number
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -12,6 +12,7 @@ from nbtrack.store import _dialect, _liveness, schema
 from nbtrack.store._liveness import now_ms
 
 if TYPE_CHECKING:
+    from nbtrack.store._verify import BlobReport
     from nbtrack.store._writer import BackgroundWriter
     from nbtrack.store.artifacts import BlobStore
 
@@ -62,6 +63,13 @@ class MaintenanceMixin:
         )
         self.writer.call(lambda conn: conn.execute(stmt))
         return [r.run_id for r in dead]
+
+    def verify_blobs(self) -> BlobReport:
+        """Check every artifact blob against its sha256; changes nothing (see ``_verify``)."""
+        from nbtrack.store._verify import verify_blobs
+
+        with self._read() as conn:
+            return verify_blobs(conn, self.blobs)
 
     def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
         """Remove deleted runs and every blob no run or model version refers to.
