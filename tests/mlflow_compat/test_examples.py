@@ -24,9 +24,12 @@ SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE")
 EXAMPLES: dict[str, str | Different] = {
     "examples/quickstart/mlflow_tracking.py": "pass",
     "examples/sklearn_logistic_regression/train.py": "pass",
+    "examples/sklearn_autolog/linear_regression.py": Different(
+        "needs mlflow.sklearn.autolog(), which nbtrack does not have yet (autolog work)"
+    ),
     "examples/demos/mlflow-3/ml.py": Different(
-        "MLflow 3's LoggedModel (log_model(name=, params=) returning model_id, "
-        "get_logged_model, models:/<model_id>) is not in nbtrack (#12.2)"
+        "needs log_model keywords (#12.2): sklearn.log_model(sk_model=, name=, params=), "
+        "then MLflow 3's LoggedModel (model_id, get_logged_model)"
     ),
 }
 
@@ -42,6 +45,7 @@ if os.environ["NBTRACK_COMPAT_TARGET"] == "nbtrack":
     _alias.install()
 script = sys.argv[1]
 sys.argv = [script]
+sys.path.insert(0, os.path.dirname(script))  # as `python script.py` does
 runpy.run_path(script, run_name="__main__")
 """
 
