@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
 from nbtrack.entities import (
+    INPUT_TAG_PREFIX,
     ArtifactInfo,
     CellEvent,
     Experiment,
@@ -35,7 +36,6 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import get_store, locate
-from nbtrack.store._records import INPUT_TAG_PREFIX
 from nbtrack.store.artifacts import (
     directory_files,
     join_artifact_path,

@@ -14,6 +14,8 @@ from typing import NamedTuple
 #: The experiment runs go to when none is chosen (MLflow's "Default", id 0).
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
+#: Dataset inputs (``log_input``) are stored as run tags under this prefix, kept out of ``tags``.
+INPUT_TAG_PREFIX = "nbtrack.input."
 
 
 class RunStatus(StrEnum):

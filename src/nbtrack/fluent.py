@@ -30,6 +30,7 @@ import atexit
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ NOTE_TAG = "mlflow.note.content"  # MLflow's tag for a run's description
 _active_experiment_id: str | None = None
 _stacks_lock = threading.Lock()
 _every_stack: list[list[ActiveRun]] = []  # each thread's stack, for the exit hook
+_stack_threads: list[weakref.ref[threading.Thread]] = []  # the thread of each stack
 
 
 class _ThreadRuns(threading.local):
@@ -78,7 +80,16 @@ class _ThreadRuns(threading.local):
         self.runs: list[ActiveRun] = []
         self.last_run_id: str | None = None
         with _stacks_lock:
+            # Forget the stacks of finished threads that left no run active.
+            keep = [
+                i
+                for i, ref in enumerate(_stack_threads)
+                if _every_stack[i] or ((thread := ref()) is not None and thread.is_alive())
+            ]
+            _every_stack[:] = [_every_stack[i] for i in keep]
+            _stack_threads[:] = [_stack_threads[i] for i in keep]
             _every_stack.append(self.runs)
+            _stack_threads.append(weakref.ref(threading.current_thread()))
 
 
 _thread = _ThreadRuns()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from nbtrack.entities import (
+    INPUT_TAG_PREFIX,
     Dataset,
     DatasetInput,
     Experiment,
@@ -128,10 +129,6 @@ def _details(
 #: MLflow's system tags that mirror a run's own fields, added to every run's tags on read.
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
-
-
-#: Dataset inputs (``log_input``) are stored as tags under this prefix, hidden from ``tags``.
-INPUT_TAG_PREFIX = "nbtrack.input."
 
 
 def _with_derived_tags(
