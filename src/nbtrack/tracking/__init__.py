@@ -8,7 +8,8 @@ ported to nbtrack name the same objects: ``nbtrack.tracking.fluent`` *is*
 import sys
 
 from nbtrack import fluent
-from nbtrack.fluent import get_registry_uri, get_tracking_uri, set_registry_uri, set_tracking_uri
+from nbtrack._fluent_more import get_registry_uri, set_registry_uri
+from nbtrack.fluent import get_tracking_uri, set_tracking_uri
 from nbtrack.tracking.client import MlflowClient
 
 # One module under both names, so that setting mlflow.tracking.fluent.X sets nbtrack.fluent.X.
