@@ -197,10 +197,10 @@ def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ("http://tracking.example:5000", "scheme 'http' is not supported yet"),
-        ("postgresql://user@host/db", "scheme 'postgresql' is not supported yet"),
-        ("databricks://profile", "scheme 'databricks' is not supported yet"),
-        ("s3://bucket/prefix", "scheme 's3' is not supported yet"),
+        ("http://tracking.example:5000", "scheme 'http' is not supported"),
+        ("postgresql://user@host/db", "scheme 'postgresql' is not supported"),
+        ("databricks://profile", "scheme 'databricks' is not supported"),
+        ("s3://bucket/prefix", "scheme 's3' is not supported"),
         ("sqlite://", "in-memory SQLite is not supported"),
         ("sqlite:///:memory:", "in-memory SQLite is not supported"),
         ("sqlite:relative.db", "malformed SQLite URI"),
