@@ -86,7 +86,10 @@ def test_experiments_list_and_gc(store_dir: Path) -> None:
         (["runs", "show", "abcdef"], "no run id starts with 'abcdef'"),
     ],
 )
-def test_errors_are_one_clear_line(store_dir: Path, args: list[str], message: str) -> None:
+def test_errors_are_one_clear_line(
+    client: nbtrack.TrackingClient, args: list[str], message: str
+) -> None:
+    client.search_experiments()  # the store exists (reading commands never create it)
     result = CliRunner().invoke(main, args)
     assert result.exit_code != 0
     assert message in result.output

@@ -149,13 +149,16 @@ def test_missing_store_is_empty_and_creates_nothing(
         pytest.skip("a .nbtrack directory above the test's root would be found")
     (jp_root_dir / "sub").mkdir()
     before = files_under(tmp_path)
-    for notebook, looked_in in ((None, ""), ("sub/a.ipynb", "sub"), ("new/b.ipynb", "new")):
+    for notebook in (None, "sub/a.ipynb", "new/b.ipynb"):
         params = {"notebook": notebook} if notebook else {}
         status = ok(api("status", params=params))
         assert status["store_exists"] is False
-        # Where the kernel would create it: the nearest .nbtrack upward, else its own directory.
-        where = jp_root_dir / looked_in / ".nbtrack" / "nbtrack.db"
+        # Where the kernel would create it: the nearest .nbtrack upward, else the
+        # project's root (no git work tree here: the server's root), wherever the notebook.
+        where = jp_root_dir / ".nbtrack" / "nbtrack.db"
         assert status["tracking_uri"] == locate.sqlite_uri(where)
+        assert status["store_path"] == str(where.parent.resolve())
+        assert status["store_problem"] is None
         assert status["version"] == nbtrack.__version__
         assert ok(api("experiments", params=params)) == {"experiments": []}
         assert ok(api("runs", params=params)) == {"runs": [], "next_page_token": None}
@@ -199,6 +202,8 @@ def test_environment_variable_names_the_store(api: Api, client: nbtrack.Tracking
         "version": nbtrack.__version__,
         "store_exists": True,
         "tracking_uri": client.tracking_uri,
+        "store_path": locate.store_location(client.tracking_uri),
+        "store_problem": None,
     }
 
 

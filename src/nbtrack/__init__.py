@@ -34,6 +34,7 @@ from nbtrack.exceptions import (
     NbtrackError,
     NbtrackWarning,
     NotFoundError,
+    StoreError,
     WriteError,
 )
 from nbtrack.fluent import (
@@ -74,6 +75,13 @@ from nbtrack.registry import (
     register_model,
     search_model_versions,
     search_registered_models,
+)
+from nbtrack.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_node_id,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
 )
 
 
@@ -137,6 +145,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "StoreError",
     "TrackingClient",
     "ViewType",
     "WriteError",
@@ -144,6 +153,8 @@ __all__ = [
     "active_run",
     "create_experiment",
     "delete_run",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush",
     "get_experiment",
@@ -169,6 +180,9 @@ __all__ = [
     "search_registered_models",
     "search_runs",
     "set_experiment",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -211,6 +211,7 @@ def models_promote(
 )
 @click.option("--allow-pickle", is_flag=True, help="Load a model saved with pickle (trusted).")
 @click.option("--trust", "trusted", multiple=True, help="A skops type to trust (repeatable).")
+@click.option("--trust-code", is_flag=True, help="Import the classes the model names (trusted).")
 @click.pass_context
 def models_serve(
     ctx: click.Context,
@@ -220,6 +221,7 @@ def models_serve(
     max_body_bytes: int,
     allow_pickle: bool,
     trusted: Sequence[str],
+    trust_code: bool,
 ) -> None:
     """Serve a model over HTTP: POST /invocations (MLflow's JSON or CSV), GET /ping, /version.
 
@@ -236,7 +238,11 @@ def models_serve(
     from nbtrack.models.serving import build_app
 
     model = load_model(
-        model_uri, allow_pickle=allow_pickle, trusted_types=trusted, client=_client(ctx)
+        model_uri,
+        allow_pickle=allow_pickle,
+        trusted_types=trusted,
+        trust_code=trust_code,
+        client=_client(ctx),
     )
     app = build_app(model, max_body_bytes=max_body_bytes)
     import uvicorn

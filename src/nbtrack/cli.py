@@ -1,7 +1,10 @@
 """The ``nbtrack`` command line: a thin layer over the client.
 
 Every command's ``--help`` ends with an example. The store is the default one
-(nearest ``.nbtrack/`` upward), ``NBTRACK_TRACKING_URI``, or ``--tracking-uri``.
+(see :mod:`nbtrack.store.locate`), ``NBTRACK_TRACKING_URI``, or ``--tracking-uri``.
+Commands that only read open the store read-only: they never create, upgrade
+or change it, and a store that does not exist is an error naming where they
+looked.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ from nbtrack._table import format_table
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run
 from nbtrack.exceptions import NbtrackError, NotFoundError
+from nbtrack.store import locate
 
 
 def _client(ctx: click.Context) -> TrackingClient:
     return TrackingClient(ctx.obj.get("tracking_uri"))
+
+
+def _reader(ctx: click.Context) -> TrackingClient:
+    """A client for commands that only read: the store is opened read-only."""
+    return TrackingClient(ctx.obj.get("tracking_uri"), readonly=True)
 
 
 class _Group(click.Group):
@@ -115,7 +124,7 @@ def runs_list(
     Example:
       nbtrack runs list -e demo --filter "params.lr = '0.1' or metrics.val_loss < 0.3"
     """
-    client = _client(ctx)
+    client = _reader(ctx)
     ids = _experiment_ids(client, experiment)
     found = client.search_runs(
         ids,
@@ -124,10 +133,12 @@ def runs_list(
         max_results,
         list(order_by) or None,
     )
+    where = locate.store_location(client.tracking_uri)
     if not found:
-        click.echo("No runs match.")
+        click.echo(f"No runs match. (store: {where})")
         return
     click.echo(format_table(*_run_rows(found)))
+    click.echo(f"\n{len(found)} run(s) from the store at {where}")
 
 
 @runs.command("show")
@@ -142,7 +153,7 @@ def runs_show(ctx: click.Context, run: str) -> None:
     Example:
       nbtrack runs show 3f2a9c
     """
-    client = _client(ctx)
+    client = _reader(ctx)
     found = _resolve_run(client, run)
     info = found.info
     click.echo(f"Run {info.run_name!r}  {info.run_id}")
@@ -198,7 +209,7 @@ def experiments_list(ctx: click.Context, show_all: bool) -> None:
     Example:
       nbtrack experiments list --all
     """
-    client = _client(ctx)
+    client = _reader(ctx)
     found = client.search_experiments(ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
     rows = []
     for exp in found:
@@ -207,6 +218,32 @@ def experiments_list(ctx: click.Context, show_all: bool) -> None:
             (exp.experiment_id, exp.name, exp.lifecycle_stage, str(count), _time(exp.creation_time))
         )
     click.echo(format_table(["id", "name", "stage", "runs", "created"], rows))
+    click.echo(f"\nStore: {locate.store_location(client.tracking_uri)}")
+
+
+@main.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Bring the store's schema up to this nbtrack's version (reading never does it).
+
+    Data is kept; other processes may keep the store open meanwhile. A store
+    that does not exist is not created.
+
+    \b
+    Example:
+      nbtrack --tracking-uri /data/team/.nbtrack upgrade
+    """
+    from nbtrack.store._probe import existing_store
+    from nbtrack.store.migrations import HEAD_REVISION
+
+    uri = TrackingClient(ctx.obj.get("tracking_uri")).tracking_uri
+    before = existing_store(uri).revision  # NotFoundError, nothing created, if there is none
+    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
+    where = locate.store_location(uri)
+    if before == HEAD_REVISION:
+        click.echo(f"The store at {where} is up to date (schema {HEAD_REVISION}).")
+    else:
+        click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
 
 
 @main.command()

@@ -96,19 +96,27 @@ class TrackingClient:
     methods (``register_model``, ``set_registered_model_alias``, ...).
 
     ``tracking_uri`` defaults to the current one (see :func:`nbtrack.get_tracking_uri`).
+    ``readonly=True`` opens the store for reading only: nothing is created,
+    upgraded or written (a missing store is a :class:`NotFoundError`, an old
+    schema a :class:`StoreError` saying to run ``nbtrack upgrade``), and writing
+    methods raise :class:`StoreError`. A store this process may not write is
+    opened that way in any case.
     """
 
-    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, tracking_uri: str | os.PathLike[str] | None = None, *, readonly: bool = False
+    ) -> None:
         self.tracking_uri = (
             locate.normalize_tracking_uri(tracking_uri)
             if tracking_uri is not None
             else locate.get_tracking_uri()
         )
+        self.readonly = readonly
 
     @property
     def store(self) -> SqlStore:
         """The store this client talks to (opened on first use)."""
-        return get_store(self.tracking_uri)
+        return get_store(self.tracking_uri, readonly=self.readonly)
 
     def _synced(self) -> SqlStore:
         store = self.store

@@ -60,5 +60,13 @@ class WriteError(NbtrackError):
     """
 
 
+class StoreError(NbtrackError):
+    """The store cannot be used as asked: it needs upgrading, is read-only, or is not nbtrack's.
+
+    Raised before anything in the store is changed; the message names the file
+    and what to do.
+    """
+
+
 class NbtrackWarning(UserWarning):
     """Warnings nbtrack emits (the test suite turns them into errors)."""

@@ -40,6 +40,7 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import locate
+from nbtrack.system_metrics import _settings as _system_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -222,6 +223,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
     parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start (or with ``run_id``, resume) a run and make it the active one.
 
@@ -232,6 +234,9 @@ def start_run(
     With ``NBTRACK_RUN_ID`` set, no ``run_id``/``parent_run_id`` given and no run
     active, this joins that run (see :attr:`ActiveRun.joined`); ``run_name`` and
     ``experiment_id`` are then ignored, ``tags`` and ``description`` are logged to it.
+
+    ``log_system_metrics``: sample CPU, memory, GPU... into the run
+    (:mod:`nbtrack.system_metrics`); None follows ``enable_system_metrics_logging``.
     """
     if _active_runs and not nested:
         current = _active_runs[-1].info
@@ -239,10 +244,14 @@ def start_run(
             f"run {current.run_name!r} ({current.run_id}) is still active. Call "
             "nbtrack.end_run() first, or pass nested=True to start a child run"
         )
+    system_metrics = _system_metrics.wanted(log_system_metrics)
     client = _client()
     join_id = os.environ.get(ENV_RUN_ID)
     if join_id and not run_id and not parent_run_id and not _active_runs:
-        return _join_run(client, join_id, tags, description)
+        joined = _join_run(client, join_id, tags, description)
+        if system_metrics:
+            _start_system_metrics(joined, resume=True)
+        return joined
     if run_id:
         run = client.resume_run(run_id)
         if run_name is not None:
@@ -265,7 +274,18 @@ def start_run(
     active = ActiveRun(run, client)
     _active_runs.append(active)
     _notify("started", active)
+    if system_metrics:
+        _start_system_metrics(active, resume=bool(run_id))
     return active
+
+
+def _start_system_metrics(run: ActiveRun, *, resume: bool) -> None:
+    from nbtrack.system_metrics import _monitor
+
+    try:
+        _monitor.start_for_run(run.client, run.info.run_id, resume=resume)
+    except Exception:  # the run goes on without system metrics, as in MLflow
+        log.exception("nbtrack: could not start system metrics for run %s", run.info.run_id)
 
 
 def _join_run(

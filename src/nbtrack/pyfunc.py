@@ -90,14 +90,22 @@ def load_model(
     *,
     allow_pickle: bool = False,
     trusted_types: Iterable[str] | None = None,
+    trust_code: bool = False,
     dst_path: str | os.PathLike[str] | None = None,
 ) -> PyFuncModel:
     """Load a model of any flavor from a path, ``runs:/`` or ``models:/`` URI.
 
-    Every file's sha256 is checked first. skops models load only trusted
-    types (add yours with ``trusted_types``); pickled ones need
-    ``allow_pickle=True``. ``predict`` checks input against the signature.
+    Every file's sha256 is checked first. A model loaded by URI from the run
+    of this store that logged it is trusted (see the README's "Loading
+    models"). Otherwise: skops models load only trusted types (add yours with
+    ``trusted_types``), pickled ones need ``allow_pickle=True``, and a class
+    the model names is used only if its module is already imported, or with
+    ``trust_code=True``. ``predict`` checks input against the signature.
     """
     return _api.load_model(
-        model_uri, allow_pickle=allow_pickle, trusted_types=trusted_types, dst_path=dst_path
+        model_uri,
+        allow_pickle=allow_pickle,
+        trusted_types=trusted_types,
+        trust_code=trust_code,
+        dst_path=dst_path,
     )

@@ -76,11 +76,17 @@ def save_model(
     )
 
 
-def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool = False) -> Any:
+def load_model(
+    model_uri: str | os.PathLike[str], *, allow_pickle: bool = False, trust_code: bool = False
+) -> Any:
     """The module itself, in ``eval()`` mode, on the CPU.
 
-    A safetensors model runs no code of the file's while loading; a pickled
-    one is refused unless ``allow_pickle=True``.
+    A safetensors model runs no code of the file's while loading; its class
+    is imported only as :func:`nbtrack.pyfunc.load_model` allows (already
+    imported, logged by this store's run, or ``trust_code=True``). A pickled
+    one is refused unless ``allow_pickle=True`` or logged by this store's run.
     """
-    model = _api.load_model(model_uri, allow_pickle=allow_pickle, flavor=FLAVOR)
+    model = _api.load_model(
+        model_uri, allow_pickle=allow_pickle, trust_code=trust_code, flavor=FLAVOR
+    )
     return model.unwrap_python_model()

@@ -76,9 +76,14 @@ def load_model(
     *,
     allow_pickle: bool = False,
     trusted_types: Iterable[str] | None = None,
+    trust_code: bool = False,
 ) -> Any:
     """The estimator itself (use :func:`nbtrack.pyfunc.load_model` for checked ``predict``)."""
     model = _api.load_model(
-        model_uri, allow_pickle=allow_pickle, trusted_types=trusted_types, flavor=FLAVOR
+        model_uri,
+        allow_pickle=allow_pickle,
+        trusted_types=trusted_types,
+        trust_code=trust_code,
+        flavor=FLAVOR,
     )
     return model.unwrap_python_model()

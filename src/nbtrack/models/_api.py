@@ -7,12 +7,12 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.models import _uris
+from nbtrack.models import _trust, _uris
 from nbtrack.models._flavor import flavor_named
 from nbtrack.models._format import ModelMetadata, prepare_directory, read_metadata
 from nbtrack.models._format import write_model_files as _write_files
@@ -126,6 +126,7 @@ def log_model(
             artifact_path=artifact_path,
         )
         client.log_artifacts(run_id, local, artifact_path)
+        _trust.record(client, run_id, artifact_path, local)
     client.flush()
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
@@ -177,10 +178,28 @@ def fetch(
     client: TrackingClient | None = None,
 ) -> tuple[Path, ModelMetadata, bool]:
     """A local, verified copy of a model: ``(directory, metadata, is_temporary)``."""
+    fetched = _fetch(model_uri, dst_path=dst_path, client=client)
+    return fetched.path, fetched.metadata, fetched.temporary
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    path: Path
+    metadata: ModelMetadata
+    temporary: bool
+    recorded: bool  # trusted: logged by the store run it was loaded from (see _trust)
+
+
+def _fetch(
+    model_uri: str | os.PathLike[str],
+    *,
+    dst_path: str | os.PathLike[str] | None,
+    client: TrackingClient | None,
+) -> _Fetched:
     uri = os.fspath(model_uri)
     if not _uris.is_store_uri(uri):
         path = _uris.local_path(uri)
-        return path, read_metadata(path, source=uri), False
+        return _Fetched(path, read_metadata(path, source=uri), False, False)
     if client is None:
         from nbtrack.client import TrackingClient
 
@@ -192,11 +211,18 @@ def fetch(
     target = Path(tempfile.mkdtemp(prefix="nbtrack-model-")) if dst_path is None else Path(dst_path)
     try:
         _uris.materialize(store, source.rows, target)
-        return target, read_metadata(target, source=uri), temporary
+        metadata = read_metadata(target, source=uri)  # every file's hash, before anything else
+        return _Fetched(target, metadata, temporary, _trust.recorded(client, source.run_id, target))
     except BaseException:
         if temporary:
             shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def load_native(path: Path, metadata: ModelMetadata, options: LoadOptions) -> Any:
+    """The flavor's object for a verified model directory, as far as ``options`` allow."""
+    _trust.add_code_dir(path, metadata.files, options)
+    return flavor_named(metadata.flavor).load_native(path, metadata, options)
 
 
 def load_model(
@@ -204,20 +230,28 @@ def load_model(
     *,
     allow_pickle: bool = False,
     trusted_types: Iterable[str] | None = None,
+    trust_code: bool = False,
     dst_path: str | os.PathLike[str] | None = None,
     flavor: str | None = None,
     client: TrackingClient | None = None,
 ) -> PyFuncModel:
-    """Load any nbtrack model as a :class:`PyFuncModel` (``flavor`` asserts which one)."""
-    path, metadata, temporary = fetch(model_uri, dst_path=dst_path, client=client)
+    """Load any nbtrack model as a :class:`PyFuncModel` (``flavor`` asserts which one).
+
+    Nothing the model names is imported or unpickled before its files' hashes
+    are verified and the trust rule of :mod:`nbtrack.models._trust` allows it.
+    """
+    fetched = _fetch(model_uri, dst_path=dst_path, client=client)
+    path, metadata = fetched.path, fetched.metadata
     if flavor is not None and metadata.flavor != flavor:
         raise InvalidInputError(
             f"{model_uri} is a {metadata.flavor!r} model, not {flavor!r}; load it with "
             f"nbtrack.pyfunc.load_model or nbtrack.{metadata.flavor}.load_model"
         )
-    options = LoadOptions.of(allow_pickle, trusted_types)
-    native = flavor_named(metadata.flavor).load_native(path, metadata, options)
+    options = replace(
+        LoadOptions.of(allow_pickle, trusted_types, trust_code), recorded=fetched.recorded
+    )
+    native = load_native(path, metadata, options)
     model = PyFuncModel(metadata.flavor, native, metadata)
-    if temporary:  # its files (e.g. pyfunc artifacts) live as long as the model
+    if fetched.temporary:  # its files (e.g. pyfunc artifacts) live as long as the model
         weakref.finalize(model, _uris.remove_tree, path)
     return model

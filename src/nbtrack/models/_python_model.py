@@ -24,6 +24,7 @@ from typing import Any
 
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _serialization as ser
+from nbtrack.models import _trust
 from nbtrack.models._errors import ModelFormatError
 from nbtrack.models._flavor import Flavor, SavedFiles
 from nbtrack.models._format import ModelMetadata, model_file
@@ -107,7 +108,9 @@ class PythonModelFlavor(Flavor):
         """Rebuild the object, then call its ``load_context`` with the artifacts' paths."""
         file = model_file(path, metadata)
         if metadata.serialization == "skops":
-            cls = ser.import_class(str(metadata.flavor_conf.get("class")), "PythonModel")
+            cls = _trust.resolve_class(
+                str(metadata.flavor_conf.get("class")), "PythonModel", path, options
+            )
             if not callable(getattr(cls, "predict", None)):
                 raise ModelFormatError(f"{cls.__qualname__} has no predict method")
             state = ser.load_skops(file, options)

@@ -20,6 +20,7 @@ from typing import Any
 
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _serialization as ser
+from nbtrack.models import _trust
 from nbtrack.models._errors import ModelFormatError
 from nbtrack.models._flavor import Flavor, SavedFiles
 from nbtrack.models._format import ModelMetadata, model_file
@@ -112,7 +113,7 @@ class PytorchFlavor(Flavor):
         if metadata.serialization != "safetensors":
             module = ser.load_pickle(file, options)
         else:
-            module = _rebuild(torch, file, metadata.flavor_conf)
+            module = _rebuild(torch, path, file, metadata.flavor_conf, options)
         module.eval()
         return module
 
@@ -133,11 +134,13 @@ class PytorchFlavor(Flavor):
         return _to_numpy(torch, output)
 
 
-def _rebuild(torch: Any, file: Path, conf: Mapping[str, Any]) -> Any:
+def _rebuild(
+    torch: Any, path: Path, file: Path, conf: Mapping[str, Any], options: ser.LoadOptions
+) -> Any:
     """Import the module's class, build it from ``init_kwargs`` and load the weights."""
     from safetensors.torch import load_model
 
-    cls = ser.import_class(str(conf.get("class")), "torch module")
+    cls = _trust.resolve_class(str(conf.get("class")), "torch module", path, options)
     if not issubclass(cls, torch.nn.Module):
         raise ModelFormatError(f"{cls.__qualname__} is not a torch.nn.Module")
     init_kwargs = dict(conf.get("init_kwargs") or {})

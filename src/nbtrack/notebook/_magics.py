@@ -21,6 +21,7 @@ from nbtrack._artifact_names import SNAPSHOT_FILE
 from nbtrack.entities import RunStatus
 from nbtrack.exceptions import NbtrackError
 from nbtrack.notebook import _params_cell
+from nbtrack.store import locate
 
 if TYPE_CHECKING:
     from nbtrack.notebook._tracker import Tracker
@@ -55,6 +56,11 @@ def _build_parser() -> _Parser:
     start.add_argument("--experiment", "-e", help="experiment name (created if needed)")
     start.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag (repeatable)")
     start.add_argument("--resume", metavar="RUN_ID", help="continue this run instead")
+    start.add_argument(
+        "--system-metrics",
+        action="store_true",
+        help="sample CPU, memory, disk, network, this kernel and GPUs into the run (system/*)",
+    )
     end = sub.add_parser("end", help="end the active run")
     end.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
     sub.add_parser("status", help="show the active run")
@@ -136,6 +142,7 @@ class TrackMagics(Magics):
         Line magic (``%track -h`` for details):
 
             %track start [NAME] [--experiment E] [--tag k=v ...] [--resume RUN_ID]
+                         [--system-metrics] [--autolog]
             %track end [--status FINISHED|FAILED|KILLED]
             %track status
             %track param NAME [NAME ...]
@@ -185,7 +192,12 @@ class TrackMagics(Magics):
         if args.resume:
             fluent.get_run(args.resume)  # NotFoundError for an unknown id
         ended = self._end_all(RunStatus.FINISHED)
-        run = fluent.start_run(run_id=args.resume, run_name=args.name, tags=tags)
+        run = fluent.start_run(
+            run_id=args.resume,
+            run_name=args.name,
+            tags=tags,
+            log_system_metrics=True if args.system_metrics else None,
+        )
         info = run.info
         what = "resumed" if args.resume else "started"
         prefix = f"ended {ended}; " if ended else ""
@@ -198,8 +210,9 @@ class TrackMagics(Magics):
 
     def _cmd_status(self, _args: argparse.Namespace) -> None:
         run = fluent.active_run()
+        where = locate.store_location(run.client.tracking_uri if run else fluent.get_tracking_uri())
         if run is None:
-            print("nbtrack: no active run (start one with %track start)")
+            print(f"nbtrack: no active run (start one with %track start)\n  store: {where}")
             return
         info, client = run.info, run.client
         data = client.get_run(info.run_id).data
@@ -214,7 +227,8 @@ class TrackMagics(Magics):
             f"running for {elapsed:.0f} s\n"
             f"  {len(data.params)} params, {len(data.metrics)} metrics, "
             f"{len(artifacts)} artifacts, {len(self.tracker.watched)} watched\n"
-            f"  snapshot: {snapshot}"
+            f"  snapshot: {snapshot}\n"
+            f"  store: {where}"
         )
 
     def _values(self, names: Sequence[str]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from traitlets.config import Configurable
 from nbtrack import fluent
 from nbtrack._artifact_names import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.notebook import _environment, _params_cell
+from nbtrack.system_metrics import _monitor as _system_metrics
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -157,6 +158,7 @@ class Tracker(Configurable):
                     if result.execution_count is not None:
                         cell.count = result.execution_count  # the authoritative count
                     cell.close(result.error_in_exec or result.error_before_exec)
+            _system_metrics.cell_ended()  # a clock check; the sampler thread does the work
         except Exception:
             log.exception("nbtrack: could not record the end of a cell")
 

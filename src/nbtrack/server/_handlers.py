@@ -25,10 +25,10 @@ from tornado import web
 import nbtrack
 from nbtrack._artifact_names import ENVIRONMENT_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
-from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError
+from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError, StoreError
 from nbtrack.server import _queries as queries
 from nbtrack.server._config import NbtrackExtension, store_exists
-from nbtrack.store import get_store
+from nbtrack.store import get_store, locate
 
 if TYPE_CHECKING:
     from nbtrack.store.sql_store import SqlStore
@@ -119,6 +119,8 @@ class NbtrackHandler(APIHandler):
             raise ApiError(400, str(exc)) from exc
         except ArtifactIntegrityError as exc:  # the store is damaged: say so, serve nothing
             raise ApiError(500, str(exc)) from exc
+        except StoreError as exc:  # needs upgrading, not nbtrack's, read-only for a POST
+            raise ApiError(409, str(exc)) from exc
 
     async def read(self, work: Callable[[SqlStore], T], missing: Callable[[str], T]) -> T:
         """``work(store)`` on the request's store, or ``missing(uri)`` when it does not exist.
@@ -131,7 +133,8 @@ class NbtrackHandler(APIHandler):
             uri = self.extension.tracking_uri_for(notebook)
             if not store_exists(uri):
                 return missing(uri)
-            store = get_store(uri)
+            # Read-only: a GET never creates, migrates or locks anything.
+            store = get_store(uri, readonly=True)
             self.extension.mark_orphans(store)
             return work(store)
 
@@ -177,8 +180,16 @@ class StatusHandler(NbtrackHandler):
 
         def status() -> dict[str, Any]:
             uri = self.extension.tracking_uri_for(notebook)
-            return {"version": nbtrack.__version__, "store_exists": store_exists(uri),
-                    "tracking_uri": uri}  # fmt: skip
+            exists = store_exists(uri)
+            problem = None
+            if exists:
+                try:
+                    get_store(uri, readonly=True)
+                except StoreError as exc:  # needs upgrading, or not nbtrack's: say so
+                    problem = str(exc)
+            return {"version": nbtrack.__version__, "store_exists": exists,
+                    "tracking_uri": uri, "store_path": locate.store_location(uri),
+                    "store_problem": problem}  # fmt: skip
 
         self.send_json(await self.in_thread(status))
 

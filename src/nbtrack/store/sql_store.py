@@ -29,8 +29,8 @@ from nbtrack.entities import (
     Run,
     RunStatus,
 )
-from nbtrack.exceptions import InvalidInputError, NotFoundError
-from nbtrack.store import _dialect, _liveness, _records, locate, migrate, schema
+from nbtrack.exceptions import InvalidInputError, NotFoundError, StoreError
+from nbtrack.store import _dialect, _liveness, _probe, _records, locate, migrate, schema
 from nbtrack.store._experiments import ExperimentsMixin, int_id
 from nbtrack.store._liveness import now_ms
 from nbtrack.store._maintenance import MaintenanceMixin
@@ -83,18 +83,42 @@ class _RunState:
 class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
     """One tracking store (a database plus its blob directory) opened in this process."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, readonly: bool = False, why_readonly: str = "") -> None:
+        """Open the store at ``uri``.
+
+        For writing (the default) a missing store is created and an old schema
+        upgraded, once the file is known to be nbtrack's (:mod:`._probe`).
+        ``readonly``: nothing is created, migrated or written, not even the
+        journal mode; the store must exist at the head schema
+        (:class:`StoreError` otherwise) and every write raises :class:`StoreError`
+        naming ``why_readonly``.
+        """
         self.uri = uri
-        self.engine = _dialect.create_engine(uri)
-        migrate.ensure_schema(self.engine)
+        self.readonly = readonly
+        self._why_readonly = why_readonly or "it was opened for reading only"
+        path = _dialect.sqlite_path(sa.make_url(uri))
+        if path is None:
+            if readonly:
+                raise InvalidInputError(f"only SQLite stores open read-only, not {uri!r}")
+        elif readonly:  # nothing created, nothing migrated
+            migrate.require_head(_probe.existing_store(uri))
+        else:  # refused before SQLite switches the file to WAL
+            info = _probe.inspect_file(path)
+            info.refuse_foreign()
+            migrate.refuse_newer(info)
+        self.engine = _dialect.create_engine(uri, readonly=readonly)
         self.blobs = BlobStore(locate.artifact_root_for(uri))
-        self.writer = BackgroundWriter(self.engine)
         self._runs: dict[str, _RunState] = {}
         # (run_pk, seq) of the notebook cell executing now: values logged to that
         # run while it runs remember the cell (see nbtrack.notebook).
         self.cell_context: tuple[int, int] | None = None
         self._last_cell_seq: dict[int, int] = {}
         self._key_ids: dict[str, int] = {}
+        self._writer: BackgroundWriter | None = None
+        if readonly:
+            return
+        migrate.ensure_schema(self.engine)
+        self._writer = BackgroundWriter(self.engine)
         self._ensure_default_experiment()
         killed = self.mark_orphaned_runs_killed()
         if killed:
@@ -102,14 +126,48 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     # -- lifecycle ------------------------------------------------------------------
 
+    @property
+    def writer(self) -> BackgroundWriter:
+        """The store's one background writer; :class:`StoreError` if the store is read-only."""
+        self.require_writable()
+        assert self._writer is not None
+        return self._writer
+
+    @writer.setter
+    def writer(self, writer: BackgroundWriter) -> None:  # the mixins declare it an attribute
+        self._writer = writer
+
+    def require_writable(self) -> None:
+        """Raise :class:`StoreError`, saying why, if this store was opened read-only."""
+        if self._writer is None:
+            raise StoreError(
+                f"the store at {locate.store_location(self.uri)} is read-only here "
+                f"({self._why_readonly}): nbtrack can read it but not change it. Log to a "
+                "store you can write (set NBTRACK_TRACKING_URI or nbtrack.set_tracking_uri)."
+            )
+
     def close(self) -> None:
         """Flush pending writes, stop the writer and release connections."""
-        self.writer.close()
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything logged so far is durable."""
-        self.writer.flush(timeout)
+        """Block until everything logged so far is durable (nothing to do when read-only)."""
+        if self._writer is not None:
+            self._writer.flush(timeout)
+
+    def orphaned_run_ids(self) -> list[str]:
+        """Ids of RUNNING runs whose process is gone (a read: see ``mark_orphaned_runs_killed``)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(runs_t.c.run_id, runs_t.c.host, runs_t.c.pid, runs_t.c.heartbeat).where(
+                    runs_t.c.status == RunStatus.RUNNING
+                )
+            ).all()
+        now = now_ms()
+        alive = _liveness.owner_alive
+        return [r.run_id for r in rows if not alive(r.host, r.pid, r.heartbeat, now)]
 
     def _read(self) -> Any:
         return self.engine.connect()
