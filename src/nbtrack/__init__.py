@@ -148,6 +148,13 @@ _LAZY_MODULES = (
 )
 
 
+def evaluate(*args: Any, **kwargs: Any) -> Any:
+    """MLflow's default evaluator for classifiers and regressors (see :mod:`nbtrack._evaluate`)."""
+    from nbtrack._evaluate import evaluate as run_evaluation
+
+    return run_evaluation(*args, **kwargs)
+
+
 def __getattr__(name: str) -> Any:
     # nbtrack.sklearn, nbtrack.pyfunc, ...: imported on first use, so that
     # `import nbtrack` never loads scikit-learn, torch or pandas.
@@ -196,6 +203,7 @@ __all__ = [
     "disable_system_metrics_logging",
     "enable_system_metrics_logging",
     "end_run",
+    "evaluate",
     "flush",
     "flush_async_logging",
     "get_artifact_uri",
