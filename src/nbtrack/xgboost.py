@@ -18,6 +18,7 @@ from typing import Any
 from nbtrack.models import _api
 from nbtrack.models._api import ModelInfo
 from nbtrack.models._format import ModelMetadata
+from nbtrack.models._keywords import Extras
 from nbtrack.models._signature import ModelSignature
 
 __all__ = ["autolog", "load_model", "log_model", "save_model"]
@@ -42,7 +43,7 @@ def log_model(
         input_example=input_example,
         signature=signature,
         serialization="json",
-        extra_pip_requirements=extra_pip_requirements,
+        extras=Extras.of(extra_pip_requirements=list(extra_pip_requirements)),
         registered_model_name=registered_model_name,
     )
 
@@ -63,7 +64,7 @@ def save_model(
         input_example=input_example,
         signature=signature,
         serialization="json",
-        extra_pip_requirements=extra_pip_requirements,
+        extras=Extras.of(extra_pip_requirements=list(extra_pip_requirements)),
     )
 
 

@@ -77,7 +77,7 @@ class XGBoostFlavor(Flavor):
         model.load_model(file)
         return model
 
-    def predict(self, native: Any, data: Any) -> Any:
+    def predict(self, native: Any, data: Any, params: dict[str, Any] | None = None) -> Any:
         """``predict``; a bare booster gets its input as a ``DMatrix``."""
         import xgboost
 
@@ -119,7 +119,7 @@ class LightGBMFlavor(Flavor):
 
         return lightgbm.Booster(model_file=str(model_file(path, metadata)))
 
-    def predict(self, native: Any, data: Any) -> Any:
+    def predict(self, native: Any, data: Any, params: dict[str, Any] | None = None) -> Any:
         """``booster.predict(data)``."""
         return native.predict(data)
 
