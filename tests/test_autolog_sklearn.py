@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -86,7 +87,9 @@ def test_classifier_fit_logs_params_metrics_tags_and_a_loadable_model(
     assert run.data.tags["estimator_name"] == "LogisticRegression"
     assert run.data.tags["estimator_class"] == "sklearn.linear_model._logistic.LogisticRegression"
     assert run.data.tags[_core.AUTOLOGGING_TAG] == "sklearn"
-    assert '"shape": [150, 4]' in run.data.tags["nbtrack.dataset.train"]
+    (dataset_input,) = run.inputs.dataset_inputs  # MLflow's dataset input, context "train"
+    assert json.loads(dataset_input.dataset.profile)["features_shape"] == [150, 4]
+    assert ("mlflow.data.context", "train") in [(t.key, t.value) for t in dataset_input.tags]
     loaded = nbtrack.sklearn.load_model(f"runs:/{run_id}/model")
     np.testing.assert_array_equal(loaded.predict(x), clf.predict(x))
 

@@ -3,7 +3,8 @@
 What a fit logs (into the active run, or a run it starts and ends):
 
 - params: ``get_params(deep=True)`` (shallow for a parameter search, whose inner
-  estimator is only a seed); tags ``estimator_name`` and ``estimator_class``;
+  estimator is only a seed); tags ``estimator_name`` and ``estimator_class``; the
+  training data as a dataset input (``nbtrack.data``, context ``train``);
 - metrics on the training data: ``training_score`` (``estimator.score``) and,
   for classifiers ``training_accuracy_score``, ``training_precision_score``,
   ``training_recall_score``, ``training_f1_score`` (weighted, or binary with
@@ -26,7 +27,6 @@ What a fit logs (into the active run, or a run it starts and ends):
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
 import time
@@ -168,27 +168,22 @@ def _before_fit(
         _core.AUTOLOGGING_TAG: FLAVOR,
         **config.extra.get("extra_tags", {}),
     }
-    if config.log_datasets and x is not None:
-        tags["nbtrack.dataset.train"] = json.dumps(_describe_dataset(x, y))
     session.client.log_batch(session.run_id, tags=list(tags.items()))
+    if config.log_datasets and x is not None:
+        try:
+            session.client.log_inputs(session.run_id, [(_dataset(x, y), "train", None)])
+        except Exception as exc:  # data nbtrack.data cannot describe: no input record
+            _core.report(FLAVOR, "log the training dataset", exc)
     return x, y, weight
 
 
-def _describe_dataset(x: Any, y: Any) -> dict[str, Any]:
-    """Shape and a digest of the training data (MLflow logs a dataset input; we log a tag)."""
-    import hashlib
+def _dataset(x: Any, y: Any) -> Any:
+    """The training data as an ``nbtrack.data`` dataset (MLflow logs it as a run input)."""
+    from nbtrack import data
 
-    import numpy as np
-
-    described: dict[str, Any] = {"type": type(x).__name__, "shape": list(np.shape(x))}
-    try:
-        head = np.ascontiguousarray(np.asarray(x)[:1000])
-        described["digest"] = hashlib.sha256(head.tobytes()).hexdigest()[:16]
-    except (TypeError, ValueError):  # object columns: shape only
-        pass
-    if y is not None:
-        described["targets_shape"] = list(np.shape(y))
-    return described
+    if type(x).__module__.startswith("pandas"):
+        return data.from_pandas(x, name="dataset")
+    return data.from_numpy(x, targets=y, name="dataset")
 
 
 def _after_fit(session: Session, estimator: Any, x: Any, y: Any, weight: Any) -> None:
