@@ -5,7 +5,8 @@ Scores a model on a labelled dataset, logs the metrics to the active run
 (``accuracy_score``, ``f1_score``, ``roc_auc``, ``mean_squared_error``, ...)
 and, for classifiers, its plots as PNG artifacts (``confusion_matrix.png``;
 for binary classifiers with probabilities also ``roc_curve_plot.png`` and
-``precision_recall_curve_plot.png``). scikit-learn, pandas, numpy and
+``precision_recall_curve_plot.png`` and ``calibration_curve_plot.png``; not
+MLflow's lift curve or SHAP plots). scikit-learn, pandas, numpy and
 matplotlib are imported only when it is called.
 """
 
@@ -107,8 +108,10 @@ def _classifier_metrics(y: Any, predicted: Any, proba: Any) -> dict[str, float]:
         if binary:
             scores = proba[:, 1]
             out["roc_auc"] = float(m.roc_auc_score(y, scores))
-            precision, recall, _ = m.precision_recall_curve(y, scores, pos_label=pos_label)
-            out["precision_recall_auc"] = float(m.auc(recall, precision))
+            # MLflow's value: average precision, the step-wise area under the PR curve.
+            out["precision_recall_auc"] = float(
+                m.average_precision_score(y, scores, pos_label=pos_label)
+            )
         else:
             out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", average="weighted"))
     return out
@@ -168,6 +171,11 @@ def _classifier_plots(y: Any, predicted: Any, proba: Any) -> dict[str, bytes]:
         plots["precision_recall_curve_plot"] = _png(
             lambda ax: m.PrecisionRecallDisplay.from_predictions(y, scores, ax=ax)
         )
+        from sklearn.calibration import CalibrationDisplay  # type: ignore[import-untyped]
+
+        plots["calibration_curve_plot"] = _png(
+            lambda ax: CalibrationDisplay.from_predictions(y, scores, n_bins=10, ax=ax)
+        )
     return plots
 
 
@@ -220,9 +228,13 @@ def evaluate(
             proba = np.asarray(predict_proba(features))
     if model_type == "classifier":
         metrics = _classifier_metrics(y, predicted, proba)
+        if model is not None and callable(getattr(model, "score", None)):
+            metrics["score"] = float(model.score(features, y))  # MLflow adds sklearn's own
         plots = _classifier_plots(y, predicted, proba)
     else:
         metrics, plots = _regressor_metrics(y, predicted), {}
+        if model is not None and callable(getattr(model, "score", None)):
+            metrics["score"] = float(model.score(features, y))
     run = fluent._run()
     run.client.log_batch(run.info.run_id, metrics=[(k, v, None, 0) for k, v in metrics.items()])
     artifacts = {}
