@@ -32,8 +32,8 @@ class EvaluationResult:
     run_id: str = ""
 
 
-def _predictor(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None]:
-    """``(predict, predict_proba or None)`` for a model object or a model URI."""
+def _predictor(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None, Any]:
+    """``(predict, predict_proba or None, the estimator)`` for a model object or a model URI."""
     if isinstance(model, str | os.PathLike):
         from nbtrack.models import load_model
 
@@ -41,12 +41,12 @@ def _predictor(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] |
         raw = getattr(loaded, "unwrap_python_model", None)
         inner = raw() if callable(raw) else None
         proba = getattr(inner, "predict_proba", None) if inner is not None else None
-        return loaded.predict, proba
+        return loaded.predict, proba, inner
     if callable(getattr(model, "predict", None)):
         proba = getattr(model, "predict_proba", None)
-        return model.predict, proba if callable(proba) else None
+        return model.predict, proba if callable(proba) else None, model
     if callable(model):
-        return model, None
+        return model, None, None
     raise InvalidInputError(
         f"evaluate takes a fitted model (with .predict), a callable or a model URI, "
         f"got {type(model).__name__}"
@@ -216,9 +216,9 @@ def evaluate(
                 "evaluate without a model needs a DataFrame and predictions='<its column>'"
             )
         features, y = _split(data.drop(columns=[predictions]), targets, feature_names)
-        predicted, proba = data[predictions].to_numpy(), None
+        predicted, proba, estimator = data[predictions].to_numpy(), None, None
     else:
-        predict, predict_proba = _predictor(model)
+        predict, predict_proba, estimator = _predictor(model)
         features, y = _split(data, targets, feature_names)
         predicted = predict(features)
         proba = None
@@ -228,13 +228,12 @@ def evaluate(
             proba = np.asarray(predict_proba(features))
     if model_type == "classifier":
         metrics = _classifier_metrics(y, predicted, proba)
-        if model is not None and callable(getattr(model, "score", None)):
-            metrics["score"] = float(model.score(features, y))  # MLflow adds sklearn's own
         plots = _classifier_plots(y, predicted, proba)
     else:
         metrics, plots = _regressor_metrics(y, predicted), {}
-        if model is not None and callable(getattr(model, "score", None)):
-            metrics["score"] = float(model.score(features, y))
+    score = getattr(estimator, "score", None)
+    if callable(score):
+        metrics["score"] = float(score(features, y))  # MLflow adds sklearn's own
     run = fluent._run()
     run.client.log_batch(run.info.run_id, metrics=[(k, v, None, 0) for k, v in metrics.items()])
     artifacts = {}

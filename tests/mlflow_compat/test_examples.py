@@ -22,6 +22,7 @@ SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE")
 
 #: Example script -> PASS, or the knowing difference (each passes on MLflow 3.17).
 EXAMPLES: dict[str, str | Different] = {
+    "examples/evaluation/evaluate_on_regressor.py": "pass",
     "examples/quickstart/mlflow_tracking.py": "pass",
     "examples/sklearn_logistic_regression/train.py": "pass",
     "examples/sklearn_autolog/linear_regression.py": Different(
