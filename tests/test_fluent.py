@@ -296,8 +296,9 @@ def test_log_artifacts_text_dict_and_figure(tmp_path: Path) -> None:
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3])
     with nbtrack.start_run() as run:
-        assert nbtrack.log_artifact(tmp_path / "model.bin") is None  # MLflow returns None
-        nbtrack.log_artifact(str(tmp_path / "model.bin"), "models")
+        # Like MLflow's, they return None: a notebook cell ending in one shows no Out[...].
+        assert nbtrack.log_artifact(tmp_path / "model.bin") is None
+        assert nbtrack.log_artifact(str(tmp_path / "model.bin"), "models") is None
         assert nbtrack.log_artifacts(data_dir, "data") is None
         assert nbtrack.log_text("hello\nwörld", "notes/readme.txt") is None
         assert nbtrack.log_dict({"lr": 0.1, "layers": [1, 2]}, "config.json") is None

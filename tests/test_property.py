@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 
 import nbtrack
 from _tag_helpers import user_tags
+from nbtrack._validation import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from nbtrack.exceptions import NotFoundError
 from nbtrack.store import close_all, schema
 
@@ -45,7 +46,7 @@ values = st.one_of(
     st.integers(-(2**70), 2**70),
 )
 steps = st.one_of(st.none(), st.integers(-3, 8), st.just(10**12))
-timestamps = st.one_of(st.none(), st.integers(0, 2**50))
+timestamps = st.one_of(st.none(), st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS))
 param_values = st.sampled_from(["0.1", "0.2", 3, "3", 0.1, ""])
 
 

@@ -30,6 +30,7 @@ from nbtrack._fluent_more import (
 )
 from nbtrack._media import load_table, log_image, log_table
 from nbtrack._version import __version__  # generated from package.json at build time
+from nbtrack.autologging import autolog
 from nbtrack.entities import (
     ArtifactInfo,
     Experiment,
@@ -142,6 +143,8 @@ _LAZY_MODULES = (
     "environment_variables",
     "protos",
     "utils",
+    "xgboost",
+    "lightgbm",
 )
 
 
@@ -191,6 +194,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
     "delete_experiment_tag",

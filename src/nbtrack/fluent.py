@@ -386,6 +386,8 @@ def _join_run(
         all_tags[NOTE_TAG] = description
     if all_tags:
         client.log_batch(run_id, tags=list(all_tags.items()))
+    global _active_experiment_id
+    _active_experiment_id = run.info.experiment_id  # search_runs() defaults to the run's
     active = ActiveRun(run, client, joined=True)
     _thread.runs.append(active)
     _notify("started", active)
