@@ -26,6 +26,9 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     # nbtrack extension assigns is removed after the test.
     monkeypatch.setenv(locate.ENV_JUPYTER_ROOT, "")
     monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT, raising=False)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)  # nbtrack honours MLflow's variables
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.chdir(tmp_path)
     nbtrack.set_tracking_uri(None)
     fluent._active_experiment_id = None

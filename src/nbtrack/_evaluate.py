@@ -5,7 +5,8 @@ Scores a model on a labelled dataset, logs the metrics to the active run
 (``accuracy_score``, ``f1_score``, ``roc_auc``, ``mean_squared_error``, ...)
 and, for classifiers, its plots as PNG artifacts (``confusion_matrix.png``;
 for binary classifiers with probabilities also ``roc_curve_plot.png`` and
-``precision_recall_curve_plot.png``). scikit-learn, pandas, numpy and
+``precision_recall_curve_plot.png`` and ``calibration_curve_plot.png``; not
+MLflow's lift curve or SHAP plots). scikit-learn, pandas, numpy and
 matplotlib are imported only when it is called.
 """
 
@@ -31,8 +32,8 @@ class EvaluationResult:
     run_id: str = ""
 
 
-def _predictor(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None]:
-    """``(predict, predict_proba or None)`` for a model object or a model URI."""
+def _predictor(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None, Any]:
+    """``(predict, predict_proba or None, the estimator)`` for a model object or a model URI."""
     if isinstance(model, str | os.PathLike):
         from nbtrack.models import load_model
 
@@ -40,12 +41,12 @@ def _predictor(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] |
         raw = getattr(loaded, "unwrap_python_model", None)
         inner = raw() if callable(raw) else None
         proba = getattr(inner, "predict_proba", None) if inner is not None else None
-        return loaded.predict, proba
+        return loaded.predict, proba, inner
     if callable(getattr(model, "predict", None)):
         proba = getattr(model, "predict_proba", None)
-        return model.predict, proba if callable(proba) else None
+        return model.predict, proba if callable(proba) else None, model
     if callable(model):
-        return model, None
+        return model, None, None
     raise InvalidInputError(
         f"evaluate takes a fitted model (with .predict), a callable or a model URI, "
         f"got {type(model).__name__}"
@@ -107,8 +108,10 @@ def _classifier_metrics(y: Any, predicted: Any, proba: Any) -> dict[str, float]:
         if binary:
             scores = proba[:, 1]
             out["roc_auc"] = float(m.roc_auc_score(y, scores))
-            precision, recall, _ = m.precision_recall_curve(y, scores, pos_label=pos_label)
-            out["precision_recall_auc"] = float(m.auc(recall, precision))
+            # MLflow's value: average precision, the step-wise area under the PR curve.
+            out["precision_recall_auc"] = float(
+                m.average_precision_score(y, scores, pos_label=pos_label)
+            )
         else:
             out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", average="weighted"))
     return out
@@ -168,6 +171,11 @@ def _classifier_plots(y: Any, predicted: Any, proba: Any) -> dict[str, bytes]:
         plots["precision_recall_curve_plot"] = _png(
             lambda ax: m.PrecisionRecallDisplay.from_predictions(y, scores, ax=ax)
         )
+        from sklearn.calibration import CalibrationDisplay  # type: ignore[import-untyped]
+
+        plots["calibration_curve_plot"] = _png(
+            lambda ax: CalibrationDisplay.from_predictions(y, scores, n_bins=10, ax=ax)
+        )
     return plots
 
 
@@ -208,9 +216,9 @@ def evaluate(
                 "evaluate without a model needs a DataFrame and predictions='<its column>'"
             )
         features, y = _split(data.drop(columns=[predictions]), targets, feature_names)
-        predicted, proba = data[predictions].to_numpy(), None
+        predicted, proba, estimator = data[predictions].to_numpy(), None, None
     else:
-        predict, predict_proba = _predictor(model)
+        predict, predict_proba, estimator = _predictor(model)
         features, y = _split(data, targets, feature_names)
         predicted = predict(features)
         proba = None
@@ -223,6 +231,9 @@ def evaluate(
         plots = _classifier_plots(y, predicted, proba)
     else:
         metrics, plots = _regressor_metrics(y, predicted), {}
+    score = getattr(estimator, "score", None)
+    if callable(score):
+        metrics["score"] = float(score(features, y))  # MLflow adds sklearn's own
     run = fluent._run()
     run.client.log_batch(run.info.run_id, metrics=[(k, v, None, 0) for k, v in metrics.items()])
     artifacts = {}

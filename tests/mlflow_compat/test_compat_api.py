@@ -89,6 +89,8 @@ def test_system_tags_are_set_searched_and_shown() -> None:
     assert len(by_ids) == 2
     with pytest.raises(InvalidInputError, match="unknown attribute"):
         nbtrack.search_runs(filter_string="attributes.colour = 'red'")
+    with pytest.raises(InvalidInputError, match=r"parent is the tag: tags\.mlflow\.parentRunId"):
+        nbtrack.search_runs(filter_string="attributes.parent_run_id = 'x'")
 
 
 def test_mlflow_environment_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

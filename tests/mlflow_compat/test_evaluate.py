@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +36,7 @@ def test_binary_classifier_metrics_and_plots() -> None:
         "true_negatives",
         "false_positives",
         "false_negatives",
+        "score",
     }
     assert expected <= set(metrics)
     assert metrics == result.metrics
@@ -46,6 +49,7 @@ def test_binary_classifier_metrics_and_plots() -> None:
         "confusion_matrix.png",
         "roc_curve_plot.png",
         "precision_recall_curve_plot.png",
+        "calibration_curve_plot.png",
     }
     png = nbtrack.MlflowClient().read_artifact(run.info.run_id, "roc_curve_plot.png")
     assert png.startswith(b"\x89PNG")
@@ -88,3 +92,35 @@ def test_static_predictions_and_bad_input() -> None:
             nbtrack.evaluate(data=frame, targets="label", model_type="question-answering")
         with pytest.raises(InvalidInputError, match="targets column 'nope'"):
             nbtrack.evaluate(lambda x: x, frame, targets="nope", model_type="regressor")
+
+
+@pytest.mark.slow
+def test_metrics_agree_with_mlflows_default_evaluator(tmp_path: Path) -> None:
+    """The same model and data through MLflow 3's ``mlflow.evaluate`` give the same numbers."""
+    mlflow = pytest.importorskip("mlflow")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    features, labels = make_classification(n_samples=200, n_features=5, random_state=0)
+    frame = pd.DataFrame(features, columns=[f"f{i}" for i in range(5)]).assign(label=labels)
+    classifier = LogisticRegression().fit(frame.drop(columns="label"), labels)
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    regression = X.assign(target=y)
+    regressor = LinearRegression().fit(X, y)
+    try:
+        cases = []
+        for model, data, target, kind in (
+            (classifier, frame, "label", "classifier"),
+            (regressor, regression, "target", "regressor"),
+        ):
+            with mlflow.start_run():
+                info = mlflow.sklearn.log_model(model, name="model")
+                theirs = mlflow.evaluate(info.model_uri, data, targets=target, model_type=kind)
+            ours = nbtrack.evaluate(model, data, targets=target, model_type=kind)
+            cases.append((theirs.metrics, ours.metrics))
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)
+    for theirs, ours in cases:
+        assert set(ours) <= set(theirs)
+        for key, value in ours.items():
+            assert value == pytest.approx(theirs[key], rel=1e-9), key

@@ -23,11 +23,10 @@ SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE")
 
 #: Example script -> PASS, or the knowing difference (each passes on MLflow 3.17).
 EXAMPLES: dict[str, str | Different] = {
+    "examples/evaluation/evaluate_on_regressor.py": "pass",
     "examples/quickstart/mlflow_tracking.py": "pass",
     "examples/sklearn_logistic_regression/train.py": "pass",
-    "examples/sklearn_autolog/linear_regression.py": Different(
-        "needs mlflow.sklearn.autolog(), which nbtrack does not have yet (autolog work)"
-    ),
+    "examples/sklearn_autolog/linear_regression.py": "pass",
     "examples/demos/mlflow-3/ml.py": Different(
         "needs log_model keywords (#12.2): sklearn.log_model(sk_model=, name=, params=), "
         "then MLflow 3's LoggedModel (model_id, get_logged_model)"

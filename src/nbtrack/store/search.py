@@ -256,9 +256,14 @@ class _Parser(TokenStream):
         lowered = name.lower()
         if lowered not in ATTRIBUTES:
             valid = ", ".join(sorted(ATTRIBUTES))
+            hint = (
+                "; a run's parent is the tag: tags.mlflow.parentRunId = '<run id>'"
+                if lowered in ("parent_run_id", "parentrunid")
+                else ""
+            )
             raise FilterSyntaxError(
                 f"unknown attribute {name!r}; valid attributes are: {valid} "
-                "(write metrics.<key>, params.<key> or tags.<key> for the others)",
+                f"(write metrics.<key>, params.<key> or tags.<key> for the others){hint}",
                 self.text,
                 pos,
             )
