@@ -1,8 +1,8 @@
 """MLflow's example scripts run unchanged against nbtrack (``import mlflow`` -> nbtrack).
 
 The scripts are MLflow's (https://github.com/mlflow/mlflow, ``examples/``,
-Apache-2.0; files and commits in README.md), read from ``NBTRACK_MLFLOW_SOURCE``
-and not copied here. Each runs in a subprocess with the alias installed, in a
+Apache-2.0; files and commits in README.md), copied with their origin in
+``mlflow_source/`` (or read from ``NBTRACK_MLFLOW_SOURCE``). Each runs in a subprocess with the alias installed, in a
 fresh directory with its own SQLite store; ``EXAMPLES`` says which pass on
 MLflow 3 and what nbtrack is expected to do.
 """
@@ -19,7 +19,9 @@ import pytest
 from mlflow_compat.selection import Different
 
 ROOT = Path(__file__).parents[2]
-SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE")
+# MLflow's files, copied with their origin and licence (mlflow_source/NOTICE.md);
+# NBTRACK_MLFLOW_SOURCE runs the same selection from another MLflow checkout.
+SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE") or str(Path(__file__).with_name("mlflow_source"))
 
 #: Example script -> PASS, or the knowing difference (each passes on MLflow 3.17).
 EXAMPLES: dict[str, str | Different] = {
@@ -33,10 +35,6 @@ EXAMPLES: dict[str, str | Different] = {
     ),
 }
 
-pytestmark = pytest.mark.skipif(
-    not SOURCE,
-    reason="set NBTRACK_MLFLOW_SOURCE to a checkout of MLflow's repository (see README.md)",
-)
 
 _RUNNER = """
 import os, runpy, sys
