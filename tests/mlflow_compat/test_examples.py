@@ -2,9 +2,9 @@
 
 The scripts are MLflow's (https://github.com/mlflow/mlflow, ``examples/``,
 Apache-2.0; files and commits in README.md), copied with their origin in
-``mlflow_source/`` (or read from ``NBTRACK_MLFLOW_SOURCE``). Each runs in a subprocess with the alias installed, in a
-fresh directory with its own SQLite store; ``EXAMPLES`` says which pass on
-MLflow 3 and what nbtrack is expected to do.
+``mlflow_source/`` (or read from ``NBTRACK_MLFLOW_SOURCE``). Each runs in a
+subprocess with the alias installed, in a fresh directory with its own SQLite
+store; ``EXAMPLES`` says which pass on MLflow 3 and what nbtrack is expected to do.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ EXAMPLES: dict[str, str | Different] = {
     "examples/sklearn_logistic_regression/train.py": "pass",
     "examples/sklearn_autolog/linear_regression.py": "pass",
     "examples/demos/mlflow-3/ml.py": Different(
-        "needs log_model keywords (#12.2): sklearn.log_model(sk_model=, name=, params=), "
-        "then MLflow 3's LoggedModel (model_id, get_logged_model)"
+        "MLflow 3's LoggedModel: ModelInfo.model_id, get_logged_model (log_model's "
+        "sk_model=, name=, params= keywords work)"
     ),
 }
 
