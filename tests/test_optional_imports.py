@@ -31,7 +31,8 @@ CASES = [
     (
         "safetensors",
         "import torch\nimport nbtrack.pytorch\n"
-        "nbtrack.pytorch.save_model(torch.nn.Linear(2, 1), tmp / 'torch')",
+        "nbtrack.pytorch.save_model(torch.nn.Linear(2, 1), tmp / 'torch', "
+        "serialization='safetensors', init_kwargs={'in_features': 2, 'out_features': 1})",
         'pip install "nbtrack[models]"',
     ),
     (

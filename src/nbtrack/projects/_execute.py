@@ -268,6 +268,7 @@ async def _execute(
             if watcher is not None:
                 watcher.cancel()
             _remove_signal_handlers(loop, state)
+            await _cancel_leftovers()
             await _shutdown(client)
             if sockets is not None:
                 sockets.cleanup()
@@ -460,6 +461,19 @@ async def _interrupt(client: NotebookClient) -> None:
             await ensure_async(client.km.interrupt_kernel())
         except RuntimeError as exc:  # the kernel is already gone
             log.debug("nbtrack: could not interrupt the kernel: %s", exc)
+
+
+async def _cancel_leftovers() -> None:
+    """Cancel the tasks nbclient leaves behind when a cell is cancelled (Ctrl-C twice).
+
+    Its kernel-alive poll would otherwise fail once the client is shut down, and
+    asyncio would print "Task exception was never retrieved" with a traceback.
+    """
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 async def _shutdown(client: NotebookClient) -> None:
