@@ -158,7 +158,10 @@ export class NbtrackApi {
     const body = await this.getJson<{ histories: IHistorySeries[] }>(
       ['histories'],
       { notebook, max_points: maxPoints },
-      [...runIds.map(id => ['run_id', id]), ...keys.map(k => ['key', k])]
+      [
+        ...runIds.map(id => ['run_id', id] as const),
+        ...keys.map(k => ['key', k] as const)
+      ]
     );
     return body.histories;
   }
@@ -173,7 +176,7 @@ export class NbtrackApi {
     return this.getJson<ICompare>(
       ['compare'],
       { notebook, base, other },
-      runIds.map(id => ['run_id', id])
+      runIds.map(id => ['run_id', id] as const)
     );
   }
 
