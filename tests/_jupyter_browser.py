@@ -78,11 +78,16 @@ RUN_ALL = "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
 
 
 def skip_unless_browser(*modules: str) -> None:
-    """Skip the calling module unless chromium, Playwright, JupyterLab and ``modules`` exist."""
+    """Skip the calling module unless chromium, Playwright, JupyterLab and ``modules`` exist.
+
+    On CI (``CI=true``) a missing browser fails instead: `.ci/run` installs chromium, so
+    its absence there is a broken set-up, never a reason to pass without the browser tests.
+    """
     if not CHROMIUM.exists():
-        pytest.skip(
-            "browser test needs Debian chromium at /usr/bin/chromium", allow_module_level=True
-        )
+        reason = "browser test needs Debian chromium at /usr/bin/chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: .ci/run should have installed it)", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
     for module in ("playwright.sync_api", "jupyterlab", *modules):
         pytest.importorskip(module, reason=f"browser test needs {module.split('.')[0]}")
 

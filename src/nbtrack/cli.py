@@ -1,7 +1,10 @@
 """The ``nbtrack`` command line: a thin layer over the client.
 
 Every command's ``--help`` ends with an example. The store is the default one
-(nearest ``.nbtrack/`` upward), ``NBTRACK_TRACKING_URI``, or ``--tracking-uri``.
+(see :mod:`nbtrack.store.locate`), ``NBTRACK_TRACKING_URI``, or ``--tracking-uri``.
+Commands that only read open the store read-only: they never create, upgrade
+or change it, and a store that does not exist is an error naming where they
+looked.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from nbtrack import _demo
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run
-from nbtrack.exceptions import NbtrackError, NotFoundError
+from nbtrack.exceptions import InvalidInputError, NbtrackError, NotFoundError, StoreError
+from nbtrack.store import locate
 
 
 def _client(ctx: click.Context) -> TrackingClient:
     return TrackingClient(ctx.obj.get("tracking_uri"))
+
+
+def _reader(ctx: click.Context) -> TrackingClient:
+    """A client for commands that only read: the store is opened read-only."""
+    return TrackingClient(ctx.obj.get("tracking_uri"), readonly=True)
 
 
 class _Group(click.Group):
@@ -98,7 +107,13 @@ def runs() -> None:
     "e.g. \"metrics.acc > 0.9 and params.lr = '0.01'\"",
 )
 @click.option("--order-by", multiple=True, help="E.g. 'metrics.acc DESC' (repeatable).")
-@click.option("--max-results", default=50, show_default=True, help="Rows to show.")
+@click.option(
+    "--max-results",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Rows to show (at least 1).",
+)
 @click.option("--deleted", is_flag=True, help="Show deleted runs instead of active ones.")
 @click.pass_context
 def runs_list(
@@ -115,7 +130,7 @@ def runs_list(
     Example:
       nbtrack runs list -e demo --filter "params.lr = '0.1' or metrics.val_loss < 0.3"
     """
-    client = _client(ctx)
+    client = _reader(ctx)
     ids = _experiment_ids(client, experiment)
     found = client.search_runs(
         ids,
@@ -124,10 +139,12 @@ def runs_list(
         max_results,
         list(order_by) or None,
     )
+    where = locate.store_location(client.tracking_uri)
     if not found:
-        click.echo("No runs match.")
+        click.echo(f"No runs match. (store: {where})")
         return
     click.echo(format_table(*_run_rows(found)))
+    click.echo(f"\n{len(found)} run(s) from the store at {where}")
 
 
 @runs.command("show")
@@ -142,7 +159,7 @@ def runs_show(ctx: click.Context, run: str) -> None:
     Example:
       nbtrack runs show 3f2a9c
     """
-    client = _client(ctx)
+    client = _reader(ctx)
     found = _resolve_run(client, run)
     info = found.info
     click.echo(f"Run {info.run_name!r}  {info.run_id}")
@@ -198,7 +215,7 @@ def experiments_list(ctx: click.Context, show_all: bool) -> None:
     Example:
       nbtrack experiments list --all
     """
-    client = _client(ctx)
+    client = _reader(ctx)
     found = client.search_experiments(ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
     rows = []
     for exp in found:
@@ -207,6 +224,36 @@ def experiments_list(ctx: click.Context, show_all: bool) -> None:
             (exp.experiment_id, exp.name, exp.lifecycle_stage, str(count), _time(exp.creation_time))
         )
     click.echo(format_table(["id", "name", "stage", "runs", "created"], rows))
+    click.echo(f"\nStore: {locate.store_location(client.tracking_uri)}")
+
+
+@main.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Bring the store's schema up to this nbtrack's version (reading never does it).
+
+    Data is kept; other processes may keep the store open meanwhile. A store
+    that does not exist is not created.
+
+    \b
+    Example:
+      nbtrack --tracking-uri /data/team/.nbtrack upgrade
+    """
+    from nbtrack.store import why_not_writable
+    from nbtrack.store._probe import existing_store
+    from nbtrack.store.migrations import HEAD_REVISION
+
+    uri = TrackingClient(ctx.obj.get("tracking_uri")).tracking_uri
+    before = existing_store(uri).revision  # NotFoundError, nothing created, if there is none
+    where = locate.store_location(uri)
+    if before == HEAD_REVISION:
+        click.echo(f"The store at {where} is up to date (schema {HEAD_REVISION}).")
+        return
+    why = why_not_writable(uri)
+    if why:
+        raise StoreError(f"cannot upgrade the store at {where}: {why}; ask its owner to run it")
+    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
+    click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
 
 
 @main.command()
@@ -216,19 +263,45 @@ def experiments_list(ctx: click.Context, show_all: bool) -> None:
     show_default=True,
     help="Keep unreferenced blobs younger than this many seconds (another process may be writing).",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="First check every artifact blob against its sha256 (reads them all); list damaged, "
+    "missing and invalid ones and exit 1 if there are any. Nothing damaged is deleted.",
+)
 @click.pass_context
-def gc(ctx: click.Context, grace: float) -> None:
+def gc(ctx: click.Context, grace: float, verify: bool) -> None:
     """Delete trashed runs for good and remove artifact blobs no run refers to.
 
     \b
     Example:
       nbtrack gc --grace 0
+      nbtrack gc --verify
     """
-    stats = _client(ctx).garbage_collect(grace)
+    client = _client(ctx)
+    problems = 0
+    if verify:
+        report = client.verify_artifacts()
+        problems = len(report.problems)
+        for problem in report.problems:
+            click.echo(f"{problem.kind}: {problem.where}")
+            for user in problem.used_by or ("(no run or model version uses it)",):
+                click.echo(f"  used by {user}")
+        if problems:
+            click.echo(
+                f"{report.checked} blob(s) checked, {problems} problem(s). Log each damaged "
+                "or missing file again to repair it (the same content restores the blob), or "
+                "delete the runs that use it."
+            )
+        else:
+            click.echo(f"{report.checked} blob(s) checked, all intact.")
+    stats = client.garbage_collect(grace)
     click.echo(
         f"Removed {stats['runs']} deleted run(s) and {stats['blobs']} unreferenced blob(s), "
         f"freeing {stats['bytes']} bytes."
     )
+    if problems:
+        ctx.exit(1)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -257,7 +330,8 @@ def _resolve_run(client: TrackingClient, prefix: str) -> Run:
     if not matches:
         raise NotFoundError(f"no run id starts with {prefix!r}")
     if len(matches) > 1:
-        raise click.BadParameter(f"{prefix!r} matches several runs; give more characters")
+        # Exit 1 as for no match: the argument is well-formed but names no single run.
+        raise InvalidInputError(f"{prefix!r} matches several runs; give more characters")
     return matches[0]
 
 

@@ -7,15 +7,16 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.models import _uris
+from nbtrack.models import _trust, _uris
 from nbtrack.models._flavor import flavor_named
 from nbtrack.models._format import ModelMetadata, prepare_directory, read_metadata
 from nbtrack.models._format import write_model_files as _write_files
+from nbtrack.models._keywords import Extras, copy_code_paths
 from nbtrack.models._serialization import LoadOptions, check_serialization
 from nbtrack.models._signature import ModelSignature, enforce, infer_signature
 from nbtrack.store.artifacts import normalize_artifact_path
@@ -37,6 +38,16 @@ class ModelInfo:
     metadata: ModelMetadata
     registered_model_version: ModelVersion | None = None
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The ``params`` given to ``log_model`` (MLflow 3's ``ModelInfo.params``)."""
+        return self.metadata.params
+
+    @property
+    def model_uuid(self) -> str:
+        """The model's unique id, as written to ``MLmodel``."""
+        return self.metadata.model_uuid
+
 
 def save_model(
     flavor: str,
@@ -45,19 +56,28 @@ def save_model(
     *,
     input_example: Any = None,
     signature: ModelSignature | None = None,
-    serialization: str,
+    serialization: str | None,
     options: Mapping[str, Any] | None = None,
-    extra_pip_requirements: Iterable[str] = (),
+    extras: Extras | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
 ) -> ModelMetadata:
-    """Write ``model`` as a model directory at ``path`` (which must not hold anything yet)."""
+    """Write ``model`` as a model directory at ``path`` (which must not hold anything yet).
+
+    ``serialization=None`` lets the flavor choose: its safe format when the
+    model allows it, else cloudpickle (a class defined in a notebook).
+    """
     impl = flavor_named(flavor)
+    extras = extras or Extras()
+    options = dict(options or {})
+    if serialization is None:
+        serialization = impl.default_serialization(model, options)
     check_serialization(serialization, impl.serializations)
     target = Path(path)
     prepare_directory(target)
     try:
-        saved = impl.save(model, target, serialization, dict(options or {}))
+        copy_code_paths(extras.code_paths, target)
+        saved = impl.save(model, target, serialization, options)
         if signature is None and input_example is not None:
             try:
                 output = impl.output_for_signature(model, input_example)
@@ -75,7 +95,10 @@ def save_model(
             signature=signature,
             input_example=input_example,
             distributions=saved.distributions,
-            extra_pip_requirements=extra_pip_requirements,
+            extra_pip_requirements=extras.extra_pip_requirements,
+            pip_requirements=extras.pip_requirements,
+            metadata=extras.metadata,
+            params=extras.params,
             run_id=run_id,
             artifact_path=artifact_path,
         )
@@ -91,9 +114,9 @@ def log_model(
     *,
     input_example: Any = None,
     signature: ModelSignature | None = None,
-    serialization: str,
+    serialization: str | None,
     options: Mapping[str, Any] | None = None,
-    extra_pip_requirements: Iterable[str] = (),
+    extras: Extras | None = None,
     registered_model_name: str | None = None,
 ) -> ModelInfo:
     """Save ``model`` into the active run's artifacts under ``name`` (a run is started if none)."""
@@ -121,11 +144,12 @@ def log_model(
             signature=signature,
             serialization=serialization,
             options=options,
-            extra_pip_requirements=extra_pip_requirements,
+            extras=extras,
             run_id=run_id,
             artifact_path=artifact_path,
         )
         client.log_artifacts(run_id, local, artifact_path)
+        _trust.record(client, run_id, artifact_path, local)
     client.flush()
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
@@ -151,9 +175,11 @@ class PyFuncModel:
         """Predictions for ``data`` (DataFrame, numpy array, dict or list of records).
 
         Raises :class:`~nbtrack.models.SignatureError` naming the missing or
-        mistyped column when ``data`` does not match the signature.
+        mistyped column when ``data`` does not match the signature. ``params``
+        go to a custom model's ``predict(..., params=...)`` when it takes them.
         """
-        return self._impl.predict(self._native, enforce(self.metadata.signature, data))
+        checked = enforce(self.metadata.signature, data)
+        return self._impl.predict(self._native, checked, None if params is None else dict(params))
 
     def unwrap_python_model(self) -> Any:
         """The flavor's own object (estimator, module, or the user's PythonModel).
@@ -177,10 +203,28 @@ def fetch(
     client: TrackingClient | None = None,
 ) -> tuple[Path, ModelMetadata, bool]:
     """A local, verified copy of a model: ``(directory, metadata, is_temporary)``."""
+    fetched = _fetch(model_uri, dst_path=dst_path, client=client)
+    return fetched.path, fetched.metadata, fetched.temporary
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    path: Path
+    metadata: ModelMetadata
+    temporary: bool
+    recorded: bool  # trusted: logged by the store run it was loaded from (see _trust)
+
+
+def _fetch(
+    model_uri: str | os.PathLike[str],
+    *,
+    dst_path: str | os.PathLike[str] | None,
+    client: TrackingClient | None,
+) -> _Fetched:
     uri = os.fspath(model_uri)
     if not _uris.is_store_uri(uri):
         path = _uris.local_path(uri)
-        return path, read_metadata(path, source=uri), False
+        return _Fetched(path, read_metadata(path, source=uri), False, False)
     if client is None:
         from nbtrack.client import TrackingClient
 
@@ -192,11 +236,18 @@ def fetch(
     target = Path(tempfile.mkdtemp(prefix="nbtrack-model-")) if dst_path is None else Path(dst_path)
     try:
         _uris.materialize(store, source.rows, target)
-        return target, read_metadata(target, source=uri), temporary
+        metadata = read_metadata(target, source=uri)  # every file's hash, before anything else
+        return _Fetched(target, metadata, temporary, _trust.recorded(client, source.run_id, target))
     except BaseException:
         if temporary:
             shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def load_native(path: Path, metadata: ModelMetadata, options: LoadOptions) -> Any:
+    """The flavor's object for a verified model directory, as far as ``options`` allow."""
+    _trust.add_code_dir(path, metadata.files, options)
+    return flavor_named(metadata.flavor).load_native(path, metadata, options)
 
 
 def load_model(
@@ -204,20 +255,31 @@ def load_model(
     *,
     allow_pickle: bool = False,
     trusted_types: Iterable[str] | None = None,
+    trust_code: bool = False,
     dst_path: str | os.PathLike[str] | None = None,
     flavor: str | None = None,
     client: TrackingClient | None = None,
+    model_config: Mapping[str, Any] | None = None,
 ) -> PyFuncModel:
-    """Load any nbtrack model as a :class:`PyFuncModel` (``flavor`` asserts which one)."""
-    path, metadata, temporary = fetch(model_uri, dst_path=dst_path, client=client)
+    """Load any nbtrack model as a :class:`PyFuncModel` (``flavor`` asserts which one).
+
+    Nothing the model names is imported or unpickled before its files' hashes
+    are verified and the trust rule of :mod:`nbtrack.models._trust` allows it.
+    """
+    fetched = _fetch(model_uri, dst_path=dst_path, client=client)
+    path, metadata = fetched.path, fetched.metadata
     if flavor is not None and metadata.flavor != flavor:
         raise InvalidInputError(
             f"{model_uri} is a {metadata.flavor!r} model, not {flavor!r}; load it with "
             f"nbtrack.pyfunc.load_model or nbtrack.{metadata.flavor}.load_model"
         )
-    options = LoadOptions.of(allow_pickle, trusted_types)
-    native = flavor_named(metadata.flavor).load_native(path, metadata, options)
+    options = replace(
+        LoadOptions.of(allow_pickle, trusted_types, trust_code),
+        recorded=fetched.recorded,
+        model_config=dict(model_config or {}),
+    )
+    native = load_native(path, metadata, options)
     model = PyFuncModel(metadata.flavor, native, metadata)
-    if temporary:  # its files (e.g. pyfunc artifacts) live as long as the model
+    if fetched.temporary:  # its files (e.g. pyfunc artifacts) live as long as the model
         weakref.finalize(model, _uris.remove_tree, path)
     return model

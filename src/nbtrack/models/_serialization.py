@@ -7,22 +7,22 @@
   it is written only when asked for (``serialization="pickle"``) and read only
   with ``allow_pickle=True``.
 * Classes (a ``PythonModel``, a torch module) are recorded by import path and
-  imported at load time, like MLflow's ``loader_module``.
+  imported at load time only as :mod:`nbtrack.models._trust` allows.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import pickle
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack._optional import require
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.models._errors import ModelFormatError, UnsafeModelError
+from nbtrack.models._errors import UnsafeModelError
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +30,52 @@ PICKLE_FORMATS = ("pickle", "cloudpickle")
 #: ``NBTRACK_ALLOW_PICKLE=1`` allows pickled models where no argument can be passed
 #: (``mlflow.pyfunc.load_model``, ``mlflow models serve``).
 ENV_ALLOW_PICKLE = "NBTRACK_ALLOW_PICKLE"
+#: ``NBTRACK_TRUST_CODE=1`` lets such loads import the classes a model names.
+ENV_TRUST_CODE = "NBTRACK_TRUST_CODE"
+_TRUE = ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """What the caller allows when loading: pickle, and extra skops types to trust."""
+    """What a load may run: the caller's opt-ins and the store's recorded trust.
+
+    ``recorded``: the model was loaded from the run of this store that logged
+    it, and its ``MLmodel`` is byte for byte the one that run recorded
+    (:func:`nbtrack.models._trust.recorded`).
+    """
 
     allow_pickle: bool = False
     trusted_types: tuple[str, ...] = ()
+    trust_code: bool = False
+    recorded: bool = False
+    model_config: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, allow_pickle: bool, trusted_types: Iterable[str] | None) -> LoadOptions:
+    def of(
+        cls, allow_pickle: bool, trusted_types: Iterable[str] | None, trust_code: bool = False
+    ) -> LoadOptions:
         """Options from ``load_model`` arguments (a lone string is one type name)."""
         if isinstance(trusted_types, str):
             trusted_types = [trusted_types]
-        return cls(bool(allow_pickle), tuple(trusted_types or ()))
+        return cls(bool(allow_pickle), tuple(trusted_types or ()), bool(trust_code))
 
     @classmethod
     def from_environment(cls) -> LoadOptions:
-        """Options for loads that take no arguments: ``NBTRACK_ALLOW_PICKLE``."""
-        return cls(allow_pickle=os.environ.get(ENV_ALLOW_PICKLE, "") in ("1", "true", "yes"))
+        """Options for loads that take no arguments, from the ``NBTRACK_*`` environment."""
+        return cls(
+            allow_pickle=os.environ.get(ENV_ALLOW_PICKLE, "") in _TRUE,
+            trust_code=os.environ.get(ENV_TRUST_CODE, "") in _TRUE,
+        )
+
+    @property
+    def may_import(self) -> bool:
+        """Whether classes the model names may be imported (running their modules' code)."""
+        return self.recorded or self.trust_code or self.allow_pickle
+
+    @property
+    def explicit(self) -> bool:
+        """Whether the caller opted in to running the model's code, wherever it lives."""
+        return self.trust_code or self.allow_pickle
 
 
 def check_serialization(serialization: str, allowed: tuple[str, ...]) -> str:
@@ -80,11 +106,12 @@ def dump_pickle(obj: Any, file: Path) -> str:
 
 
 def load_pickle(file: Path, options: LoadOptions) -> Any:
-    """Unpickle a model file, only when the caller allowed it."""
-    if not options.allow_pickle:
+    """Unpickle a model file, only when the caller allowed it or the store recorded it."""
+    if not (options.allow_pickle or options.recorded):
         raise UnsafeModelError(
             f"{file.parent} was saved with serialization='pickle'. Unpickling runs whatever "
-            "code the file contains, so nbtrack refuses it by default. If you trust where "
+            "code the file contains, so nbtrack refuses it unless the model is loaded by "
+            "runs:/ or models:/ URI from the store whose run logged it. If you trust where "
             "this model came from, load it with allow_pickle=True (nbtrack models serve "
             f"--allow-pickle; for MLflow's loaders set {ENV_ALLOW_PICKLE}=1)"
         )
@@ -97,26 +124,27 @@ def load_pickle(file: Path, options: LoadOptions) -> Any:
 
 def dump_skops(obj: Any, file: Path) -> None:
     """Store ``obj`` with skops."""
-    import skops.io  # type: ignore[import-untyped]
-
-    skops.io.dump(obj, file)
+    skops_io: Any = require("skops.io", extra="models", purpose="saving with skops")
+    skops_io.dump(obj, file)
 
 
 def load_skops(file: Path, options: LoadOptions) -> Any:
     """Load a skops file, refusing types that neither skops nor the caller trusts."""
-    import skops.io
-
+    skops_io: Any = require("skops.io", extra="models", purpose="loading a skops model")
     untrusted = [
-        t for t in skops.io.get_untrusted_types(file=file) if t not in options.trusted_types
+        t for t in skops_io.get_untrusted_types(file=file) if t not in options.trusted_types
     ]
+    if untrusted and (options.recorded or options.explicit):
+        return skops_io.load(file, trusted=[*options.trusted_types, *untrusted])
     if untrusted:
         listed = ", ".join(repr(t) for t in untrusted)
         raise UnsafeModelError(
             f"{file.parent} contains types that skops does not trust by default: {listed}. "
             "Loading them could run their code. If you trust them, pass "
-            f"trusted_types=[{listed}] to load_model (nbtrack models serve --trust TYPE)"
+            f"trusted_types=[{listed}] to load_model (nbtrack models serve --trust TYPE), "
+            "or trust_code=True to trust everything the model names"
         )
-    return skops.io.load(file, trusted=list(options.trusted_types) or None)
+    return skops_io.load(file, trusted=list(options.trusted_types) or None)
 
 
 # -- classes by import path ------------------------------------------------------------
@@ -133,22 +161,3 @@ def class_path(cls: type, what: str) -> str:
             "serialization='pickle' (loading then needs allow_pickle=True)"
         )
     return f"{module}:{qualname}"
-
-
-def import_class(path: str, what: str) -> type:
-    """The class named by :func:`class_path`; a clear error if it cannot be imported."""
-    module_name, sep, qualname = path.partition(":")
-    if not sep or not module_name or not qualname:
-        raise ModelFormatError(f"{what} class {path!r} is not of the form 'module:Class'")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise ModelFormatError(
-            f"cannot import the {what} class {path!r} ({exc}); install or put on the "
-            "Python path the code that defined it"
-        ) from None
-    if not isinstance(target, type):
-        raise ModelFormatError(f"{what} {path!r} is not a class")
-    return target

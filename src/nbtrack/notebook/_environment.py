@@ -86,7 +86,7 @@ def git_state(directory: Path) -> dict[str, Any]:
 def gpu_names() -> list[str]:
     """Names of NVIDIA GPUs via NVML (``pynvml``); empty when unavailable."""
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
     except ImportError:
         return []
     try:

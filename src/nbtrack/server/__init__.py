@@ -24,7 +24,9 @@ Responses are JSON (``Content-Type: application/json``) except the artifact
 download. Errors are JSON ``{"message": "...", "reason": "..."}`` where ``reason``
 is the HTTP reason phrase, with status 400 (bad input: the message names the
 problem and the fix), 403 (not authenticated or not authorized), 404 (unknown
-run, artifact, endpoint), 415 (a POST body that is not JSON) or 500. Non-finite
+run, artifact, endpoint), 409 (a store that cannot be used as it is: it needs
+upgrading, is not an nbtrack store, or is read-only for a POST), 415 (a POST
+body that is not JSON) or 500. Non-finite
 floats (NaN, infinities) are ``null``: JSON cannot spell them. Times are integer
 milliseconds since the epoch.
 
@@ -37,11 +39,19 @@ one that notebook's kernel uses by default:
 1. ``c.NbtrackExtension.tracking_uri`` when configured (overrides everything);
 2. else ``NBTRACK_TRACKING_URI`` from the server's environment;
 3. else the nearest ``.nbtrack/`` at or above ``root_dir/dirname(notebook)``
-   (from ``root_dir`` when no notebook is given).
+   (from ``root_dir`` when no notebook is given);
+4. else, where the kernel would create it: ``.nbtrack/`` at the top of the git
+   work tree holding the notebook, else at ``root_dir`` (the extension sets
+   ``NBTRACK_JUPYTER_ROOT`` for the kernels the server starts, so they agree).
 
 A ``notebook`` that leaves the server's root (``..``) is a 400. A missing store
 gives empty lists (and ``store_exists: false``), never a 500, and reading never
-creates a store or any file. Stores are opened once per URI and cached;
+creates a store or any file: GETs open the store read-only (SQLite ``mode=ro``),
+so they never migrate it, take its migration lock or change its journal mode.
+A store written by an older nbtrack is a 409 whose message says
+"store needs upgrading: run `nbtrack upgrade`"; a file that is not an nbtrack
+store (MLflow's, another application's) is a 409 saying what it is; a POST to a
+store this server may not write is a 409 saying why. Stores are opened once per URI and cached;
 reads run in the extension's own threads (``c.NbtrackExtension.reader_threads``,
 default 4), never on the event loop, and never flush or lock out a process
 that is logging (SQLite WAL: readers and the writer do not block each other).
@@ -52,7 +62,10 @@ store (default 10), as opening a store does.
 Endpoints
 ---------
 ``GET status``
-    ``{"version": "0.1.0", "store_exists": bool, "tracking_uri": str | null}``.
+    ``{"version": "0.1.0", "store_exists": bool, "tracking_uri": str,
+    "store_path": str, "store_problem": str | null}``: ``store_path`` is the
+    store's directory (or file) as a user names it; ``store_problem`` why an
+    existing store cannot be read as it is (e.g. it needs upgrading), else null.
 
 ``GET experiments[?view=active|deleted|all]``
     ``{"experiments": [{"experiment_id": str, "name": str, "lifecycle_stage": str,
@@ -153,9 +166,11 @@ Configuration (``jupyter_server_config.py``)::
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from nbtrack.server._config import NbtrackExtension
+from nbtrack.store.locate import ENV_JUPYTER_ROOT
 
 if TYPE_CHECKING:
     from jupyter_server.serverapp import ServerApp
@@ -168,6 +183,11 @@ def _load_jupyter_server_extension(serverapp: ServerApp) -> None:
     from nbtrack.server._handlers import handlers
 
     extension = NbtrackExtension(root_dir=serverapp.root_dir, parent=serverapp)
+    # Kernels inherit the server's environment: with the root known, a kernel
+    # running in a subdirectory creates the store where this extension looks.
+    # Assigned, not defaulted: a server started from another server's kernel
+    # inherits that server's root, which is not its own.
+    os.environ[ENV_JUPYTER_ROOT] = str(extension.root_dir)
     web_app = serverapp.web_app
     # tornado's add_handlers is not annotated.
     web_app.add_handlers(".*$", handlers(web_app.settings["base_url"], extension))  # type: ignore[no-untyped-call]

@@ -5,6 +5,9 @@ The store of a request is the one the notebook's kernel would use by default
 environment, else the nearest ``.nbtrack/`` at or above the notebook's
 directory (the kernel's working directory), else above the server's root.
 ``NbtrackExtension.tracking_uri`` overrides both. Nothing here creates a file.
+Where no store exists yet, the URI names where the kernel would create it:
+the project's root, as :func:`nbtrack.store.locate.project_root` decides
+(the server tells its kernels its root directory through ``NBTRACK_JUPYTER_ROOT``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from traitlets.config import LoggingConfigurable
 
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.server._series import SeriesCache
-from nbtrack.store import locate
+from nbtrack.store import get_store, locate, why_not_writable
 
 if TYPE_CHECKING:
     from nbtrack.store.sql_store import SqlStore
@@ -101,7 +104,8 @@ class NbtrackExtension(LoggingConfigurable):
         env = os.environ.get(locate.ENV_TRACKING_URI)
         if env:
             return locate.normalize_tracking_uri(env, base=start)
-        return locate.sqlite_uri(locate.find_store_dir(start) / locate.DB_FILE_NAME)
+        store_dir = locate.find_store_dir(start, jupyter_root=self.root_dir)
+        return locate.sqlite_uri(store_dir / locate.DB_FILE_NAME)
 
     def relative_notebook(self, recorded: str | None) -> str | None:
         """A run's recorded notebook path, relative to the server's root when it lies under it."""
@@ -126,6 +130,13 @@ class NbtrackExtension(LoggingConfigurable):
             if last is not None and now - last < self.orphan_check_interval:
                 return
             self._orphans_checked[store.uri] = now
+        if store.readonly:
+            # Reading writes nothing: only when a run is found dead, and only in a
+            # store this process may write (at the head schema, or it would not be
+            # open), is it opened for writing to mark the run.
+            if not store.orphaned_run_ids() or why_not_writable(store.uri):
+                return
+            store = get_store(store.uri)
         killed = store.mark_orphaned_runs_killed()
         if killed:
             self.log.info("nbtrack: runs of dead processes marked KILLED: %s", killed)

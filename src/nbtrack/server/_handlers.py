@@ -25,10 +25,10 @@ from tornado import web
 import nbtrack
 from nbtrack._artifact_names import ENVIRONMENT_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
-from nbtrack.exceptions import InvalidInputError, NotFoundError
+from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError, StoreError
 from nbtrack.server import _queries as queries
 from nbtrack.server._config import NbtrackExtension, store_exists
-from nbtrack.store import get_store
+from nbtrack.store import get_store, locate
 
 if TYPE_CHECKING:
     from nbtrack.store.sql_store import SqlStore
@@ -81,7 +81,12 @@ class NbtrackHandler(APIHandler):
         elif isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
         elif exc is not None and not isinstance(exc, web.HTTPError):
-            message = f"nbtrack server error: {type(exc).__name__}: {exc}"
+            # Not the exception's text: a database error's names the SQL and its values.
+            # tornado has logged the traceback; the client gets the type and where to look.
+            message = (
+                f"nbtrack server error ({type(exc).__name__}); the Jupyter server's log "
+                "has the details"
+            )
         else:
             message = reason
         self.set_status(status_code)
@@ -107,6 +112,10 @@ class NbtrackHandler(APIHandler):
             raise ApiError(404, str(exc)) from exc
         except InvalidInputError as exc:  # FilterSyntaxError included: its text points at the token
             raise ApiError(400, str(exc)) from exc
+        except ArtifactIntegrityError as exc:  # the store is damaged: say so, serve nothing
+            raise ApiError(500, str(exc)) from exc
+        except StoreError as exc:  # needs upgrading, not nbtrack's, read-only for a POST
+            raise ApiError(409, str(exc)) from exc
 
     async def read(self, work: Callable[[SqlStore], T], missing: Callable[[str], T]) -> T:
         """``work(store)`` on the request's store, or ``missing(uri)`` when it does not exist.
@@ -119,9 +128,11 @@ class NbtrackHandler(APIHandler):
             uri = self.extension.tracking_uri_for(notebook)
             if not store_exists(uri):
                 return missing(uri)
-            store = get_store(uri)
-            self.extension.mark_orphans(store)
-            return work(store)
+            # Read-only: a GET never creates, migrates or locks anything.
+            self.extension.mark_orphans(get_store(uri, readonly=True))
+            # Again: marking runs KILLED may have opened the store for writing,
+            # which then serves reads too (and the read-only one is closed).
+            return work(get_store(uri, readonly=True))
 
         return await self.in_thread(run)
 
@@ -165,8 +176,16 @@ class StatusHandler(NbtrackHandler):
 
         def status() -> dict[str, Any]:
             uri = self.extension.tracking_uri_for(notebook)
-            return {"version": nbtrack.__version__, "store_exists": store_exists(uri),
-                    "tracking_uri": uri}  # fmt: skip
+            exists = store_exists(uri)
+            problem = None
+            if exists:
+                try:
+                    get_store(uri, readonly=True)
+                except StoreError as exc:  # needs upgrading, or not nbtrack's: say so
+                    problem = str(exc)
+            return {"version": nbtrack.__version__, "store_exists": exists,
+                    "tracking_uri": uri, "store_path": locate.store_location(uri),
+                    "store_problem": problem}  # fmt: skip
 
         self.send_json(await self.in_thread(status))
 
@@ -192,8 +211,14 @@ class RunsHandler(NbtrackHandler):
         """``{"runs": [RunSummary], "next_page_token": str | null}``."""
         file = await self.in_thread(self.extension.notebook_file, self.notebook)
         try:
+            experiment_ids = [e for e in self.get_arguments("experiment_id") if e]
+            if len(experiment_ids) > queries.MAX_EXPERIMENT_IDS:
+                raise InvalidInputError(
+                    f"give at most {queries.MAX_EXPERIMENT_IDS} experiment_id arguments, "
+                    f"not {len(experiment_ids)}"
+                )
             query = queries.RunQuery(
-                experiment_ids=[e for e in self.get_arguments("experiment_id") if e] or None,
+                experiment_ids=experiment_ids or None,
                 filter_string=self.get_argument("filter", "") or None,
                 order_by=[o for o in self.get_arguments("order_by") if o],
                 view=queries.view_of(self.get_argument("view", None)),
@@ -313,9 +338,14 @@ class ArtifactRawHandler(NbtrackHandler):
     async def get(self, run_id: str) -> None:
         """The file's bytes, streamed; 404 if missing, 400 for an absolute or escaping path."""
         path = self.get_argument("path", None)
-        target, blob, size = await self.read_run(
+        target, chunks, size = await self.read_run(
             run_id, lambda store: queries.artifact_file(store, run_id, path)
         )
+        # The first chunk is read before any header is sent: a blob that fits in one
+        # chunk, or whose size is wrong, fails as a clean JSON error. A longer blob whose
+        # sha256 is wrong fails before its last chunk: the connection closes short of
+        # Content-Length, so no client takes the edited file for a whole one.
+        first = await self.in_thread(next, chunks, b"")
         name = target.rsplit("/", 1)[-1]
         guessed = mimetypes.guess_type(name)[0]
         content_type = guessed if guessed in _SAFE_TYPES else "application/octet-stream"
@@ -323,10 +353,11 @@ class ArtifactRawHandler(NbtrackHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Length", str(size))
         self.set_header("Content-Type", content_type)
-        with blob.open("rb") as stream:
-            while chunk := await self.in_thread(stream.read, _CHUNK):
-                self.write(chunk)
-                await self.flush()
+        chunk = first
+        while chunk:
+            self.write(chunk)
+            await self.flush()
+            chunk = await self.in_thread(next, chunks, b"")
         self.finish(set_content_type=content_type)
 
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,10 @@ NOTEBOOK_TAG = "nbtrack.notebook"
 
 MAX_RESULTS_LIMIT = 1000
 MAX_POINTS_LIMIT = 100_000
+#: The largest page offset a token may hold (the database's integers are 64-bit).
+MAX_OFFSET = 2**62
+#: How many experiment_id arguments one runs query may give.
+MAX_EXPERIMENT_IDS = 1000
 _VIEWS = ("active", "deleted", "all")
 
 
@@ -60,12 +64,15 @@ def bounded_int(text: str | None, name: str, default: int, low: int, high: int) 
     """A query argument that must be an integer in ``[low, high]``."""
     if text is None or text == "":
         return default
-    try:
-        number = int(text)
-    except ValueError:
-        raise InvalidInputError(f"{name} must be an integer, not {text!r}") from None
-    if not low <= number <= high:
-        raise InvalidInputError(f"{name} must be between {low} and {high}, not {number}")
+    number = None
+    if len(text) <= 20:  # longer is out of range anyway; int() of 5,000 digits is an error
+        try:
+            number = int(text)
+        except ValueError:
+            raise InvalidInputError(f"{name} must be an integer, not {text!r}") from None
+    if number is None or not low <= number <= high:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise InvalidInputError(f"{name} must be between {low} and {high}, not {shown}")
     return number
 
 
@@ -113,13 +120,17 @@ def decode_page_token(token: str | None) -> int:
     """The offset a page token stands for (0 without one)."""
     if not token:
         return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        offset = None
-    if not isinstance(offset, int) or offset < 0:
+    offset = None
+    if len(token) <= 100:  # the server's tokens are about 20 characters
+        try:
+            offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        except (binascii.Error, ValueError, KeyError, TypeError):
+            offset = None
+    # bool is an int; an offset beyond 64 bits overflows the database's integers.
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+        shown = token if len(token) <= 40 else token[:37] + "..."
         raise InvalidInputError(
-            f"page_token {token!r} is not one this server gave; pass the next_page_token "
+            f"page_token {shown!r} is not one this server gave; pass the next_page_token "
             "of the previous answer, or none for the first page"
         )
     return offset
@@ -288,20 +299,28 @@ def artifacts(store: SqlStore, run_id: str, path: str | None) -> list[dict[str, 
 
 
 def stored_document(store: SqlStore, run_id: str, name: str, what: str) -> bytes:
-    """The bytes of a JSON document the tracker stores as artifact ``name`` ({what} if absent)."""
+    """The bytes of a JSON document the tracker stores as artifact ``name`` ({what} if absent).
+
+    Checked against its sha256: a damaged blob is an ArtifactIntegrityError, never served.
+    """
     try:
-        _, blob, _ = artifact_file(store, run_id, name)
+        _, chunks, _ = artifact_file(store, run_id, name)
     except NotFoundError:
         store.run_pk(run_id)  # an unknown run says so, rather than "no snapshot"
         raise NotFoundError(f"run {run_id} has no {what} (artifact {name!r})") from None
-    return blob.read_bytes()
+    return b"".join(chunks)
 
 
-def artifact_file(store: SqlStore, run_id: str, path: str | None) -> tuple[str, Path, int]:
-    """``(canonical path, blob file, size)`` of one artifact file of a run.
+def artifact_file(
+    store: SqlStore, run_id: str, path: str | None
+) -> tuple[str, Iterator[bytes], int]:
+    """``(canonical path, content in checked chunks, size)`` of one artifact file of a run.
 
     An absolute path or one with ``..`` is :class:`InvalidInputError`; a path the
-    run does not have (or a directory) is :class:`NotFoundError`.
+    run does not have (or a directory) is :class:`NotFoundError`. The chunks come
+    from :meth:`~nbtrack.store.artifacts.BlobStore.chunks`: a blob whose size
+    differs from the recorded one fails before the first chunk, one whose sha256
+    differs before the last.
     """
     if not path:
         raise InvalidInputError("give the artifact's path, e.g. ?path=plots/loss.png")
@@ -312,10 +331,10 @@ def artifact_file(store: SqlStore, run_id: str, path: str | None) -> tuple[str, 
         what = "a directory; list it with artifacts?path=" if rows else "no such file"
         raise NotFoundError(f"run {run_id} has no artifact file {target!r}: {what}")
     sha, size = exact[0]
-    blob = store.blobs.path_of(sha)
+    blob = store.blobs.path_of(sha)  # refuses a row whose sha256 is not one
     if not blob.is_file():
         raise NotFoundError(
             f"the content of artifact {target!r} of run {run_id} is gone from the store "
             f"({blob} is missing)"
         )
-    return target, blob, int(size)
+    return target, store.blobs.chunks(sha, int(size)), int(size)

@@ -22,6 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from nbtrack.store import _durability
+
 #: How long a writer waits for another process's write transaction (ms).
 BUSY_TIMEOUT_MS = 60_000
 
@@ -36,12 +38,31 @@ def sqlite_path(url: sa.URL) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str | sa.URL) -> sa.Engine:
-    """An engine with nbtrack's connection settings for its backend."""
+def create_engine(url: str | sa.URL, readonly: bool = False) -> sa.Engine:
+    """An engine with nbtrack's connection settings for its backend.
+
+    ``readonly``: connections that can never write (SQLite ``mode=ro``, see
+    :func:`nbtrack.store._probe.connect_readonly`), opened afresh for each use
+    so that each read decides anew how it may read the file; nothing is created,
+    and the journal mode is left as it is.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     path = sqlite_path(parsed)
+    if readonly:
+        if path is None:
+            raise ValueError(f"a read-only engine needs a SQLite file, not {parsed}")
+        from nbtrack.store._probe import connect_readonly
+
+        engine = sa.create_engine(
+            parsed,
+            creator=lambda: connect_readonly(path, BUSY_TIMEOUT_MS / 1000),
+            poolclass=sa.pool.NullPool,
+        )
+        event.listen(engine, "connect", _configure_readonly_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
@@ -63,9 +84,20 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _enable_wal(cursor)
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(_durability.synchronous_pragma())  # NORMAL unless asked for FULL
         # MLflow's LIKE is case-sensitive and ILIKE is not; SQLite's LIKE is not
         # by default. SQLAlchemy renders ILIKE as lower() LIKE lower().
+        cursor.execute("PRAGMA case_sensitive_like = ON")
+    finally:
+        cursor.close()
+
+
+def _configure_readonly_connection(dbapi_connection: Any, _record: Any) -> None:
+    # As above, less what would write: no journal mode, no synchronous setting.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA case_sensitive_like = ON")
     finally:
         cursor.close()

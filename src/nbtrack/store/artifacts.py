@@ -4,23 +4,35 @@ A file is stored once under ``<root>/<sha256[:2]>/<sha256[2:]>`` however many
 runs log it; the ``artifacts`` table maps (run, path) to the blob. Blobs are
 written atomically (temporary file, fsync, rename), so a crash leaves either
 the whole blob or nothing under its name.
+
+Nothing read from the database becomes a path unchecked: :meth:`BlobStore.path_of`
+is the one place a sha256 turns into a file name, and it refuses anything but 64
+lowercase hex characters. Every read checks the content against its name
+(sha256, computed while reading) and raises
+:class:`~nbtrack.exceptions.ArtifactIntegrityError` rather than hand out edited
+bytes; storing a file whose blob exists checks that blob too and replaces a
+damaged one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import posixpath
-import shutil
+import re
 import tempfile
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from nbtrack.exceptions import InvalidInputError
+from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NbtrackWarning
 
 _CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_log = logging.getLogger(__name__)
 MAX_PATH_LENGTH = 1024
 
 
@@ -72,6 +84,59 @@ def safe_destination(root: Path, artifact_path: str) -> Path:
     return target
 
 
+def directory_files(root: Path) -> list[tuple[Path, str]]:
+    """The files to log from directory ``root``: ``(file, path relative to root)``, sorted.
+
+    Symbolic links are followed only where they stay inside ``root``: a link to a
+    file inside it is logged as a file (with the content it points to) under the
+    link's own name. Skipped, with one :class:`~nbtrack.exceptions.NbtrackWarning`
+    naming each: links that point outside ``root`` (logging a directory never
+    copies what lies outside it), dangling links, links to directories (what they
+    point to inside ``root`` is logged under its own path; following them could
+    loop), and anything that is not a regular file (sockets, FIFOs).
+    """
+    base = root.resolve()
+    found: list[tuple[Path, str]] = []
+    skipped: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):  # never descends into linked dirs
+        folder = Path(dirpath)
+        for name in sorted([*dirnames, *filenames]):
+            path = folder / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(base):
+                    skipped.append(f"{rel} -> {path.readlink()} (outside the directory)")
+                elif target.is_dir():
+                    skipped.append(f"{rel} -> {path.readlink()} (a directory)")
+                elif not target.is_file():
+                    skipped.append(f"{rel} -> {path.readlink()} (nothing there)")
+                else:
+                    found.append((path, rel))
+            elif name in filenames:
+                if path.is_file():
+                    found.append((path, rel))
+                else:
+                    skipped.append(f"{rel} (not a regular file)")
+    if skipped:
+        listed = "; ".join(skipped[:20]) + (
+            f"; and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+        )
+        warnings.warn(
+            f"not logged from {root}: {listed}. Links are followed only to files inside the "
+            "logged directory; copy what they point to into it to log it",
+            NbtrackWarning,
+            stacklevel=3,
+        )
+    found.sort(key=lambda item: item[1])
+    return found
+
+
+def is_sha256(value: object) -> bool:
+    """Whether ``value`` is a sha256 as the store writes it: 64 lowercase hex characters."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
 class BlobStore:
     """sha256-addressed files under one root directory."""
 
@@ -79,7 +144,17 @@ class BlobStore:
         self.root = root
 
     def path_of(self, sha256: str) -> Path:
-        """The file holding the blob ``sha256``."""
+        """The file holding the blob ``sha256``; refuses anything that is not a sha256.
+
+        Every blob path is built here, so a database row whose ``sha256`` was
+        edited (``../../etc/passwd``) can never name a file outside the store.
+        """
+        if not is_sha256(sha256):
+            raise ArtifactIntegrityError(
+                f"the store records {str(sha256)[:80]!r} as an artifact's sha256, which is not "
+                "one (64 lowercase hex characters): its database was altered. Nothing was read; "
+                "run `nbtrack gc --verify` to list every damaged row, and log the file again"
+            )
         return self.root / sha256[:2] / sha256[2:]
 
     def put_file(self, source: Path) -> tuple[str, int]:
@@ -94,7 +169,11 @@ class BlobStore:
         return self.put_stream(io.BytesIO(data))
 
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
-        """Copy a binary stream into the store while hashing it."""
+        """Copy a binary stream into the store while hashing it.
+
+        When the blob exists already its size and sha256 are checked: a damaged
+        one is replaced (atomically) by the content just written.
+        """
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -111,7 +190,7 @@ class BlobStore:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
             final = self.path_of(sha)
-            if final.exists():
+            if self._intact(final, sha, size):
                 tmp_path.unlink()
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -123,23 +202,93 @@ class BlobStore:
             raise
         return sha, size
 
+    def _intact(self, path: Path, sha256: str, size: int) -> bool:
+        """Whether ``path`` holds the blob (False when missing; a damaged one is logged)."""
+        try:
+            if path.stat().st_size == size and _file_sha256(path) == sha256:
+                return True
+        except FileNotFoundError:
+            return False
+        _log.warning(
+            "artifact blob %s was damaged on disk; replacing it with the content logged now", path
+        )
+        return False
+
+    def chunks(self, sha256: str, size: int | None = None) -> Iterator[bytes]:
+        """The blob's content in chunks, checked against its sha256 (and ``size`` if given).
+
+        The last chunk is held back until the whole content has been hashed: a
+        damaged blob raises :class:`ArtifactIntegrityError` before it is
+        delivered, so a blob of one chunk (1 MiB) or less yields nothing at all,
+        and a longer one never yields its complete content. A size that differs
+        from ``size`` is refused before the first chunk.
+        """
+        path = self.path_of(sha256)
+        digest = hashlib.sha256()
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError:
+            raise _missing(path, sha256) from None
+        with stream:
+            if size is not None:
+                actual = os.fstat(stream.fileno()).st_size
+                if actual != size:
+                    raise _damaged(path, f"it holds {actual} bytes, the store recorded {size}")
+            pending = stream.read(_CHUNK)
+            while pending:
+                digest.update(pending)
+                following = stream.read(_CHUNK)
+                if not following:
+                    break
+                yield pending
+                pending = following
+            found = digest.hexdigest()
+            if found != sha256:
+                raise _damaged(path, f"its content's sha256 is {found[:16]}...")
+            if pending:
+                yield pending
+
     def copy_to(self, sha256: str, destination: Path) -> None:
-        """Write the blob's content to ``destination`` (parents created)."""
+        """Write the blob's content to ``destination`` (parents created), checked.
+
+        The content goes to a temporary file beside ``destination`` that is
+        renamed into place only once its sha256 matched, so a damaged blob
+        leaves no file behind.
+        """
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path_of(sha256), destination)
+        # Not mkstemp: its 0600 mode would survive the rename; os.open honours the umask.
+        partial = destination.with_name(f".{destination.name}.{os.urandom(6).hex()}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.chunks(sha256):
+                    out.write(chunk)
+            partial.replace(destination)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     def read_bytes(self, sha256: str) -> bytes:
-        """The blob's content."""
-        return self.path_of(sha256).read_bytes()
+        """The blob's content, checked against its sha256."""
+        return b"".join(self.chunks(sha256))
+
+    def check(self, sha256: str) -> str | None:
+        """None when the blob is intact, else what is wrong with it ('missing', 'damaged')."""
+        path = self.path_of(sha256)
+        try:
+            return None if _file_sha256(path) == sha256 else "damaged"
+        except FileNotFoundError:
+            return "missing"
 
     def all_blobs(self) -> Iterable[str]:
-        """Every sha256 stored (for garbage collection)."""
+        """Every sha256 stored (for garbage collection); stray files are not blobs."""
         if not self.root.exists():
             return
         for sub in self.root.iterdir():
             if len(sub.name) == 2 and sub.is_dir():
                 for blob in sub.iterdir():
-                    yield sub.name + blob.name
+                    if is_sha256(sub.name + blob.name):
+                        yield sub.name + blob.name
 
     def delete(self, sha256: str) -> int:
         """Remove a blob; returns the bytes freed (0 if it was already gone)."""
@@ -150,6 +299,32 @@ class BlobStore:
         except FileNotFoundError:
             return 0
         return size
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _damaged(path: Path, how: str) -> ArtifactIntegrityError:
+    return ArtifactIntegrityError(
+        f"artifact blob {path} was changed on disk ({how}; its name is the sha256 it was "
+        "stored with). Refusing to serve it: log the original file again to repair the blob, "
+        "and run `nbtrack gc --verify` to check every other one",
+        str(path),
+    )
+
+
+def _missing(path: Path, sha256: str) -> ArtifactIntegrityError:
+    return ArtifactIntegrityError(
+        f"artifact blob {sha256[:16]}... is missing from the store ({path} does not exist): "
+        "it was deleted by hand. Log the original file again to restore it, and run "
+        "`nbtrack gc --verify` to check every other blob",
+        str(path),
+    )
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -1,10 +1,21 @@
 """Where the store lives: tracking URIs and the default ``.nbtrack/`` directory.
 
-The default is found like git finds ``.git``: the nearest ``.nbtrack/``
-directory in the working directory or above it, else a new one in the working
-directory. ``NBTRACK_TRACKING_URI`` (or ``set_tracking_uri``) overrides it.
-Accepted URIs: ``sqlite:///path/to/file.db``, or a plain directory path, which
-means ``<dir>/nbtrack.db`` with artifacts in ``<dir>/artifacts``.
+The default store is the project's, whichever subdirectory a kernel or a
+command runs in:
+
+1. the nearest existing ``.nbtrack/`` directory at or above the working
+   directory (as git finds ``.git``);
+2. else a new one at the project's root: the top of the git work tree that
+   holds the working directory; else the Jupyter server's root directory when
+   the working directory lies inside it (the server's nbtrack extension tells
+   its kernels through ``NBTRACK_JUPYTER_ROOT``); else the working directory.
+
+So a notebook running in ``lab/notebooks/`` and ``nbtrack runs list`` typed in
+``lab/`` use one store. ``NBTRACK_TRACKING_URI`` (or ``set_tracking_uri``)
+overrides all this; MLflow's ``MLFLOW_TRACKING_URI`` is read when
+``NBTRACK_TRACKING_URI`` is unset. Accepted URIs: ``sqlite:///path/to/file.db``, or a plain
+directory path, which means ``<dir>/nbtrack.db`` with artifacts in
+``<dir>/artifacts``.
 """
 
 from __future__ import annotations
@@ -17,7 +28,10 @@ from nbtrack.exceptions import InvalidInputError
 STORE_DIR_NAME = ".nbtrack"
 DB_FILE_NAME = "nbtrack.db"
 ENV_TRACKING_URI = "NBTRACK_TRACKING_URI"
+MLFLOW_ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_ARTIFACT_ROOT = "NBTRACK_ARTIFACT_ROOT"
+#: The Jupyter server's root directory, set by nbtrack's server extension for its kernels.
+ENV_JUPYTER_ROOT = "NBTRACK_JUPYTER_ROOT"
 
 
 _override_uri: str | None = None
@@ -34,22 +48,49 @@ def get_tracking_uri() -> str:
     return _override_uri or default_tracking_uri()
 
 
-def find_store_dir(start: Path | None = None) -> Path:
+def find_store_dir(start: Path | None = None, jupyter_root: Path | None = None) -> Path:
     """The nearest ``.nbtrack`` directory at or above ``start`` (default: cwd).
 
-    If there is none, ``start/.nbtrack`` (created when the store is opened).
+    If there is none, where a new store goes: ``.nbtrack`` in :func:`project_root`
+    (created when the store is first written).
     """
     start = (start or Path.cwd()).resolve()
     for directory in (start, *start.parents):
         candidate = directory / STORE_DIR_NAME
         if candidate.is_dir():
             return candidate
-    return start / STORE_DIR_NAME
+    return project_root(start, jupyter_root) / STORE_DIR_NAME
+
+
+def project_root(start: Path, jupyter_root: Path | None = None) -> Path:
+    """Where a project's new store goes, seen from ``start`` (see the module docstring).
+
+    ``jupyter_root`` defaults to ``NBTRACK_JUPYTER_ROOT``.
+    """
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():  # a directory, or a file in a git worktree
+            return directory
+    root = jupyter_root or os.environ.get(ENV_JUPYTER_ROOT)
+    if root:
+        resolved = Path(root).expanduser().resolve()
+        if start.is_relative_to(resolved):
+            return resolved
+    return start
+
+
+def store_location(uri: str) -> str:
+    """The store at ``uri`` as a user knows it: its directory, or its file if not ``nbtrack.db``."""
+    if not uri.startswith("sqlite:///"):
+        return uri
+    path = Path(uri[len("sqlite:///") :])
+    return str(path.parent if path.name == DB_FILE_NAME else path)
 
 
 def default_tracking_uri() -> str:
-    """``NBTRACK_TRACKING_URI`` if set, else the SQLite file of :func:`find_store_dir`."""
-    env = os.environ.get(ENV_TRACKING_URI)
+    """``NBTRACK_TRACKING_URI`` (else ``MLFLOW_TRACKING_URI``) if set, else the SQLite file
+    of :func:`find_store_dir`."""
+    env = os.environ.get(ENV_TRACKING_URI) or os.environ.get(MLFLOW_ENV_TRACKING_URI)
     if env:
         return normalize_tracking_uri(env)
     return sqlite_uri(find_store_dir() / DB_FILE_NAME)
@@ -86,11 +127,18 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
         return sqlite_uri(rooted(Path(text[len("sqlite:///") :])))
     if text.startswith("file:///"):  # a local file URI: the path after the empty host
         text = text[len("file://") :]
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
+    if "://" in text or text.startswith("databricks"):
+        scheme = text.split("://", 1)[0] if "://" in text else "databricks"
+        server = (
+            " nbtrack has no tracking server: runs are stored in a SQLite file that "
+            "every process opens directly."
+            if scheme.lower() in ("http", "https", "databricks")
+            else ""
+        )
         raise InvalidInputError(
-            f"tracking URI scheme {scheme!r} is not supported yet; "
-            "use 'sqlite:///path/to/nbtrack.db' or a directory path"
+            f"tracking URI scheme {scheme!r} is not supported.{server} Supported: "
+            "'sqlite:///path/to/nbtrack.db', 'file:///path/to/dir' or a plain directory path "
+            f"(check {ENV_TRACKING_URI} / {MLFLOW_ENV_TRACKING_URI})"
         )
     if text.startswith("file:"):
         text = text[len("file:") :]

@@ -8,7 +8,9 @@
 * Older version: Alembic applies the missing migrations in order.
 
 Creation and upgrades hold :func:`_dialect.migration_lock`, so any number of
-processes may open the same new store at once.
+processes may open the same new store at once. Only a store opened for writing
+is created or upgraded; a store opened for reading must already be at the
+head revision (:func:`require_head`), since reading never writes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from nbtrack.exceptions import StoreError
 from nbtrack.store import _dialect, schema
+from nbtrack.store._probe import FileInfo
 from nbtrack.store.migrations import HEAD_REVISION
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,29 @@ def current_revision(conn: sa.Connection) -> str | None:
     if not sa.inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(sa.select(_version_table.c.version_num)).scalar()
+
+
+def require_head(info: FileInfo) -> None:
+    """Raise :class:`StoreError` unless the store file can be read as it is (schema at head)."""
+    revision = info.revision
+    if revision is None or revision == HEAD_REVISION:
+        return
+    if revision < HEAD_REVISION:
+        raise StoreError(
+            f"store needs upgrading: run `nbtrack upgrade` (`nbtrack --tracking-uri {info.path} "
+            f"upgrade` if it is not the default store). The store at {info.path} has schema "
+            f"{revision}; this nbtrack reads {HEAD_REVISION}, and reading never changes a store."
+        )
+    refuse_newer(info)
+
+
+def refuse_newer(info: FileInfo) -> None:
+    """Raise :class:`StoreError` if a newer nbtrack wrote the store (this one cannot migrate it)."""
+    if info.revision is not None and info.revision > HEAD_REVISION:
+        raise StoreError(
+            f"the store at {info.path} was written by a newer nbtrack (schema {info.revision}; "
+            f"this one knows schemas up to {HEAD_REVISION}): upgrade nbtrack to use it"
+        )
 
 
 def ensure_schema(engine: sa.Engine) -> None:

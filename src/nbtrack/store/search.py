@@ -104,6 +104,13 @@ _OP_ALIASES = {"==": "=", "<>": "!="}
 _COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le}
 _COMPARE.update({">": operator.gt, ">=": operator.ge})
 _MAX_DEPTH = 100
+# Bounds that keep a query within what every backend executes (SQLite refuses an
+# expression tree over 1,000 deep, about 1,000 comparisons, and ORDER BY over 2,000
+# terms), so an oversized filter is a FilterSyntaxError, never a database error.
+MAX_CONDITIONS = 200
+MAX_LIST_VALUES = 1000
+MAX_ORDER_KEYS = 20
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 Value: TypeAlias = str | int | float | tuple[str, ...] | tuple[int, ...] | None
@@ -159,6 +166,11 @@ class OrderKey:
 
 
 class _Parser(TokenStream):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.conditions = 0
+        self.values = 0
+
     def expect_end(self, what: str) -> None:
         token = self.peek()
         if token.kind == "RPAREN":
@@ -199,6 +211,13 @@ class _Parser(TokenStream):
         return node
 
     def parse_comparison(self) -> Comparison:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(
+                f"a filter holds at most {MAX_CONDITIONS} conditions; this is one more. "
+                "Use IN ('a', 'b', ...) for many values of one key, or search in steps",
+                self.peek(),
+            )
         entity, key = self.parse_identifier(
             "a comparison such as metrics.acc > 0.5 or params.lr = '0.01'"
         )
@@ -287,6 +306,11 @@ class _Parser(TokenStream):
             if token.kind == "EOF":
                 raise self.error("unbalanced parentheses: this '(' is never closed", open_token)
             tokens.append(token)
+            self.values += 1
+            if self.values > MAX_LIST_VALUES:
+                raise self.error(
+                    f"a filter's IN lists hold at most {MAX_LIST_VALUES} values in all", token
+                )
             sep = self.advance()
             if sep.kind == "RPAREN":
                 break
@@ -314,7 +338,7 @@ class _Parser(TokenStream):
         if entity == "attribute" and key == "experiment_id":
             if not _INTEGER.fullmatch(token.text):
                 raise self.error(f"experiment_id must be an integer, found {token.text!r}", token)
-            return int(token.text)
+            return self.int64(name, token)
         if entity == "metric" or (entity == "attribute" and key in _NUMERIC_ATTRIBUTES):
             if token.kind == "STRING":
                 noun = "metrics are numbers" if entity == "metric" else f"{key} is a number"
@@ -323,12 +347,18 @@ class _Parser(TokenStream):
                 raise self.error(f"{noun}: write {name} {op} {example}", token)
             if entity == "metric":
                 return float(token.text)
-            return int(token.text) if _INTEGER.fullmatch(token.text) else float(token.text)
+            return self.int64(name, token) if _INTEGER.fullmatch(token.text) else float(token.text)
         if token.kind == "NUMBER":
             raise self.error(
                 f"{_noun(entity, key)}: write {name} {op} {quote_string(token.text)}", token
             )
         return token.text
+
+    def int64(self, name: str, token: Token) -> int:
+        """An integer value, which must fit the database's 64-bit integers."""
+        if len(token.text.strip()) > 25 or not _INT64_MIN <= int(token.text) <= _INT64_MAX:
+            raise self.error(f"{name} is compared with a number beyond 64-bit integers", token)
+        return int(token.text)
 
 
 _KEYWORDS = frozenset({"AND", "OR", "IN", "NOT", "IS", "NULL", "LIKE", "ILIKE", "ASC", "DESC"})
@@ -416,6 +446,9 @@ def _compile_comparison(node: Comparison) -> sa.ColumnElement[bool]:
             .where(lm.c.run_pk == runs.c.run_pk, mk.c.key == node.key)
         )
         value_column: sa.ColumnElement[Any] = lm.c.value
+    elif node.entity == "tag" and node.key in _DERIVED_TAGS:
+        # mlflow.runName / mlflow.parentRunId mirror the run's own columns (see _records).
+        return _apply(_derived_tag_column(node.key), node.op, node.value)
     else:
         table = schema.params if node.entity == "param" else schema.tags
         rows = sa.select(table.c.run_pk).where(
@@ -427,6 +460,19 @@ def _compile_comparison(node: Comparison) -> sa.ColumnElement[bool]:
     if node.op == "IS NOT NULL":
         return rows.exists()
     return rows.where(_apply(value_column, node.op, node.value)).exists()
+
+
+_DERIVED_TAGS = frozenset({"mlflow.runName", "mlflow.parentRunId"})
+
+
+def _derived_tag_column(key: str) -> sa.ColumnElement[Any]:
+    runs = schema.runs
+    if key == "mlflow.runName":
+        return runs.c.name
+    parent = runs.alias("parent")
+    return (
+        sa.select(parent.c.run_id).where(parent.c.run_pk == runs.c.parent_run_pk).scalar_subquery()
+    )
 
 
 def _apply(column: sa.ColumnElement[Any], op: str, value: Value) -> sa.ColumnElement[bool]:
@@ -455,6 +501,10 @@ def compile_order_by(order_by: Sequence[str] | None) -> list[sa.ColumnElement[An
     """
     if isinstance(order_by, str):
         order_by = [order_by]
+    if order_by and len(order_by) > MAX_ORDER_KEYS:
+        raise FilterSyntaxError(
+            f"order_by takes at most {MAX_ORDER_KEYS} keys, not {len(order_by)}", order_by[0], 0
+        )
     clauses: list[sa.ColumnElement[Any]] = []
     for item in order_by or ():
         if not item.strip():
@@ -479,6 +529,8 @@ def _sort_value(key: OrderKey) -> sa.ColumnElement[Any]:
             .where(lm.c.run_pk == runs.c.run_pk, mk.c.key == key.key)
             .scalar_subquery()
         )
+    if key.entity == "tag" and key.key in _DERIVED_TAGS:
+        return _derived_tag_column(key.key)
     table = schema.params if key.entity == "param" else schema.tags
     return (
         sa.select(table.c.value)

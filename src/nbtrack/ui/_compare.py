@@ -19,10 +19,11 @@ from nbtrack._table import format_table
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.ui import _data, _notebook_diff
+from nbtrack.system_metrics import is_system_metric
+from nbtrack.ui import _data, _notebook_diff, _system
 from nbtrack.ui._charts import MetricChart, metrics, run_ids_of, run_labels
 from nbtrack.ui._display import in_kernel, inline_data, show
-from nbtrack.ui._html import esc, fmt_number, panel, table
+from nbtrack.ui._html import Titled, esc, fmt_full, fmt_short, panel, table
 
 MAX_AXES = 8
 
@@ -57,7 +58,9 @@ class ComparePanel:
         self.labels = run_labels(self.client, self.run_ids)
         self.extremes = {i: _data.metric_extremes(self.client, i) for i in self.run_ids}
         keys = {k for found in self.extremes.values() for k in found}
-        self.metric_keys = sorted(keys)
+        # system/* points (the sampler's) go to their own folded section
+        self.metric_keys = sorted(k for k in keys if not is_system_metric(k))
+        self.system_keys = sorted(k for k in keys if is_system_metric(k))
         self.param_keys = sorted({k for r in self.runs for k in r.data.params})
         self.differing = [k for k in self.param_keys if len(set(self._params(k))) > 1]
         self.metric = metric or (self.metric_keys[0] if self.metric_keys else None)
@@ -87,26 +90,60 @@ class ComparePanel:
             )
         return html
 
-    def metrics_rows(self) -> list[list[str]]:
-        """``[key, last/min/max of run 1, ...]`` per metric."""
-        rows = []
-        for key in self.metric_keys:
-            row = [key]
+    def metrics_rows(self, keys: Sequence[str] | None = None) -> list[list[str]]:
+        """``[key, last/min/max of run 1, ...]`` per metric (default: the run's own), each
+        value in 4 significant digits."""
+        return [
+            [cell.text if isinstance(cell, Titled) else cell for cell in row]
+            for row in self._metric_cells(keys)
+        ]
+
+    def _metric_cells(self, keys: Sequence[str] | None = None) -> list[list[str | Titled]]:
+        """:meth:`metrics_rows` with the full values on hover."""
+        rows: list[list[str | Titled]] = []
+        for key in self.metric_keys if keys is None else keys:
+            row: list[str | Titled] = [key]
             for run_id in self.run_ids:
                 found = self.extremes[run_id].get(key)
-                row.append(" / ".join(fmt_number(v) for v in found) if found else "")
+                if not found:
+                    row.append("")
+                    continue
+                row.append(
+                    Titled(
+                        " / ".join(fmt_short(v) for v in found),
+                        " / ".join(fmt_full(v) for v in found),
+                    )
+                )
             rows.append(row)
         return rows
 
     def metrics_html(self) -> str:
         """Last / min / max of each metric per run."""
         header = ["metric (last / min / max)", *(self.labels[i] for i in self.run_ids)]
-        return "<h4>Metrics</h4>" + table(header, self.metrics_rows())
+        return "<h4>Metrics</h4>" + table(header, self._metric_cells())
+
+    def system_chart(self) -> MetricChart | None:
+        """CPU, memory and GPU histories of the runs (the headline ``system/`` keys)."""
+        return _system.chart(self.client, self.run_ids, self.system_keys)
+
+    def system_html(self, chart: bool = True) -> str:
+        """The "System" section, folded: last / min / max of each ``system/`` metric.
+
+        With ``chart`` and vl-convert installed, an SVG of :meth:`system_chart`
+        is folded in too (static, so it survives exports).
+        """
+        if not self.system_keys:
+            return ""
+        header = ["system metric (last / min / max)", *(self.labels[i] for i in self.run_ids)]
+        body = table(header, self._metric_cells(self.system_keys))
+        if chart:
+            body += _system.svg(self.system_chart())
+        return _system.folded(len(self.system_keys), body)
 
     def provenance_html(self) -> str:
         """For each metric and run, the cells that logged it (execution count, source excerpt)."""
         items = []
-        for key in self.metric_keys:
+        for key in self.metric_keys:  # not system/*: every cell would be listed
             for run_id in self.run_ids:
                 for prov in self.client.get_metric_provenance(run_id, key):
                     cell = prov.cell
@@ -123,8 +160,8 @@ class ComparePanel:
                         f"steps {prov.first_step}-{prov.last_step} "
                         f"<code>{esc(excerpt)}</code></li>"
                     )
-        if not items:
-            return "<h4>Cell provenance</h4><p>no cell provenance recorded</p>"
+        if not items:  # runs logged from plain Python (the client): no cells to name
+            return ""
         return "<h4>Cell provenance</h4><ul>" + "".join(items) + "</ul>"
 
     def notebook_diff(self) -> list[_notebook_diff.CellChange] | None:
@@ -146,7 +183,11 @@ class ComparePanel:
     def html(self) -> str:
         """Every HTML section in one escaped panel."""
         return panel(
-            self.params_html(), self.metrics_html(), self.provenance_html(), self.diff_html()
+            self.params_html(),
+            self.metrics_html(),
+            self.system_html(),
+            self.provenance_html(),
+            self.diff_html(),
         )
 
     # -- charts -------------------------------------------------------------------------
@@ -243,6 +284,11 @@ class ComparePanel:
             "metrics (last / min / max):",
             format_table(header, self.metrics_rows(), indent=2),
         ]
+        if self.system_keys:
+            parts += [
+                "system metrics (last / min / max):",
+                format_table(header, self.metrics_rows(self.system_keys), indent=2),
+            ]
         changes = self.notebook_diff() if diff else None
         if changes is not None:
             parts += ["notebook diff:", _notebook_diff.diff_text(changes)]
@@ -251,9 +297,14 @@ class ComparePanel:
     def __repr__(self) -> str:
         return self.text()
 
-    def _sections(self) -> tuple[str, str]:
-        """The panel's HTML above the charts (params, metrics, provenance) and below (diff)."""
-        head = panel(self.params_html(), self.metrics_html(), self.provenance_html())
+    def _sections(self, system_chart: bool = True) -> tuple[str, str]:
+        """The panel's HTML above the charts (params, metrics, system, provenance) and below."""
+        head = panel(
+            self.params_html(),
+            self.metrics_html(),
+            self.system_html(chart=system_chart),
+            self.provenance_html(),
+        )
         return head, panel(self.diff_html())
 
     @property
@@ -261,12 +312,22 @@ class ComparePanel:
         """The panel as ipywidgets: HTML sections and an ``Output`` holding the charts."""
         import ipywidgets as w  # type: ignore[import-untyped]
 
-        head, diff = self._sections()
+        head, diff = self._sections(system_chart=False)
         out = w.Output()
         with out:
             for chart in self.charts():
                 chart.show()
-        root = w.VBox([w.HTML(value=head), out, w.HTML(value=diff)])
+        parts = [w.HTML(value=head), out]
+        system = self.system_chart()
+        if system is not None:  # a live chart, in an accordion folded by default
+            system_out = w.Output()
+            with system_out:
+                system.show()
+            folded = w.Accordion(children=[system_out], selected_index=None)
+            folded.set_title(0, "System charts")
+            folded.add_class("nbtrack-system")
+            parts.append(folded)
+        root = w.VBox([*parts, w.HTML(value=diff)])
         root.add_class("nbtrack-compare")
         return root
 

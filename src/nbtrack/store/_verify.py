@@ -1,0 +1,77 @@
+"""Checking every artifact blob against its sha256 (``nbtrack gc --verify``).
+
+Reads every referenced blob and every blob file in the store once, so its cost
+is the store's size on disk; nothing is changed or deleted: a damaged blob is
+repaired by logging its file again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from nbtrack.store import schema
+from nbtrack.store.artifacts import is_sha256
+
+if TYPE_CHECKING:
+    from nbtrack.store.artifacts import BlobStore
+
+
+@dataclass(frozen=True)
+class BlobProblem:
+    """One damaged blob or row: ``kind`` is 'damaged', 'missing' or 'invalid sha256'.
+
+    ``where`` is the blob file (or the invalid value); ``used_by`` names the run
+    artifacts and model version files that point at it.
+    """
+
+    kind: str
+    where: str
+    used_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BlobReport:
+    """What :func:`verify_blobs` found."""
+
+    checked: int
+    problems: list[BlobProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every blob is intact and every row names a valid sha256."""
+        return not self.problems
+
+
+def verify_blobs(conn: sa.Connection, blobs: BlobStore) -> BlobReport:
+    """Check every blob the store refers to, and every blob file it holds."""
+    users: dict[object, list[str]] = {}
+    arts, runs = schema.artifacts, schema.runs
+    for run_id, path, sha in conn.execute(
+        sa.select(runs.c.run_id, arts.c.path, arts.c.sha256)
+        .join(runs, runs.c.run_pk == arts.c.run_pk)
+        .order_by(runs.c.run_id, arts.c.path)
+    ):
+        users.setdefault(sha, []).append(f"run {run_id} artifact {path!r}")
+    files, models = schema.model_version_files, schema.registered_models
+    for name, version, path, sha in conn.execute(
+        sa.select(models.c.name, files.c.version, files.c.path, files.c.sha256)
+        .join(models, models.c.model_pk == files.c.model_pk)
+        .order_by(models.c.name, files.c.version, files.c.path)
+    ):
+        users.setdefault(sha, []).append(f"model {name!r} version {version} file {path!r}")
+    problems = []
+    checked = 0
+    for sha in sorted({*users, *blobs.all_blobs()}, key=str):
+        used_by = tuple(users.get(sha, ()))
+        if not is_sha256(sha):
+            problems.append(BlobProblem("invalid sha256", repr(sha), used_by))
+            continue
+        checked += 1
+        assert isinstance(sha, str)
+        found = blobs.check(sha)
+        if found is not None:
+            problems.append(BlobProblem(found, str(blobs.path_of(sha)), used_by))
+    return BlobReport(checked, problems)
