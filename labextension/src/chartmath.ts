@@ -74,7 +74,7 @@ export function extent(
   return [low, high];
 }
 
-/** About `count` round tick values covering [low, high] (1, 2 or 5 times a power of ten). */
+/** At least `count` round tick steps over [low, high] (1, 2 or 5 times a power of ten). */
 export function niceTicks(low: number, high: number, count = 5): number[] {
   if (!Number.isFinite(low) || !Number.isFinite(high) || high <= low) {
     return Number.isFinite(low) ? [low] : [];
@@ -82,7 +82,7 @@ export function niceTicks(low: number, high: number, count = 5): number[] {
   const raw = (high - low) / Math.max(1, count);
   const power = Math.pow(10, Math.floor(Math.log10(raw)));
   const unit = raw / power;
-  const step = (unit >= 5 ? 10 : unit >= 2 ? 5 : unit >= 1 ? 2 : 1) * power;
+  const step = (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
   const ticks: number[] = [];
   for (
     let t = Math.ceil(low / step) * step;

@@ -228,10 +228,10 @@ export class RunTable extends Widget {
           ? !this._sort?.descending
           : column.kind === 'metric' || column.name === 'start_time';
         this.setSort({ column, descending });
-        this._header
-          .querySelector<HTMLButtonElement>(
-            `[data-column="${CSS.escape(column.id)}"] button`
-          )
+        // The header was redrawn: give the focus to the same column's button.
+        Array.from(this._header.querySelectorAll<HTMLElement>('[data-column]'))
+          .find(cell => cell.dataset.column === column.id)
+          ?.querySelector('button')
           ?.focus();
       });
       this._header.appendChild(
