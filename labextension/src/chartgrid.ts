@@ -24,8 +24,8 @@ import { clear, errorMessage, h } from './dom';
 import { formatMetric } from './format';
 import { IHistorySeries, IRunSummary } from './tokens';
 
-/** Points asked per series (a chart is ~400 px wide: two points per pixel). */
-export const GRID_POINTS = 800;
+/** Points asked per series (about one per pixel of a chart 350 px wide inside its axes). */
+export const GRID_POINTS = 400;
 const WIDTH = 420;
 const HEIGHT = 220;
 const MARGIN = { left: 56, right: 12, top: 24, bottom: 30 };
