@@ -42,6 +42,7 @@ from _ui_helpers import make_runs
 from nbtrack.cli import main
 from nbtrack.server import _handlers
 from nbtrack.server._series import SeriesCache
+from nbtrack.server._view_handlers import VIEW_ROUTES
 from nbtrack.store import close_all, locate
 
 #: A child that starts a run, logs one point, says the run's id and waits to be killed.
@@ -713,8 +714,11 @@ def example_paths(run_id: str) -> dict[str, tuple[str, str, dict[str, str]]]:
         _handlers._RUN + "/delete": ("POST", f"runs/{run_id}/delete", {}),
         _handlers._RUN + "/restore": ("POST", f"runs/{run_id}/restore", {}),
         "(?P<rest>.*)": ("GET", "nothing/here", {}),
+        "histories": ("GET", "histories", {"run_id": run_id, "key": "loss"}),
+        "compare": ("GET", "compare", {"run_id": run_id}),
     }
-    assert set(examples) == {pattern for pattern, _ in _handlers.ROUTES}, "a route is untested"
+    routes = [*_handlers.ROUTES, *VIEW_ROUTES]
+    assert set(examples) == {pattern for pattern, _ in routes}, "a route is untested"
     return examples
 
 

@@ -6,7 +6,9 @@
  */
 import {
   IArtifactFile,
+  ICompare,
   IExperiment,
+  IHistorySeries,
   IMetricHistory,
   IRunDetail,
   IRunsPage,
@@ -143,6 +145,41 @@ export class NbtrackApi {
     });
   }
 
+  /**
+   * GET histories: every (run, key) series in one answer, each cut server-side to
+   * about `maxPoints` (its per-bucket min and max) when longer.
+   */
+  async histories(
+    runIds: readonly string[],
+    keys: readonly string[],
+    notebook?: string | null,
+    maxPoints = 1000
+  ): Promise<IHistorySeries[]> {
+    const body = await this.getJson<{ histories: IHistorySeries[] }>(
+      ['histories'],
+      { notebook, max_points: maxPoints },
+      [
+        ...runIds.map(id => ['run_id', id] as const),
+        ...keys.map(k => ['key', k] as const)
+      ]
+    );
+    return body.histories;
+  }
+
+  /** GET compare: params diff, metric summaries and the notebook diff of base → other. */
+  compare(
+    runIds: readonly string[],
+    notebook?: string | null,
+    base?: string | null,
+    other?: string | null
+  ): Promise<ICompare> {
+    return this.getJson<ICompare>(
+      ['compare'],
+      { notebook, base, other },
+      runIds.map(id => ['run_id', id] as const)
+    );
+  }
+
   /** GET runs/<id>/timeline. */
   async timeline(
     runId: string,
@@ -206,11 +243,18 @@ export class NbtrackApi {
     );
   }
 
-  /** GET an endpoint and parse its JSON body. */
-  async getJson<T>(segments: readonly string[], query: Query = {}): Promise<T> {
-    const response = await this.send(buildUrl(this.baseUrl, segments, query), {
-      method: 'GET'
-    });
+  /** GET an endpoint and parse its JSON body; `repeated` adds `name=value` pairs. */
+  async getJson<T>(
+    segments: readonly string[],
+    query: Query = {},
+    repeated: readonly (readonly [string, string])[] = []
+  ): Promise<T> {
+    let url = buildUrl(this.baseUrl, segments, query);
+    if (repeated.length) {
+      const extra = new URLSearchParams(repeated.map(([k, v]) => [k, v]));
+      url += `${url.includes('?') ? '&' : '?'}${extra.toString()}`;
+    }
+    const response = await this.send(url, { method: 'GET' });
     return (await response.json()) as T;
   }
 

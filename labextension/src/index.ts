@@ -30,6 +30,7 @@ import { ExperimentNames } from './experiments';
 import { nbtrackIcon } from './icons';
 import { CellLinks } from './linkhandler';
 import { SnapshotView } from './notebookview';
+import { ExperimentsView } from './experimentsview';
 import { RunView } from './runview';
 import { RunsSidebar } from './sidebar';
 import { SnapshotProvider } from './snapshot';
@@ -132,12 +133,40 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(id);
     };
 
+    // The Experiments view: one per store (notebook folder), opened from the
+    // sidebar's button or the palette.
+    const openExperiments = (experimentId: string | null = null): void => {
+      const notebook = notebookPath();
+      const id = 'nbtrack-experiments';
+      const existing = Array.from(app.shell.widgets('main')).find(
+        w => w.id === id
+      );
+      if (existing) {
+        app.shell.activateById(id);
+        return;
+      }
+      const content = new ExperimentsView({
+        api,
+        notebook,
+        experimentId,
+        openRun: run => openRun(run.run_id, notebook)
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = 'Experiments';
+      widget.title.icon = nbtrackIcon;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(id);
+    };
+
     // The runs sidebar follows the notebook in focus.
     const sidebar = new RunsSidebar({
       api,
       experiments,
       refreshIcon: () => refreshIcon.element({ tag: 'span' }),
-      openRun: run => openRun(run.run_id, notebookPath())
+      openRun: run => openRun(run.run_id, notebookPath()),
+      openExperiments: experimentId => openExperiments(experimentId)
     });
     sidebar.title.icon = nbtrackIcon;
     app.shell.add(sidebar, 'left', { rank: 600 });
@@ -198,7 +227,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
         openRun(args.runId, notebook);
       }
     });
+    app.commands.addCommand(CommandIDs.openExperiments, {
+      label: 'Open nbtrack Experiments',
+      caption:
+        'Runs table, chart grid and compare view of the store of the notebook in focus',
+      execute: args =>
+        openExperiments(
+          typeof args.experimentId === 'string' ? args.experimentId : null
+        )
+    });
     for (const command of [
+      CommandIDs.openExperiments,
       CommandIDs.startRun,
       CommandIDs.endRun,
       CommandIDs.snapshot,

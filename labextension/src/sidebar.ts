@@ -37,6 +37,8 @@ export interface IRunsSidebarOptions {
   experiments?: ExperimentNames;
   /** The refresh button's icon (JupyterLab's; a ↻ glyph by default). */
   refreshIcon?: () => Element;
+  /** Open the Experiments view on the experiment chosen here ('' / null: all). */
+  openExperiments?: (experimentId: string | null) => void;
 }
 
 /** Page size of GET runs. */
@@ -103,6 +105,18 @@ export class RunsSidebar extends Widget {
         () => void this.refresh()
       )
     ]);
+    if (options.openExperiments) {
+      const open = options.openExperiments;
+      header.insertBefore(
+        button(
+          'Experiments',
+          'nbtrack-open-experiments',
+          () => open(this._experimentId || null),
+          'Open the Experiments view: every run in a table, charts of all metrics, compare'
+        ),
+        header.lastElementChild
+      );
+    }
     this.node.append(
       header,
       this._context,

@@ -85,6 +85,71 @@ export interface IMetricHistory {
   total_points: number;
 }
 
+/** One series of GET histories: a run's metric in columns (values null for NaN). */
+export interface IHistorySeries {
+  run_id: string;
+  key: string;
+  steps: number[];
+  timestamps: number[];
+  values: MetricValue[];
+  /** True when the server cut a long history to its per-bucket min and max. */
+  downsampled: boolean;
+  total_points: number;
+}
+
+/** A metric summary of one run in GET compare. */
+export interface ICompareMetric {
+  last: MetricValue;
+  min: MetricValue;
+  max: MetricValue;
+  step: number;
+}
+
+/** One run of GET compare. */
+export interface ICompareRun {
+  run_id: string;
+  run_name: string;
+  status: RunStatus;
+  start_time: number;
+  params: Record<string, string>;
+  metrics: Record<string, ICompareMetric>;
+}
+
+/** A cell of a notebook diff. */
+export interface IDiffCell {
+  cell_id: string | null;
+  source: string;
+  outputs: string;
+}
+
+/** One entry of a notebook diff. */
+export interface ICellChange {
+  kind: 'added' | 'removed' | 'source' | 'outputs' | 'same';
+  old: IDiffCell | null;
+  new: IDiffCell | null;
+  /** Unified diff lines of the sources (kind "source" only). */
+  line_diff: string[];
+}
+
+/** The notebook diff of two runs (base → other). */
+export interface INotebookDiff {
+  base: string;
+  other: string;
+  /** Where each side's cells came from: a snapshot's name or "timeline". */
+  sources: [string, string];
+  summary: Record<ICellChange['kind'], number>;
+  changes: ICellChange[];
+}
+
+/** GET compare. */
+export interface ICompare {
+  runs: ICompareRun[];
+  param_keys: string[];
+  differing_params: string[];
+  metric_keys: string[];
+  diff: INotebookDiff | null;
+}
+
 /** One executed cell of a run's timeline. */
 export interface ITimelineCell {
   execution_count: number | null;
@@ -125,7 +190,8 @@ export const CommandIDs = {
   endRun: 'nbtrack:end-run',
   snapshot: 'nbtrack:snapshot',
   openRuns: 'nbtrack:open-runs',
-  openRun: 'nbtrack:open-run'
+  openRun: 'nbtrack:open-run',
+  openExperiments: 'nbtrack:open-experiments'
 } as const;
 
 /** Code the commands run in the kernel. */

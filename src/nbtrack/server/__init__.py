@@ -146,6 +146,28 @@ Endpoints
     The environment captured at run start (artifact ``environment.json``): Python,
     platform, packages, git, GPUs; 404 JSON if none.
 
+``GET histories?run_id=<id>&run_id=...&key=<metric>&key=...&max_points=1000``
+    ``{"histories": [{"run_id": str, "key": str, "steps": [int], "timestamps": [int],
+    "values": [float | null], "downsampled": bool, "total_points": int | null}]}``,
+    one entry per (run, key) in the order asked (runs outer): the Experiments view's
+    chart grid in one request. 1..50 runs, at most 2,000 series; ``max_points``
+    4..10000. A series whose step range fits in ``max_points`` comes whole; a longer
+    one is sampled at ``max_points`` evenly spaced steps by index seeks
+    (``downsampled: true``, ``total_points: null``: counting would scan it). A key
+    a run never logged has empty columns; an unknown run is 404.
+
+``GET compare?run_id=<id>&run_id=...[&base=<id>&other=<id>]``
+    ``{"runs": [{"run_id", "run_name", "status", "start_time", "params",
+    "metrics": {key: {"last", "min", "max", "step"}}}], "param_keys": [str],
+    "differing_params": [str], "metric_keys": [str], "diff": NotebookDiff | null}``
+    for 1..20 runs. ``diff`` is the cell diff of ``base`` → ``other`` (default: the
+    first two runs; null for one run): ``{"base", "other", "sources": [str, str],
+    "summary": {"added", "removed", "source", "outputs", "same"}, "changes":
+    [{"kind", "old": Cell | null, "new": Cell | null, "line_diff": [str]}]}``
+    with ``Cell = {"cell_id", "source", "outputs"}`` (outputs as text), from each
+    run's notebook snapshot, else its executed notebook, else its cell timeline.
+    A ``base``/``other`` not among the runs is 400.
+
 ``POST runs/<run_id>/tags`` with body ``{"key": str, "value": str}``
     Sets the tag (a tag set again takes the new value) -> ``{"ok": true}``.
 

@@ -485,8 +485,12 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
 
 def handlers(base_url: str, extension: NbtrackExtension) -> list[tuple[str, Any, dict[str, Any]]]:
     """Tornado URL specs of every route, under ``{base_url}nbtrack/api/``."""
+    from nbtrack.server._view_handlers import VIEW_ROUTES
+
+    # The Experiments view's routes go before the catch-all (the last of ROUTES).
+    routes = [*ROUTES[:-1], *VIEW_ROUTES, ROUTES[-1]]
     prefix = url_path_join(base_url, "nbtrack", "api")
     return [
         (url_path_join(prefix, pattern) + "/?$", handler, {"extension": extension})
-        for pattern, handler in ROUTES
+        for pattern, handler in routes
     ]

@@ -1,0 +1,245 @@
+"""What the Experiments view reads: many histories at once, and the compare data.
+
+``histories`` serves a chart grid (every metric of several runs) in one request.
+A history whose step range fits in ``max_points`` is read whole (through the
+server's history cache). A longer one is sampled in SQL at ``max_points`` evenly
+spaced steps by index seeks, as MLflow's bulk-interval history does: reading
+200 series of 100,000 points in full (or scanning them for per-bucket extremes)
+takes tens of seconds, seeking takes milliseconds per series. A spike between
+two samples can be missed; the run view's chart of one metric keeps every
+bucket's extremes. ``compare`` gives the params side by side (which differ), each
+metric's last / min / max, and the cell diff of two runs' notebooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from nbtrack import _cell_diff
+from nbtrack.client import TrackingClient
+from nbtrack.exceptions import InvalidInputError
+from nbtrack.server._queries import finite, metrics_detail
+from nbtrack.store import schema
+
+if TYPE_CHECKING:
+    from nbtrack.server._series import SeriesCache
+    from nbtrack.store.sql_store import SqlStore
+
+#: At most this many runs per histories or compare request (a chart grid of 20 runs
+#: is already hard to read), and this many series in all.
+MAX_RUNS = 50
+MAX_SERIES = 2000
+MAX_COMPARE_RUNS = 20
+#: Bounds of ``max_points`` for one series of a grid (a chart is a few hundred pixels wide).
+MAX_GRID_POINTS = 10_000
+
+_metrics, _keys = schema.metrics, schema.metric_keys
+
+
+@dataclass(frozen=True)
+class HistoriesQuery:
+    """The arguments of ``GET histories``, checked."""
+
+    run_ids: list[str]
+    keys: list[str]
+    max_points: int
+
+
+def histories_query(run_ids: Sequence[str], keys: Sequence[str], max_points: int) -> HistoriesQuery:
+    """Check the arguments of ``GET histories`` (raises :class:`InvalidInputError`)."""
+    runs = list(dict.fromkeys(r for r in run_ids if r))
+    wanted = list(dict.fromkeys(k for k in keys if k))
+    if not runs:
+        raise InvalidInputError("give at least one run: histories?run_id=<id>&key=<metric>")
+    if not wanted:
+        raise InvalidInputError("give at least one metric: histories?run_id=<id>&key=<metric>")
+    if len(runs) > MAX_RUNS:
+        raise InvalidInputError(f"at most {MAX_RUNS} runs per request, not {len(runs)}")
+    if len(runs) * len(wanted) > MAX_SERIES:
+        raise InvalidInputError(
+            f"at most {MAX_SERIES} series (runs x keys) per request, not "
+            f"{len(runs)} x {len(wanted)}; ask for fewer metrics at a time"
+        )
+    return HistoriesQuery(runs, wanted, max_points)
+
+
+def histories(store: SqlStore, cache: SeriesCache, query: HistoriesQuery) -> list[dict[str, Any]]:
+    """Every (run, key) series of ``query`` in columns, sampled past ``max_points``.
+
+    Each entry: ``{"run_id", "key", "steps", "timestamps", "values", "downsampled",
+    "total_points"}`` (``total_points`` is null for a sampled series: counting it would
+    scan it); a key a run never logged has empty columns. An unknown run raises
+    :class:`~nbtrack.exceptions.NotFoundError`.
+    """
+    run_pks = {run_id: store.run_pk(run_id) for run_id in query.run_ids}
+    out: list[dict[str, Any]] = []
+    with store.engine.connect() as conn:
+        key_ids: dict[str, int] = {
+            row[0]: row[1]
+            for row in conn.execute(
+                sa.select(_keys.c.key, _keys.c.key_id).where(_keys.c.key.in_(query.keys))
+            )
+        }
+        for run_id in query.run_ids:
+            for key in query.keys:
+                key_id = key_ids.get(key)
+                where = (_metrics.c.run_pk == run_pks[run_id], _metrics.c.key_id == key_id)
+                low, high = _step_range(conn, where) if key_id is not None else (None, None)
+                if low is None or high is None:
+                    out.append(_entry(run_id, key, [], [], [], False, 0))
+                elif high - low + 1 <= query.max_points:
+                    # Short: every point (through the cache the run view's charts share).
+                    series = cache.get(store, run_id, key)
+                    values = [finite(v) for v in series.values.tolist()]
+                    steps, times = series.steps.tolist(), series.timestamps.tolist()
+                    out.append(_entry(run_id, key, steps, times, values, False, len(series)))
+                else:
+                    steps, times, values = _sampled(conn, where, low, high, query.max_points)
+                    out.append(_entry(run_id, key, steps, times, values, True, None))
+    return out
+
+
+def _entry(
+    run_id: str,
+    key: str,
+    steps: list[int],
+    timestamps: list[int],
+    values: list[float | None],
+    downsampled: bool,
+    total: int | None,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "key": key,
+        "steps": steps,
+        "timestamps": timestamps,
+        "values": values,
+        "downsampled": downsampled,
+        "total_points": total,
+    }
+
+
+def _step_range(conn: sa.Connection, where: tuple[Any, ...]) -> tuple[int | None, int | None]:
+    """The lowest and highest step of a series: two index seeks, no scan."""
+    step = _metrics.c.step
+    first = sa.select(step).where(*where).order_by(step).limit(1).scalar_subquery()
+    last = sa.select(step).where(*where).order_by(step.desc()).limit(1).scalar_subquery()
+    low, high = conn.execute(sa.select(first, last)).one()
+    return low, high
+
+
+def _sampled(
+    conn: sa.Connection, where: tuple[Any, ...], low: int, high: int, count: int
+) -> tuple[list[int], list[int], list[float | None]]:
+    """The points at the first step at or after each of ``count`` evenly spaced targets.
+
+    One query of ``count`` index seeks (a 100,000-point series costs a few ms, not a
+    scan); the first and last points are always in. The targets are generated in SQL
+    (a recursive CTE), so the statement is the same every time and compiled once.
+    """
+    seed = sa.select(sa.literal(0, sa.BigInteger).label("i")).cte("targets", recursive=True)
+    targets = seed.union_all(sa.select(seed.c.i + 1).where(seed.c.i < count - 1))
+    target = low + ((high - low) * targets.c.i) // (count - 1)
+    at_or_after = (
+        sa.select(sa.func.min(_metrics.c.step))
+        .where(*where, _metrics.c.step >= target)
+        .correlate(targets)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(_metrics.c.step, _metrics.c.timestamp, _metrics.c.value)
+        .where(*where, _metrics.c.step.in_(sa.select(at_or_after).select_from(targets)))
+        .order_by(_metrics.c.step)
+    )
+    rows = conn.execute(query).all()
+    return (
+        [int(r[0]) for r in rows],
+        [int(r[1]) for r in rows],
+        [finite(r[2]) for r in rows],
+    )
+
+
+# -- compare ---------------------------------------------------------------------------
+
+
+def compare_ids(run_ids: Sequence[str]) -> list[str]:
+    """The run ids of ``GET compare``, checked (1..MAX_COMPARE_RUNS, no duplicates)."""
+    runs = list(dict.fromkeys(r for r in run_ids if r))
+    if not runs:
+        raise InvalidInputError("give the runs to compare: compare?run_id=<id>&run_id=<id>")
+    if len(runs) > MAX_COMPARE_RUNS:
+        raise InvalidInputError(
+            f"compare takes at most {MAX_COMPARE_RUNS} runs, not {len(runs)}; select fewer"
+        )
+    return runs
+
+
+def compare(
+    store: SqlStore, run_ids: Sequence[str], base: str | None, other: str | None
+) -> dict[str, Any]:
+    """Params side by side, metric summaries, and the notebook diff of ``base`` → ``other``.
+
+    ``base`` and ``other`` default to the first two runs; with one run there is no diff.
+    """
+    runs = [store.get_run(run_id) for run_id in run_ids]
+    for name, chosen in (("base", base), ("other", other)):
+        if chosen is not None and chosen not in run_ids:
+            raise InvalidInputError(f"{name} {chosen!r} is not one of the runs compared")
+    param_keys = sorted({k for r in runs for k in r.data.params})
+    differing = [k for k in param_keys if len({r.data.params.get(k) for r in runs}) > 1]
+    details = {run_id: metrics_detail(store, run_id) for run_id in run_ids}
+    metric_keys = sorted({k for found in details.values() for k in found})
+    first = base or next((r for r in run_ids if r != other), None)
+    second = other or next((r for r in run_ids if r != first), None)
+    return {
+        "runs": [
+            {
+                "run_id": r.info.run_id,
+                "run_name": r.info.run_name,
+                "status": r.info.status,
+                "start_time": r.info.start_time,
+                "params": r.data.params,
+                "metrics": {
+                    key: {"last": d["value"], "min": d["min"], "max": d["max"], "step": d["step"]}
+                    for key, d in details[r.info.run_id].items()
+                },
+            }
+            for r in runs
+        ],
+        "param_keys": param_keys,
+        "differing_params": differing,
+        "metric_keys": metric_keys,
+        "diff": _diff(store, first, second) if first and second and first != second else None,
+    }
+
+
+def _diff(store: SqlStore, base: str, other: str) -> dict[str, Any]:
+    client = TrackingClient(store.uri)
+    old, old_source = _cell_diff.load_cells(client, base)
+    new, new_source = _cell_diff.load_cells(client, other)
+    changes = _cell_diff.diff_cells(old, new)
+    return {
+        "base": base,
+        "other": other,
+        "sources": [old_source, new_source],
+        "summary": _cell_diff.summary(changes),
+        "changes": [
+            {
+                "kind": c.kind,
+                "old": _cell_json(c.old),
+                "new": _cell_json(c.new),
+                "line_diff": c.line_diff() if c.kind == "source" else [],
+            }
+            for c in changes
+        ],
+    }
+
+
+def _cell_json(cell: _cell_diff.Cell | None) -> dict[str, Any] | None:
+    if cell is None:
+        return None
+    return {"cell_id": cell.cell_id, "source": cell.source, "outputs": cell.outputs}
