@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import pickle
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,14 @@ def _mlflow(source: Source) -> MlflowClient:
     return MlflowClient(tracking_uri=source.uri, registry_uri=source.uri)
 
 
-def _same_value(a: float, b: float) -> bool:
-    """Equal, NaN equal to NaN (the sign of -0.0 is not kept: SQLite stores it as 0.0)."""
-    return (math.isnan(a) and math.isnan(b)) or a == b
+def _same_value(ours: float, theirs: float) -> bool:
+    """Equal, NaN equal to NaN (the sign of -0.0 is not kept: SQLite stores it as 0.0).
+
+    MLflow's SQL store writes +-inf as +-max float; the import restores the infinity.
+    """
+    if abs(theirs) == sys.float_info.max:
+        return ours == math.copysign(math.inf, theirs)
+    return (math.isnan(ours) and math.isnan(theirs)) or ours == theirs
 
 
 def test_every_field_is_copied(source: Source, client: nbtrack.TrackingClient) -> None:

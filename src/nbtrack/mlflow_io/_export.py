@@ -14,6 +14,7 @@ gets consecutive numbers in MLflow.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,7 +267,11 @@ class _Exporter:
             model_id=logged.model_id,
         )
         if mv.current_stage != "None":
-            self.dst.transition_model_version_stage(name, created.version, mv.current_stage)
+            # MLflow deprecates stages (FutureWarning) but still stores them; the
+            # user's stage is exported as it is.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                self.dst.transition_model_version_stage(name, created.version, mv.current_stage)
         return str(created.version)
 
 

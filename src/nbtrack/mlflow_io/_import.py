@@ -18,7 +18,9 @@ report (``points_merged``) and warned about.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -107,6 +109,16 @@ def import_mlflow(
         return _Importer(source, tracking_uri, experiments, dry_run).run()
 
 
+_MAX = sys.float_info.max
+
+
+def _unclipped(point: Metric) -> Metric:
+    """+-inf for the +-max float that MLflow's SQL store writes in place of an infinity."""
+    if abs(point.value) == _MAX:
+        return point._replace(value=math.copysign(math.inf, point.value))
+    return point
+
+
 class _Importer:
     def __init__(
         self,
@@ -122,6 +134,8 @@ class _Importer:
         self.source_uri = mlflow_uri(source, must_exist=True)
         self.src = MlflowClient(tracking_uri=self.source_uri, registry_uri=self.source_uri)
         self.names = list(experiments) if experiments else None
+        # MLflow's SQL store writes +-inf as +-max float (its file store keeps inf).
+        self.clips_inf = not self.source_uri.startswith("file:")
         self.dry_run = dry_run
         self.report = ImportReport(dry_run=dry_run)
         self.dst: TrackingClient | None = None
@@ -325,15 +339,18 @@ class _Importer:
         by_step: dict[int, Any] = {}
         for point in points:
             kept = by_step.get(point.step)
-            if kept is None or (point.timestamp, point.value) >= (kept.timestamp, kept.value):
+            if kept is None or point.timestamp >= kept.timestamp:
                 by_step[point.step] = point
         merged = len(points) - len(by_step)
         if merged:
             self.report.points_merged += merged
-        return [
+        history = [
             Metric(key, float(p.value), int(p.timestamp), int(p.step))
             for _, p in sorted(by_step.items())
         ]
+        if self.clips_inf:
+            history = [_unclipped(m) for m in history]
+        return history
 
     def _artifact_files(self, run_id: str, path: str, where: str) -> list[tuple[str, int | None]]:
         """``(path, size)`` of every artifact file of the run, each path checked."""
@@ -457,7 +474,8 @@ class _Importer:
                     if run_id
                     else None,
                     status=str(mv.status or "READY"),
-                    files=self._version_files(name, mv),
+                    files=(files := self._version_files(name, mv)),
+                    flavor=self._nbtrack_flavor(files),
                     tags={
                         check.key(k, "model version tag"): check.tag_value(k, v)
                         for k, v in mv.tags.items()
@@ -497,6 +515,25 @@ class _Importer:
 
         assert self.dst is not None
         return bool(self.dst._registry_read(lambda conn: reg.has_version(conn, name, version)))
+
+    def _nbtrack_flavor(self, files: list[tuple[str, str, int]]) -> str | None:
+        """The nbtrack flavor an exported nbtrack model records in its MLmodel (read as text)."""
+        from nbtrack.models import _yaml
+        from nbtrack.models._errors import ModelFormatError
+        from nbtrack.models._format import FLAVOR_KEY, MLMODEL
+
+        assert self.dst is not None
+        sha = next((s for p, s, _ in files if p == MLMODEL), None)
+        if sha is None:
+            return None
+        try:
+            document = _yaml.load(self.dst.store.blobs.read_bytes(sha).decode(), source=MLMODEL)
+        except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
+            log.debug("MLmodel is not nbtrack's format: %s", error)
+            return None
+        own = document.get("flavors", {}).get(FLAVOR_KEY)
+        flavor = own.get("flavor") if isinstance(own, dict) else None
+        return str(flavor) if isinstance(flavor, str) else None
 
     def _version_files(self, name: str, mv: Any) -> list[tuple[str, str, int]]:
         """The version's files, downloaded by MLflow and stored as blobs (never loaded)."""

@@ -40,6 +40,8 @@ class ImportedVersion:
     status: str
     files: list[tuple[str, str, int]]
     tags: dict[str, str]
+    #: nbtrack's flavor name when the files are an nbtrack model, else None.
+    flavor: str | None = None
 
 
 def ensure_model(
@@ -97,7 +99,7 @@ def insert_version(conn: sa.Connection, name: str, mv: ImportedVersion, actor: A
             current_stage=mv.current_stage,
             source=mv.source,
             run_id=mv.run_id,
-            flavor=None,
+            flavor=mv.flavor,
             status=mv.status,
         )
     )
