@@ -173,6 +173,70 @@ def test_processes_log_ten_thousand_points_each(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_processes_logging_automatic_steps_to_one_key_lose_nothing(tmp_path: Path) -> None:
+    """8 processes x 10,000 points with ``step=None`` on one run and key: 80,000 distinct steps.
+
+    Each process's points keep their order, and the series' latest, min and max
+    are those of all the points.
+    """
+    store = tmp_path / "store"
+    db = store / "nbtrack.db"
+    client = nbtrack.TrackingClient(store)
+    run_id = client.create_run("0", run_name="shared").info.run_id
+    client.log_metric(run_id, "m", -1.0, step=-5)  # auto steps start at 0 all the same
+    client.flush()
+    run_id_file = tmp_path / "run-id"
+    run_id_file.write_text(run_id)
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{i}" for i in range(PROCESSES)]
+    children = [
+        spawn(
+            tmp_path,
+            f"shared-{i}",
+            "log-shared",
+            str(store),
+            f"--worker={i}",
+            f"--points={POINTS}",
+            f"--flush-every={(i + 1) * 700}",  # commits of every size, interleaved
+            f"--run-id-file={run_id_file}",
+            f"--ready={ready[i]}",
+            f"--go={go}",
+        )
+        for i in range(PROCESSES)
+    ]
+    release_when_ready(ready, go, children)
+    for i, child in enumerate(children):
+        rc, _, err = child.finish()
+        assert_clean(f"logger {i}", rc, err)
+
+    total = PROCESSES * POINTS
+    rows = sql(
+        db,
+        "SELECT m.step, m.value FROM metrics m JOIN runs r ON r.run_pk = m.run_pk "
+        "WHERE r.run_id = ? AND m.step >= 0 ORDER BY m.step",
+        run_id,
+    )
+    assert len(rows) == total
+    assert [step for step, _ in rows] == list(range(total))
+    by_worker: dict[int, list[float]] = {}
+    for _, value in rows:
+        by_worker.setdefault(int(value) // 1_000_000, []).append(value)
+    shared_value = helper.shared_value
+    for worker in range(PROCESSES):  # all there, in the order each process logged them
+        assert by_worker[worker] == [shared_value(worker, i) for i in range(POINTS)]
+    latest = sql(
+        db,
+        "SELECT l.step, l.value, l.min_value, l.max_value FROM latest_metrics l "
+        "JOIN runs r ON r.run_pk = l.run_pk WHERE r.run_id = ?",
+        run_id,
+    )
+    last_value = rows[-1][1]
+    assert latest == [(total - 1, last_value, -1.0, shared_value(PROCESSES - 1, POINTS - 1))]
+    history = client.get_metric_history(run_id, "m")
+    assert len(history) == total + 1
+
+
+@pytest.mark.slow
 def test_reads_never_fail_while_another_process_writes(tmp_path: Path) -> None:
     store = tmp_path / "store"
     client = nbtrack.TrackingClient(store)

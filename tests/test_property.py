@@ -28,6 +28,9 @@ from hypothesis.stateful import (
 )
 
 import nbtrack
+from _tag_helpers import user_tags
+from nbtrack._validation import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
+from nbtrack.exceptions import NotFoundError
 from nbtrack.store import close_all, schema
 
 RUNS = 2
@@ -43,7 +46,7 @@ values = st.one_of(
     st.integers(-(2**70), 2**70),
 )
 steps = st.one_of(st.none(), st.integers(-3, 8), st.just(10**12))
-timestamps = st.one_of(st.none(), st.integers(0, 2**50))
+timestamps = st.one_of(st.none(), st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS))
 param_values = st.sampled_from(["0.1", "0.2", 3, "3", 0.1, ""])
 
 
@@ -114,8 +117,12 @@ class LoggingModel(RuleBasedStateMachine):
 
     @rule(run=st.integers(0, RUNS - 1), key=st.sampled_from(TAG_KEYS))
     def delete_tag(self, run: int, key: str) -> None:
+        if key not in self.tags[run]:  # as in MLflow, deleting an absent tag is an error
+            with pytest.raises(NotFoundError, match="No tag with name"):
+                self.client.delete_tag(self.run_ids[run], key)
+            return
         self.client.delete_tag(self.run_ids[run], key)
-        self.tags[run].pop(key, None)
+        self.tags[run].pop(key)
 
     @rule()
     def flush(self) -> None:
@@ -133,7 +140,7 @@ class LoggingModel(RuleBasedStateMachine):
             stored = client.get_run(run_id)
             assert stored.info.status == "RUNNING"
             assert stored.data.params == self.params[run]
-            assert stored.data.tags == self.tags[run]
+            assert user_tags(stored.data.tags) == self.tags[run]
             series = self.metrics[run]
             assert client.get_metric_keys(run_id) == sorted(series)
             latest = {key: points[max(points)][0] for key, points in series.items()}

@@ -79,6 +79,25 @@ def log_many(args: argparse.Namespace) -> None:
     print(run.info.run_id)
 
 
+def shared_value(worker: int, i: int) -> float:
+    """The value worker ``worker`` logs as its ``i``-th point of the shared run: unique."""
+    return worker * 1_000_000 + i
+
+
+def log_shared(args: argparse.Namespace) -> None:
+    """Log ``points`` values of metric ``m`` with ``step=None`` to the run in --run-id-file."""
+    client = nbtrack.TrackingClient(args.store)
+    run_id = Path(args.run_id_file).read_text()
+    client.get_run(run_id)  # the store is open before "go"
+    Path(args.ready).touch()
+    wait_for(Path(args.go))
+    for i in range(args.points):
+        client.log_metric(run_id, "m", shared_value(args.worker, i))
+        if args.flush_every and (i + 1) % args.flush_every == 0:
+            client.flush()
+    client.flush()
+
+
 def log_until_killed(args: argparse.Namespace) -> None:
     """Log forever, flushing every ``flush_every`` points and recording what is durable.
 
@@ -111,6 +130,31 @@ def stay_alive(args: argparse.Namespace) -> None:
     write_atomic(Path(args.run_id_file), run.info.run_id)
     wait_for(Path(args.go), timeout=120)
     nbtrack.end_run()
+
+
+def create_and_wait(args: argparse.Namespace) -> None:
+    """Create a run with ``TrackingClient.create_run``, report its id; exit on go, not ending it."""
+    client = nbtrack.TrackingClient(args.store)
+    run = client.create_run("0", run_name="launched")
+    client.flush()
+    write_atomic(Path(args.run_id_file), run.info.run_id)
+    wait_for(Path(args.go), timeout=120)
+
+
+def write_run(args: argparse.Namespace) -> None:
+    """Log to another process's run (id in --run-id-file), flush, say ready; on go log again, exit.
+
+    The run is never ended here.
+    """
+    wait_for(Path(args.run_id_file), timeout=120)
+    client = nbtrack.TrackingClient(args.store)
+    run_id = Path(args.run_id_file).read_text()
+    client.log_metric(run_id, "w", float(args.worker))
+    client.flush()
+    Path(args.ready).touch()
+    wait_for(Path(args.go), timeout=120)
+    client.log_metric(run_id, "w", float(args.worker) + 0.5)
+    client.flush()
 
 
 def search_loop(args: argparse.Namespace) -> None:
@@ -154,8 +198,11 @@ def main() -> None:
     modes = {
         "open-new": open_new,
         "log-many": log_many,
+        "log-shared": log_shared,
         "log-until-killed": log_until_killed,
         "stay-alive": stay_alive,
+        "create-and-wait": create_and_wait,
+        "write-run": write_run,
         "search-loop": search_loop,
     }
     modes[args.mode](args)

@@ -129,9 +129,10 @@ class NbtrackHandler(APIHandler):
             if not store_exists(uri):
                 return missing(uri)
             # Read-only: a GET never creates, migrates or locks anything.
-            store = get_store(uri, readonly=True)
-            self.extension.mark_orphans(store)
-            return work(store)
+            self.extension.mark_orphans(get_store(uri, readonly=True))
+            # Again: marking runs KILLED may have opened the store for writing,
+            # which then serves reads too (and the read-only one is closed).
+            return work(get_store(uri, readonly=True))
 
         return await self.in_thread(run)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nbtrack.store.sql_store import SqlStore
 
-__all__ = ["SqlStore", "close_all", "get_store"]
+__all__ = ["SqlStore", "close_all", "get_store", "set_durability"]
 
 _stores: dict[str, SqlStore] = {}
 #: Stores opened for reading only, until something in this process writes to them.
@@ -89,6 +89,24 @@ def close_all() -> None:
         _readers.clear()
     for store in stores:
         store.close()
+
+
+def set_durability(mode: str | None) -> None:
+    """What ``flush()`` guarantees from now on, in this process: ``"normal"`` or ``"full"``.
+
+    ``normal`` (default): flushed values survive the process being killed;
+    ``full``: they survive a power loss too (SQLite ``synchronous=FULL``, an
+    fsync per write transaction). None goes back to ``NBTRACK_DURABILITY``.
+    Stores already open reconnect with the new setting.
+    """
+    from nbtrack.store import _durability
+
+    _durability.choose(mode)
+    with _lock:
+        stores = list(_stores.values())
+    for store in stores:
+        # Idle pooled connections close now; one in use is closed when given back.
+        store.engine.dispose()
 
 
 def _forget_after_fork() -> None:

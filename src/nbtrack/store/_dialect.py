@@ -22,6 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from nbtrack.store import _durability
+
 #: How long a writer waits for another process's write transaction (ms).
 BUSY_TIMEOUT_MS = 60_000
 
@@ -82,7 +84,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _enable_wal(cursor)
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(_durability.synchronous_pragma())  # NORMAL unless asked for FULL
         # MLflow's LIKE is case-sensitive and ILIKE is not; SQLite's LIKE is not
         # by default. SQLAlchemy renders ILIKE as lower() LIKE lower().
         cursor.execute("PRAGMA case_sensitive_like = ON")

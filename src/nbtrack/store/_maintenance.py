@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,13 @@ class MaintenanceMixin:
         raise NotImplementedError
 
     def mark_orphaned_runs_killed(self) -> list[str]:
-        """Mark KILLED every RUNNING run whose process is gone; returns their ids."""
+        """Mark KILLED every RUNNING run whose processes are all gone; returns their ids.
+
+        A run's processes are the one that created (or resumed) it and every
+        process that wrote to it (``run_writers``): a run that workers still
+        log to outlives its launcher.
+        """
+        writers_t = schema.run_writers
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(
@@ -42,26 +49,59 @@ class MaintenanceMixin:
                     runs_t.c.heartbeat,
                 ).where(runs_t.c.status == RunStatus.RUNNING)
             ).all()
+            writers: dict[int, list[Any]] = {}
+            if rows:
+                for writer in conn.execute(
+                    sa.select(
+                        writers_t.c.run_pk, writers_t.c.host, writers_t.c.pid, writers_t.c.heartbeat
+                    ).where(
+                        writers_t.c.run_pk.in_(
+                            sa.select(runs_t.c.run_pk).where(runs_t.c.status == RunStatus.RUNNING)
+                        )
+                    )
+                ):
+                    writers.setdefault(writer.run_pk, []).append(writer)
         now = now_ms()
-        dead = [r for r in rows if not _liveness.owner_alive(r.host, r.pid, r.heartbeat, now)]
+        dead = [
+            r
+            for r in rows
+            if not _liveness.owner_alive(r.host, r.pid, r.heartbeat, now)
+            and not any(
+                _liveness.owner_alive(w.host, w.pid, w.heartbeat, now)
+                for w in writers.get(r.run_pk, ())
+            )
+        ]
         if not dead:
             return []
+        dead_pks = [r.run_pk for r in dead]
         latest = schema.latest_metrics
         last_logged = (
             sa.select(sa.func.max(latest.c.timestamp))
             .where(latest.c.run_pk == runs_t.c.run_pk)
             .scalar_subquery()
         )
+        last_beat = (
+            sa.select(sa.func.max(writers_t.c.heartbeat))
+            .where(writers_t.c.run_pk == runs_t.c.run_pk)
+            .scalar_subquery()
+        )
         stmt = (
             runs_t.update()
-            .where(runs_t.c.run_pk.in_([r.run_pk for r in dead]))
+            .where(runs_t.c.run_pk.in_(dead_pks))
             .where(runs_t.c.status == RunStatus.RUNNING)
             .values(
                 status=RunStatus.KILLED,
-                end_time=_dialect.greatest(runs_t.c.heartbeat, last_logged),
+                end_time=_dialect.greatest(
+                    _dialect.greatest(runs_t.c.heartbeat, last_beat), last_logged
+                ),
             )
         )
-        self.writer.call(lambda conn: conn.execute(stmt))
+
+        def kill(conn: sa.Connection) -> None:
+            conn.execute(stmt)
+            conn.execute(writers_t.delete().where(writers_t.c.run_pk.in_(dead_pks)))
+
+        self.writer.call(kill)
         return [r.run_id for r in dead]
 
     def verify_blobs(self) -> BlobReport:
@@ -103,6 +143,20 @@ class MaintenanceMixin:
         return {"runs": len(purged), "blobs": removed_blobs, "bytes": freed}
 
 
+def join_run_statement(run_pk: int) -> Any:
+    """Record this process (host, pid) among the writers of a run, with a fresh heartbeat."""
+    writers = schema.run_writers
+    return _dialect.upsert(
+        writers, ["run_pk", "host", "pid"], {"heartbeat": _dialect.excluded(writers, "heartbeat")}
+    ).values(run_pk=run_pk, host=_liveness.HOST, pid=os.getpid(), heartbeat=now_ms())
+
+
+def leave_runs_statement() -> Any:
+    """Forget this process as a writer of every run (it is closing its store)."""
+    writers = schema.run_writers
+    return writers.delete().where(writers.c.host == _liveness.HOST, writers.c.pid == os.getpid())
+
+
 def _purge_deleted_runs(conn: sa.Connection) -> list[str]:
     """Delete trashed runs and every row that belongs to them; returns their run ids."""
     purged = (
@@ -127,6 +181,7 @@ def _purge_deleted_runs(conn: sa.Connection) -> list[str]:
         schema.tags,
         schema.artifacts,
         schema.cells,
+        schema.run_writers,
     ):
         conn.execute(table.delete().where(table.c.run_pk.in_(deleted)))
     conn.execute(

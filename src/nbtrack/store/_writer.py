@@ -8,9 +8,20 @@ transaction. ``flush()`` returns when everything enqueued before it is
 committed. Functions submitted with :meth:`BackgroundWriter.call` run on the
 writer thread too, so the process never has two writers racing each other.
 
-If a batch fails, it is retried one operation at a time so that one bad write
-cannot take the others down; what still fails is reported by the next
-``flush()`` as :class:`~nbtrack.exceptions.WriteError`.
+Metric points logged with ``step=None`` are queued without a step: the
+writer gives each the next step of its series inside the write transaction,
+from the stored maximum, so processes logging to one key never take the same
+step (``BEGIN IMMEDIATE`` on SQLite, the run's row locked elsewhere).
+
+Failures are contained and bounded:
+
+* a batch that fails because of its values is split in halves until the bad
+  operations (or points of a ``log_batch``) are found; the rest is stored;
+* a batch that fails because of the database (disk full, read-only file, I/O
+  error) is tried :data:`RETRY_DELAYS_S` more times, then reported as a whole;
+* the next ``flush()`` raises :class:`~nbtrack.exceptions.WriteError` with the
+  number of values lost and the first :data:`MAX_LISTED_FAILURES` failures, and
+  the log gets as many lines.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,8 +40,9 @@ from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 
-from nbtrack.exceptions import WriteError
-from nbtrack.store import _dialect, schema
+from nbtrack._validation import MAX_STEP
+from nbtrack.exceptions import InvalidInputError, WriteError
+from nbtrack.store import _dialect, _liveness, schema
 from nbtrack.store._writer_statements import WriterStatements, intern_keys
 
 log = logging.getLogger(__name__)
@@ -47,8 +61,10 @@ OP_FLUSH: Final = 5  # (OP_FLUSH, threading.Event)
 # (OP_CELL, run_pk, seq, cell_id, execution_count, source, start_ms, duration_ms,
 #  outcome, error_type, error_message): a timeline entry, written again when it ends
 OP_CELL: Final = 6
-# (OP_METRICS, run_pk, [(run_pk, key_id, step, timestamp_ms, value), ...], cell_seq, rewrite):
-# a log_batch, already in the metrics table's row shape (NaN as None)
+# (OP_METRICS, run_pk, [(run_pk, key_id, step, timestamp_ms, value), ...], cell_seq, rewrite,
+#  auto): a log_batch, already in the metrics table's row shape (NaN as None); ``auto``:
+#  some steps are None (the series' next step, given by the writer)
+# A step of None in OP_METRIC too is the series' next step.
 OP_METRICS: Final = 7
 
 #: Backlog length at which the hot path wakes the writer early.
@@ -68,6 +84,18 @@ WAKE_BATCH_POINTS = 1000
 #: every ~0.1 s, at no cost in throughput.
 MAX_BATCH = 50_000
 HEARTBEAT_INTERVAL_S = 30.0
+#: Pauses before trying a batch again that failed because of the database rather
+#: than its values (disk full, read-only file, I/O error): two more tries, ~0.3 s.
+RETRY_DELAYS_S = (0.05, 0.25)
+#: A failed part of a batch with at most this many operations (or points of one
+#: log_batch) is tried one by one rather than halved again: finding one bad value
+#: in 50,000 takes ~40 transactions, and when every value is bad (values are checked
+#: when logged, so that takes a bug) ~1.1 per value.
+ONE_BY_ONE_BELOW = 16
+#: Failures listed one by one in a WriteError and in the log; later ones are counted.
+MAX_LISTED_FAILURES = 10
+#: Characters kept of one failure's message (a driver's error can quote a whole statement).
+MAX_FAILURE_CHARS = 300
 
 
 class _Call:
@@ -91,7 +119,9 @@ class BackgroundWriter:
         self._wake = threading.Event()
         self._stopping = False
         self._busy = False
-        self._errors: list[str] = []
+        self._errors: list[str] = []  # the first MAX_LISTED_FAILURES since the last flush
+        self._lost = 0  # values lost since the last flush
+        self._unlisted = 0  # failures since the last flush beyond the listed ones
         self._errors_lock = threading.Lock()
         self._batch_points = 0  # points queued by put_batch and not yet taken by the writer
         self._points_lock = threading.Lock()
@@ -172,18 +202,27 @@ class BackgroundWriter:
             if not self._wait_alive(done, timeout):
                 raise WriteError(f"flush did not finish within {timeout} s")
         with self._errors_lock:
-            errors, self._errors = self._errors, []
+            errors, lost, unlisted = self._errors, self._lost, self._unlisted
+            self._errors, self._lost, self._unlisted = [], 0, 0
         if errors:
+            more = f"\n  ... and {unlisted} more failure(s)" if unlisted else ""
             raise WriteError(
-                f"{len(errors)} logged value(s) could not be stored:\n  " + "\n  ".join(errors)
+                f"{lost} logged value(s) could not be stored:\n  " + "\n  ".join(errors) + more
             )
 
     def pending(self) -> int:
         """How many operations wait to be written."""
         return len(self._queue)
 
+    def is_alive(self) -> bool:
+        """Whether the writer thread still runs (it stops at :meth:`close`)."""
+        return self._thread.is_alive()
+
     def add_heartbeat(self, run_pk: int) -> None:
-        """Keep ``runs.heartbeat`` of this run fresh while this process lives."""
+        """Keep the run's heartbeats fresh while this process lives.
+
+        ``runs.heartbeat`` (while RUNNING) and this process's ``run_writers`` row.
+        """
         self._heartbeat_runs.add(run_pk)
 
     def remove_heartbeat(self, run_pk: int) -> None:
@@ -264,40 +303,70 @@ class BackgroundWriter:
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
         if not batch:
             return
+        error = self._attempt(batch)
+        if error is None:
+            return
+        if _database_failure(error):
+            for delay in RETRY_DELAYS_S:
+                time.sleep(delay)
+                error = self._attempt(batch)
+                if error is None:
+                    return
+                if not _database_failure(error):
+                    break
+            else:
+                self._record_error(batch, error)
+                return
+        log.warning(
+            "nbtrack writer: batch of %d failed (%s); retrying in parts to find the bad values",
+            len(batch),
+            _error_text(error),
+        )
+        self._isolate(batch, error)
+
+    def _attempt(self, ops: list[tuple[Any, ...]]) -> Exception | None:
+        """Write ``ops`` in one transaction; the error if it failed (and was rolled back)."""
         try:
             with _dialect.write_transaction(self._engine) as conn:
-                self._apply(conn, batch)
+                self._apply(conn, ops)
         except Exception as exc:
-            log.warning(
-                "nbtrack writer: batch of %d failed (%s); retrying one by one", len(batch), exc
-            )
             self._key_ids.clear()  # ids made in the rolled-back transaction are gone
-            for op in batch:
-                try:
-                    with _dialect.write_transaction(self._engine) as conn:
-                        self._apply(conn, [op])
-                except Exception as single:
-                    self._key_ids.clear()
-                    self._record_error(op, single)
+            return exc
+        return None
 
-    def _record_error(self, op: tuple[Any, ...], exc: Exception) -> None:
-        names = {
-            OP_METRIC: "metric",
-            OP_METRICS: "metric batch",
-            OP_PARAM: "param",
-            OP_TAG: "tag",
-            OP_CELL: "cell",
-        }
-        if op[0] == OP_STATEMENT:
-            what = op[2]
-        elif op[0] == OP_METRICS:  # a whole batch's rows would flood the log
-            what = f"metric batch of {len(op[2])} points of run #{op[1]}"
-        else:
-            what = f"{names[op[0]]} {op[2]!r} of run #{op[1]}"
-        message = f"{what}: {type(exc).__name__}: {exc}"
-        log.error("nbtrack writer: could not store %s", message)
+    def _isolate(self, ops: list[tuple[Any, ...]], error: Exception) -> None:
+        """Store what can be stored of ``ops`` (which failed with ``error``), in order.
+
+        Parts are written one after the other, and a failing part is split
+        again, down to single operations and single points of a batch. A
+        database failure meanwhile (the disk filled up) fails the part whole.
+        """
+        parts = _split(ops)
+        if parts is None or _database_failure(error):
+            self._record_error(ops, error)
+            return
+        for part in parts:
+            failed = self._attempt(part)
+            if failed is not None:
+                self._isolate(part, failed)
+
+    def _record_error(self, ops: list[tuple[Any, ...]], exc: Exception) -> None:
+        values = sum(len(op[2]) if op[0] == OP_METRICS else 1 for op in ops)
+        what = _describe(ops[0])
+        if len(ops) > 1:
+            what = f"{len(ops)} operations ({values} values; the first: {what})"
+        message = f"{what}: {_error_text(exc)}"
         with self._errors_lock:
-            self._errors.append(message)
+            self._lost += values
+            listed = len(self._errors) < MAX_LISTED_FAILURES
+            if listed:
+                self._errors.append(message)
+            else:
+                self._unlisted += 1
+        if listed:
+            log.error("nbtrack writer: could not store %s", message)
+            if len(self._errors) == MAX_LISTED_FAILURES:
+                log.error("nbtrack writer: further failures are counted, not logged, until flush")
 
     def _apply(self, conn: sa.Connection, batch: list[tuple[Any, ...]]) -> None:
         """Write a batch, grouping rows by table between statements.
@@ -377,7 +446,7 @@ class BackgroundWriter:
         missing = {op[2] for op in ops if op[0] == OP_METRIC} - key_ids.keys()
         if missing:
             key_ids.update(intern_keys(conn, missing))
-        segments = _segments(ops, key_ids)
+        segments = _segments(ops, key_ids, _NextSteps(conn, self._statements))
         # A replaced value is gone from the table before SQL could see it: when
         # any point of the batch may replace one, summarise every point in Python.
         exact = any(segment[2] for segment in segments)
@@ -428,15 +497,23 @@ class BackgroundWriter:
         if not self._heartbeat_runs or now - self._last_heartbeat < HEARTBEAT_INTERVAL_S:
             return
         self._last_heartbeat = now
-        runs = schema.runs
-        stmt = (
-            runs.update()
-            .where(runs.c.run_pk.in_(list(self._heartbeat_runs)))
-            .where(runs.c.status == "RUNNING")
-            .values(heartbeat=time.time_ns() // 1_000_000)
-        )
+        runs, writers = schema.runs, schema.run_writers
+        run_pks = list(self._heartbeat_runs)
+        beat = time.time_ns() // 1_000_000
         with _dialect.write_transaction(self._engine) as conn:
-            conn.execute(stmt)
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_pk.in_(run_pks))
+                .where(runs.c.status == "RUNNING")
+                .values(heartbeat=beat)
+            )
+            conn.execute(
+                writers.update()
+                .where(writers.c.run_pk.in_(run_pks))
+                .where(writers.c.host == _liveness.HOST)
+                .where(writers.c.pid == os.getpid())
+                .values(heartbeat=beat)
+            )
 
 
 _SERIES = itemgetter(0, 1)
@@ -467,24 +544,173 @@ def _cell_spans(segment: list[tuple[Any, ...]], cell_seq: int) -> list[tuple[Any
 Segment = tuple[int, int | None, bool, list[tuple[Any, ...]]]
 
 
-def _segments(ops: list[tuple[Any, ...]], key_ids: dict[str, int]) -> list[Segment]:
+class _NextSteps:
+    """Steps for points logged with ``step=None``, within one write transaction.
+
+    A series' first such point of the transaction continues after the larger of
+    its stored last step (read here, under the write lock, so another process's
+    points are counted) and the steps of this transaction's rows before it;
+    later ones follow it. Never below 0, as a first step is 0 even after
+    negative ones.
+    """
+
+    __slots__ = ("_conn", "_locked", "_statements", "last")
+
+    def __init__(self, conn: sa.Connection, statements: WriterStatements) -> None:
+        self._conn = conn
+        self._statements = statements
+        self._locked: set[int] = set()
+        #: (run_pk, key_id) -> last step in this transaction, for series with auto steps.
+        self.last: dict[tuple[int, int], int] = {}
+
+    def next(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
+        series = (run_pk, key_id)
+        last = self.last.get(series)
+        if last is None:
+            last = self._start(run_pk, key_id, segments)
+        if last >= MAX_STEP:
+            raise InvalidInputError(
+                f"this metric already has the largest step ({MAX_STEP}); "
+                "give later points explicit steps"
+            )
+        self.last[series] = last + 1
+        return last + 1
+
+    def saw(self, run_pk: int, key_id: int, step: int) -> None:
+        """An explicit step of a series that has auto steps in this transaction."""
+        series = (run_pk, key_id)
+        last = self.last.get(series)
+        if last is not None and step > last:
+            self.last[series] = step
+
+    def _start(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
+        statements = self._statements
+        if statements.lock_run is not None and run_pk not in self._locked:
+            statements.lock_run.all(self._conn, run_pk)
+            self._locked.add(run_pk)
+        ((stored,),) = statements.max_step.all(self._conn, run_pk, key_id)
+        last = -1 if stored is None else max(int(stored), -1)
+        for segment in segments:  # rows of this transaction, not inserted yet
+            if segment[0] == run_pk:
+                for row in segment[3]:
+                    if row[1] == key_id and row[2] > last:
+                        last = row[2]
+        return last
+
+
+def _segments(
+    ops: list[tuple[Any, ...]], key_ids: dict[str, int], steps: _NextSteps
+) -> list[Segment]:
     """Consecutive metric ops of one run, cell and rewrite flag, as table rows.
 
     ``(run_pk, cell_seq, rewrite, [(run_pk, key_id, step, timestamp, value), ...])``
-    in logging order.
+    in logging order, every step assigned.
     """
     segments: list[Segment] = []
     current: tuple[int, int | None, bool] | None = None
     rows: list[tuple[Any, ...]] = []
+    auto = steps.last  # non-empty once a series got an auto step: explicit steps count too
     for op in ops:
         ident = (op[1], op[3], op[4]) if op[0] == OP_METRICS else (op[1], op[6], op[7])
         if ident != current:
             current, rows = ident, []
             segments.append((*ident, rows))
         if op[0] == OP_METRICS:
-            rows.extend(op[2])
+            if op[5]:
+                _fill_steps(op[2], rows, segments, steps)
+            else:
+                if auto:
+                    for row in op[2]:
+                        steps.saw(row[0], row[1], row[2])
+                rows.extend(op[2])
         else:
             _, run_pk, key, value, timestamp, step = op[:6]
+            key_id = key_ids[key]
+            if step is None:  # steps.next, inlined for a loop of log_metric(step=None)
+                series = (run_pk, key_id)
+                last = auto.get(series)
+                if last is None or last >= MAX_STEP:
+                    step = steps.next(run_pk, key_id, segments)
+                else:
+                    step = auto[series] = last + 1
+            elif auto:
+                steps.saw(run_pk, key_id, step)
             # value != value only for NaN, which is stored as NULL.
-            rows.append((run_pk, key_ids[key], step, timestamp, None if value != value else value))  # noqa: PLR0124
+            rows.append((run_pk, key_id, step, timestamp, None if value != value else value))  # noqa: PLR0124
     return segments
+
+
+def _fill_steps(
+    batch: list[tuple[Any, ...]],
+    rows: list[tuple[Any, ...]],
+    segments: list[Segment],
+    steps: _NextSteps,
+) -> None:
+    """Append a batch's rows to ``rows`` (the current segment's), giving None steps theirs."""
+    append = rows.append
+    for row in batch:
+        if row[2] is None:
+            append((row[0], row[1], steps.next(row[0], row[1], segments), row[3], row[4]))
+        else:
+            steps.saw(row[0], row[1], row[2])
+            append(row)
+
+
+def _split(ops: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]] | None:
+    """``ops`` in halves, or one by one when few, in order; None for a single value.
+
+    A single log_batch is split by its points.
+    """
+    if len(ops) > 1:
+        if len(ops) <= ONE_BY_ONE_BELOW:
+            return [[op] for op in ops]
+        middle = len(ops) // 2
+        return [ops[:middle], ops[middle:]]
+    op = ops[0]
+    rows = op[2] if op[0] == OP_METRICS else ()
+    if len(rows) <= 1:
+        return None
+    if len(rows) <= ONE_BY_ONE_BELOW:
+        return [[(*op[:2], [row], *op[3:])] for row in rows]
+    middle = len(rows) // 2
+    return [[(*op[:2], rows[:middle], *op[3:])], [(*op[:2], rows[middle:], *op[3:])]]
+
+
+_NAMES = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag", OP_CELL: "cell"}
+
+
+def _describe(op: tuple[Any, ...]) -> str:
+    """What one queued operation writes, for a failure report."""
+    if op[0] == OP_STATEMENT:
+        return str(op[2])
+    if op[0] == OP_METRICS:  # a whole batch's rows would flood the log
+        rows = op[2]
+        if len(rows) == 1:
+            return f"point at step {rows[0][2]} of metric #{rows[0][1]} of run #{op[1]} (log_batch)"
+        return f"metric batch of {len(rows)} points of run #{op[1]}"
+    if op[0] == OP_CELL:
+        return f"cell #{op[2]} of run #{op[1]}"
+    key = op[2]
+    shown = repr(key) if len(key) <= 60 else repr(key[:57] + "...")
+    return f"{_NAMES[op[0]]} {shown} of run #{op[1]}"
+
+
+def _error_text(exc: BaseException) -> str:
+    """``Type: message`` of a failure, without SQL text or parameters, kept short."""
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        exc = exc.orig  # SQLAlchemy's message quotes the statement and its parameters
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_FAILURE_CHARS else text[: MAX_FAILURE_CHARS - 3] + "..."
+
+
+def _database_failure(exc: BaseException) -> bool:
+    """Whether a write failed because of the database, not of the values written.
+
+    Disk full, a read-only file, an I/O error, a lock held past the busy timeout:
+    every part of the batch would fail the same way, so it is not split.
+    """
+    if isinstance(exc, sa.exc.OperationalError):
+        return True
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    # sqlite3.DatabaseError itself (not a subclass): "file is not a database", "malformed".
+    return isinstance(cause, sqlite3.OperationalError) or type(cause) is sqlite3.DatabaseError

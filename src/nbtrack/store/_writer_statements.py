@@ -147,6 +147,24 @@ class WriterStatements:
             ),
             ["run_pk", "key_id", "step"],
         )
+        # The last stored step of a series: where auto-assigned steps continue.
+        self.max_step = _dialect.PreparedQuery(
+            engine, sa.select(sa.func.max(metrics.c.step)).where(window), ["run_pk", "key_id"]
+        )
+        # SQLite's BEGIN IMMEDIATE already serialises writers; other backends lock the
+        # run's row before reading its last steps, so two processes never take the same.
+        runs = schema.runs
+        self.lock_run: _dialect.PreparedQuery | None = (
+            None
+            if _dialect.is_sqlite(engine)
+            else _dialect.PreparedQuery(
+                engine,
+                sa.select(runs.c.run_pk)
+                .where(runs.c.run_pk == sa.bindparam("run_pk"))
+                .with_for_update(),
+                ["run_pk"],
+            )
+        )
         self.sources = _dialect.BulkStatement(
             engine, _dialect.upsert(schema.cell_sources, ["sha256"]), ["sha256", "source"]
         )

@@ -167,6 +167,17 @@ metric_cells = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+# The processes that write a run (revision 0005): a RUNNING run is orphaned only when
+# its creator (runs.host/pid) and every one of these are gone.
+run_writers = sa.Table(
+    "run_writers",
+    metadata,
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.run_pk"), primary_key=True),
+    sa.Column("host", sa.String(256), primary_key=True),
+    sa.Column("pid", sa.Integer, primary_key=True),
+    sa.Column("heartbeat", sa.BigInteger, nullable=False),
+)
+
 # -- model registry (revision 0004) -----------------------------------------------------
 # A version's files are rows of (path, sha256, size) pointing at content-addressed
 # blobs, so a version stays loadable after its source run is deleted and purged;

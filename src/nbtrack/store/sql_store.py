@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from nbtrack._validation import MetricRows, metric_rows
+from nbtrack._validation import MAX_STEP, MetricRows, metric_rows, next_step
 from nbtrack.entities import (
     ArtifactInfo,
     LifecycleStage,
@@ -33,7 +33,11 @@ from nbtrack.exceptions import InvalidInputError, NotFoundError, StoreError
 from nbtrack.store import _dialect, _liveness, _probe, _records, locate, migrate, schema
 from nbtrack.store._experiments import ExperimentsMixin, int_id
 from nbtrack.store._liveness import now_ms
-from nbtrack.store._maintenance import MaintenanceMixin
+from nbtrack.store._maintenance import (
+    MaintenanceMixin,
+    join_run_statement,
+    leave_runs_statement,
+)
 from nbtrack.store._names import random_run_name
 from nbtrack.store._timeline import TimelineMixin
 from nbtrack.store._writer import (
@@ -78,6 +82,8 @@ class _RunState:
     params: dict[str, str] = field(default_factory=dict)
     #: In the trash (as this process last saw it): logging to it is refused.
     deleted: bool = False
+    #: This process is recorded among the run's writers (see ``run_writers``).
+    registered: bool = False
 
 
 class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
@@ -147,9 +153,17 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
             )
 
     def close(self) -> None:
-        """Flush pending writes, stop the writer and release connections."""
-        if self._writer is not None:
-            self._writer.close()
+        """Flush pending writes, stop the writer and release connections.
+
+        This process leaves the writers of its runs: a run it created and did
+        not end is marked KILLED at the next open unless another process still
+        writes it.
+        """
+        writer = self._writer
+        if writer is not None:
+            if writer.is_alive():
+                writer.put((OP_STATEMENT, leave_runs_statement(), "end of this process's writes"))
+            writer.close()
         self.engine.dispose()
 
     def flush(self, timeout: float | None = None) -> None:
@@ -196,7 +210,10 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 )
             ).scalar()
             if stage is None:
-                raise NotFoundError(f"no experiment with id {experiment_id!r}")
+                raise NotFoundError(
+                    f"No Experiment with id={experiment_id} exists; "
+                    "list them with search_experiments()"
+                )
             if stage != LifecycleStage.ACTIVE:
                 raise InvalidInputError(
                     f"experiment {experiment_id} is deleted; restore it or choose another"
@@ -222,18 +239,20 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                     schema.tags.insert(),
                     [{"run_pk": run_pk, "key": k, "value": v} for k, v in tags.items()],
                 )
+            conn.execute(join_run_statement(run_pk))
             return int(run_pk)
 
         run_pk = self.writer.call(insert)
-        self._runs[run_id] = _RunState(run_pk)
+        self._runs[run_id] = _RunState(run_pk, registered=True)
         self.writer.add_heartbeat(run_pk)
         return self.get_run(run_id)
 
     def resume_run(self, run_id: str) -> Run:
         """Make an existing run RUNNING again, owned by this process; its steps continue."""
         state = self._state(run_id)
-        self.writer.call(
-            lambda conn: conn.execute(
+
+        def resume(conn: sa.Connection) -> None:
+            conn.execute(
                 runs_t.update()
                 .where(runs_t.c.run_pk == state.run_pk)
                 .values(
@@ -244,7 +263,10 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                     heartbeat=now_ms(),
                 )
             )
-        )
+            conn.execute(join_run_statement(state.run_pk))
+
+        self.writer.call(resume)
+        state.registered = True
         self.writer.add_heartbeat(state.run_pk)
         return self.get_run(run_id)
 
@@ -295,7 +317,21 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 f"run {run_id} is deleted; restore it first (nbtrack.restore_run({run_id!r}) "
                 "or `TrackingClient().restore_run(...)`) to log to it"
             )
+        if not state.registered:
+            self._join(state, run_id)
         return state
+
+    def _join(self, state: _RunState, run_id: str) -> None:
+        """Record this process among the run's writers (queued), so the run lives while it does.
+
+        A run another process created (``TrackingClient.create_run`` in a
+        launcher, then logged to by workers) stays RUNNING while any writer lives.
+        """
+        state.registered = True
+        self.writer.put(
+            (OP_STATEMENT, join_run_statement(state.run_pk), f"writer record of run {run_id}")
+        )
+        self.writer.add_heartbeat(state.run_pk)
 
     def set_terminated(self, run_id: str, status: RunStatus, end_time: int) -> None:
         """End a run with ``status``; written in order with everything logged before."""
@@ -309,6 +345,15 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 f"status {status} of run {run_id}",
             )
         )
+        writers = schema.run_writers
+        self.writer.put(
+            (
+                OP_STATEMENT,
+                writers.delete().where(writers.c.run_pk == state.run_pk),
+                f"writer records of ended run {run_id}",
+            )
+        )
+        state.registered = False  # logging to it again records the writer again
         self.writer.remove_heartbeat(state.run_pk)
 
     def set_run_name(self, run_id: str, name: str) -> None:
@@ -408,19 +453,26 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
 
     def log_metric(
         self, run_id: str, key: str, value: float, timestamp: int, step: int | None
-    ) -> int:
-        """Queue one metric point; returns the step it was given."""
+    ) -> None:
+        """Queue one metric point.
+
+        ``step=None`` is queued as None: the writer gives the point the key's
+        next step as stored when it writes it, so several processes logging to
+        one key never collide. Explicit steps are kept, and replace a stored
+        point of the same step.
+        """
         state = self._writable(run_id)
         last = state.last_steps.get(key, -1)
         if step is None:
-            step = last + 1
-        rewrite = step <= last  # may replace a stored value: the writer takes more care
-        if not rewrite:
-            state.last_steps[key] = step
+            state.last_steps[key] = last + 1 if last < MAX_STEP else next_step(key, last)
+            rewrite = False
+        else:
+            rewrite = step <= last  # may replace a stored value: the writer takes more care
+            if not rewrite:
+                state.last_steps[key] = step
         context = self.cell_context
         cell = context[1] if context is not None and context[0] == state.run_pk else None
         self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell, rewrite))
-        return step
 
     def prepare_metrics(self, run_id: str, points: Iterable[Any]) -> MetricRows:
         """Check ``(key, value, timestamp, step)`` points and shape them as table rows.
@@ -445,7 +497,8 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         state.last_steps.update(batch.last_steps)
         run_pk = state.run_pk
         self.writer.put_batch(
-            (OP_METRICS, run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite), len(batch.rows)
+            (OP_METRICS, run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite, batch.auto),
+            len(batch.rows),
         )
 
     def _metric_key_ids(self, keys: set[str]) -> dict[str, int]:
