@@ -248,6 +248,7 @@ class _Exporter:
             experiment_id=experiment_id,
             name=f"{name}-v{number}",
             source_run_id=run[0] if run else None,
+            tags={VERSION_TAG: str(number)},  # import skips it: the version holds these files
         )
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
             root = Path(tmp)

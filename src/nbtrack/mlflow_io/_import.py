@@ -22,21 +22,18 @@ import math
 import shutil
 import sys
 import tempfile
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nbtrack import _validation as check
-from nbtrack.client import current_user
 from nbtrack.entities import LifecycleStage, Metric, RunStatus
-from nbtrack.exceptions import InvalidInputError, NbtrackWarning, NotFoundError
+from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.mlflow_io._common import (
     BOOKKEEPING_TAGS,
     FIELD_TAGS,
     RUN_ID_TAG,
-    SOURCE_TAG,
     VERSION_TAG,
     checked_path,
     file_store_allowed,
@@ -45,6 +42,7 @@ from nbtrack.mlflow_io._common import (
     require_mlflow,
     valid_run_id,
 )
+from nbtrack.mlflow_io._import_registry import RegistryImport
 from nbtrack.registry import TrackingClient
 
 log = logging.getLogger(__name__)
@@ -119,7 +117,7 @@ def _unclipped(point: Metric) -> Metric:
     return point
 
 
-class _Importer:
+class _Importer(RegistryImport):
     def __init__(
         self,
         source: str,
@@ -151,6 +149,8 @@ class _Importer:
         #: MLflow run id -> nbtrack run id, for parents and model versions.
         self.run_ids: dict[str, str] = {}
         self.parents: dict[str, str] = {}
+        #: MLflow 3 logged models of the experiment being imported, by source run id.
+        self.logged_models: dict[str, list[Any]] = {}
 
     # -- top level ----------------------------------------------------------------------
 
@@ -162,10 +162,6 @@ class _Importer:
         if self.dst is not None and not self.dry_run:
             self.dst.flush()
         return self.report
-
-    def _warn(self, message: str) -> None:
-        self.report.warnings.append(message)
-        warnings.warn(message, NbtrackWarning, stacklevel=3)
 
     def _experiments(self) -> list[Any]:
         from mlflow.entities import ViewType
@@ -226,6 +222,7 @@ class _Importer:
             if existing.lifecycle_stage != LifecycleStage.ACTIVE and not self.dry_run:
                 assert self.dst is not None
                 self.dst.restore_experiment(experiment_id)  # to add runs; trashed again below
+        self.logged_models = self._logged_models(experiment.experiment_id)
         for page in self._run_pages(experiment.experiment_id):
             self._import_runs(page, experiment_id)
         if experiment_id is not None and not self.dry_run:
@@ -234,6 +231,27 @@ class _Importer:
                 existing is not None and existing.lifecycle_stage == LifecycleStage.DELETED
             ):
                 self.dst.delete_experiment(experiment_id)
+
+    def _logged_models(self, experiment_id: str) -> dict[str, list[Any]]:
+        """MLflow 3 logged models of the experiment's runs, by source run id.
+
+        MLflow 3 keeps a model logged in a run (``log_model(..., name="model")``)
+        apart from the run's artifacts; the import stores its files as the run's
+        artifacts under the model's name, where nbtrack keeps a run's models.
+        Models that ``export-mlflow`` made from registry versions are skipped.
+        """
+        found: dict[str, list[Any]] = {}
+        token = None
+        while True:
+            page = self.src.search_logged_models(
+                experiment_ids=[experiment_id], max_results=100, page_token=token
+            )
+            for model in page:
+                if model.source_run_id and VERSION_TAG not in (model.tags or {}):
+                    found.setdefault(model.source_run_id, []).append(model)
+            token = page.token
+            if not token:
+                return found
 
     def _run_pages(self, experiment_id: str) -> Iterator[list[Any]]:
         from mlflow.entities import ViewType
@@ -299,10 +317,12 @@ class _Importer:
         ]
         histories = {key: self._history(info.run_id, key) for key in run.data.metrics}
         files = self._artifact_files(info.run_id, "", where)
+        models = self._run_models(info.run_id, {p for p, _ in files}, where)
         self.report.params += len(params)
         self.report.tags += len(tags)
-        self.report.artifacts += len(files)
+        self.report.artifacts += len(files) + sum(len(m[2]) for m in models)
         self.report.artifact_bytes += sum(size or 0 for _, size in files)
+        self.report.artifact_bytes += sum(size or 0 for m in models for _, size in m[2])
         points = sum(len(h) for h in histories.values())
         self.report.metric_points += points
         if self.dry_run:
@@ -326,6 +346,8 @@ class _Importer:
             for start in range(0, len(history), _POINTS_PER_BATCH):
                 dst.log_batch(target, metrics=history[start : start + _POINTS_PER_BATCH])
         self._copy_artifacts(info.run_id, target, files, where)
+        for prefix, model_id, model_files in models:
+            self._copy_model_files(model_id, target, prefix, model_files, where)
         status = RunStatus(info.status)
         if status.is_terminal:
             dst.set_terminated(target, status, info.end_time or info.start_time)
@@ -364,6 +386,66 @@ class _Importer:
             else:
                 found.append((rel, info.file_size))
         return found
+
+    def _run_models(
+        self, run_id: str, taken: set[str], where: str
+    ) -> list[tuple[str, str, list[tuple[str, int | None]]]]:
+        """``(prefix, model_id, files)`` of each logged model of the run, prefixes checked.
+
+        The prefix is the model's name, or ``<name>-<model_id>`` when a run
+        artifact or another of its models already holds that name.
+        """
+        out: list[tuple[str, str, list[tuple[str, int | None]]]] = []
+        used = {p.split("/", 1)[0] for p in taken}
+        for model in self.logged_models.get(run_id, []):
+            prefix = checked_path(model.name or model.model_id, where)
+            if prefix in used:
+                prefix = checked_path(f"{prefix}-{model.model_id}", where)
+            used.add(prefix)
+            listing = [
+                (checked_path(f"{prefix}/{rel}", where), size)
+                for rel, size in self._model_listing(model.model_id, "", where)
+            ]
+            out.append((prefix, model.model_id, listing))
+        return out
+
+    def _model_listing(self, model_id: str, path: str, where: str) -> list[tuple[str, int | None]]:
+        found: list[tuple[str, int | None]] = []
+        for info in self.src.list_logged_model_artifacts(model_id, path or None):
+            rel = checked_path(info.path, where)
+            if info.is_dir:
+                found.extend(self._model_listing(model_id, rel, where))
+            else:
+                found.append((rel, info.file_size))
+        return found
+
+    def _copy_model_files(
+        self,
+        model_id: str,
+        target: str,
+        prefix: str,
+        files: list[tuple[str, int | None]],
+        where: str,
+    ) -> None:
+        """A logged model's files, as bytes, under ``prefix/`` of the run (never loaded)."""
+        assert self.dst is not None
+        have = {p for p, _sha, _size in self.dst.store.artifact_rows(target, prefix)}
+        if not files or all(p in have for p, _ in files):
+            return
+        model = self.src.get_logged_model(model_id)
+        with tempfile.TemporaryDirectory(prefix="nbtrack-import-") as tmp:
+            local = Path(
+                self.mlflow.artifacts.download_artifacts(
+                    artifact_uri=model.artifact_location, dst_path=tmp, tracking_uri=self.source_uri
+                )
+            )
+            if not local.resolve().is_relative_to(Path(tmp).resolve()) or local.is_symlink():
+                raise InvalidInputError(
+                    f"{where}: MLflow downloaded model {model_id} outside {tmp}"
+                )
+            for file, rel in regular_files(local, f"{where}, model {model_id}"):
+                folder, _, _name = f"{prefix}/{rel}".rpartition("/")
+                self.dst.log_artifact(target, file, folder)
 
     def _copy_artifacts(
         self, run_id: str, target: str, files: list[tuple[str, int | None]], where: str
@@ -404,153 +486,3 @@ class _Importer:
                     _imports.set_parent(self.dst.store, child, target)
             except NotFoundError:
                 self._warn(f"run {child}: its parent run {parent} was not imported")
-
-    # -- registry -----------------------------------------------------------------------
-
-    def _import_registry(self) -> None:
-        token = None
-        while True:
-            page = self.src.search_registered_models(max_results=100, page_token=token)
-            for model in page:
-                self._import_model(model)
-            token = page.token
-            if not token:
-                return
-
-    def _versions(self, name: str) -> list[Any]:
-        escaped = name.replace("'", "\\'")
-        found: list[Any] = []
-        token = None
-        while True:
-            page = self.src.search_model_versions(
-                f"name = '{escaped}'", max_results=_PAGE, page_token=token
-            )
-            found.extend(v for v in page if v.name == name)
-            token = page.token
-            if not token:
-                return found
-
-    def _import_model(self, model: Any) -> None:
-        from nbtrack.registry import _imports as reg
-        from nbtrack.registry._client import alias_name, model_name
-        from nbtrack.registry._entities import Stage
-        from nbtrack.registry._store import Actor
-
-        name = model_name(model.name)
-        versions = self._versions(model.name)
-        if self.names is not None:  # only versions of the runs imported
-            versions = [v for v in versions if v.run_id and v.run_id in self.run_ids]
-            if not versions:
-                return
-        tags = {check.key(k, "model tag"): check.tag_value(k, v) for k, v in model.tags.items()}
-        actor = Actor(current_user())
-        exists = False
-        if self.dst is not None:
-            exists = bool(
-                self.dst.search_registered_models(f"name = '{name.replace(chr(39), chr(39) * 2)}'")
-            )
-        if not exists:
-            self.report.models_created += 1
-        new: list[reg.ImportedVersion] = []
-        for mv in versions:
-            number = int(mv.tags.get(VERSION_TAG) or mv.version)
-            if exists and self._has_version(name, number):
-                self.report.versions_unchanged += 1
-                continue
-            self.report.versions_imported += 1
-            if self.dry_run:
-                continue
-            run_id = self.run_ids.get(mv.run_id, mv.run_id) if mv.run_id else None
-            new.append(
-                reg.ImportedVersion(
-                    version=number,
-                    creation_time=mv.creation_timestamp or 0,
-                    last_updated_time=mv.last_updated_timestamp or mv.creation_timestamp or 0,
-                    description=mv.description or None,
-                    user_id=mv.user_id or "",
-                    current_stage=Stage.parse(mv.current_stage or "None").value,
-                    source=str(mv.tags.get(SOURCE_TAG) or mv.source or ""),
-                    run_id=valid_run_id(run_id, f"model {name!r} version {mv.version}")
-                    if run_id
-                    else None,
-                    status=str(mv.status or "READY"),
-                    files=(files := self._version_files(name, mv)),
-                    flavor=self._nbtrack_flavor(files),
-                    tags={
-                        check.key(k, "model version tag"): check.tag_value(k, v)
-                        for k, v in mv.tags.items()
-                        if k not in (VERSION_TAG, SOURCE_TAG)
-                    },
-                )
-            )
-        if self.dry_run:
-            return
-        numbers = {int(v.version): int(v.tags.get(VERSION_TAG) or v.version) for v in versions}
-        aliases = [
-            (alias_name(alias), numbers.get(int(version), int(version)))
-            for alias, version in (model.aliases or {}).items()
-        ]
-        assert self.dst is not None
-
-        def write(conn: Any) -> None:
-            reg.ensure_model(
-                conn,
-                name,
-                creation_time=model.creation_timestamp or 0,
-                description=model.description or None,
-                tags=tags,
-                actor=actor,
-            )
-            for version in new:
-                reg.insert_version(conn, name, version, actor)
-            reg.set_aliases(conn, name, aliases, actor)
-            reg.set_model_times(
-                conn, name, model.last_updated_timestamp or model.creation_timestamp or 0
-            )
-
-        self.dst.store.writer.call(write)
-
-    def _has_version(self, name: str, version: int) -> bool:
-        from nbtrack.registry import _imports as reg
-
-        assert self.dst is not None
-        return bool(self.dst._registry_read(lambda conn: reg.has_version(conn, name, version)))
-
-    def _nbtrack_flavor(self, files: list[tuple[str, str, int]]) -> str | None:
-        """The nbtrack flavor an exported nbtrack model records in its MLmodel (read as text)."""
-        from nbtrack.models import _yaml
-        from nbtrack.models._errors import ModelFormatError
-        from nbtrack.models._format import FLAVOR_KEY, MLMODEL
-
-        assert self.dst is not None
-        sha = next((s for p, s, _ in files if p == MLMODEL), None)
-        if sha is None:
-            return None
-        try:
-            document = _yaml.load(self.dst.store.blobs.read_bytes(sha).decode(), source=MLMODEL)
-        except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
-            log.debug("MLmodel is not nbtrack's format: %s", error)
-            return None
-        own = document.get("flavors", {}).get(FLAVOR_KEY)
-        flavor = own.get("flavor") if isinstance(own, dict) else None
-        return str(flavor) if isinstance(flavor, str) else None
-
-    def _version_files(self, name: str, mv: Any) -> list[tuple[str, str, int]]:
-        """The version's files, downloaded by MLflow and stored as blobs (never loaded)."""
-        assert self.dst is not None
-        where = f"model {name!r} version {mv.version}"
-        uri = self.src.get_model_version_download_uri(mv.name, mv.version)
-        rows: list[tuple[str, str, int]] = []
-        with tempfile.TemporaryDirectory(prefix="nbtrack-import-") as tmp:
-            local = self.mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tmp, tracking_uri=self.source_uri
-            )
-            root = Path(local)
-            if not root.resolve().is_relative_to(Path(tmp).resolve()) or root.is_symlink():
-                raise InvalidInputError(f"{where}: MLflow downloaded it outside {tmp}")
-            for file, rel in regular_files(root, where):
-                sha, size = self.dst.store.blobs.put_file(file)
-                rows.append((rel, sha, size))
-        if not rows:
-            self._warn(f"{where}: MLflow has no files for it at {uri}")
-        return rows
