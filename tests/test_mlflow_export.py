@@ -7,6 +7,7 @@ a store); the round trip nbtrack -> MLflow -> nbtrack is compared field by field
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,8 @@ def test_second_export_writes_nothing(exported: Exported) -> None:
     assert "0 run(s) (2 already there)" in result.output
     assert "0 model version(s) (2 already there)" in result.output
     assert len(_mlflow_runs(exported)) == 2
+    # MLflow's current tracking URI was set for the export only
+    assert "MLFLOW_TRACKING_URI" not in os.environ
 
 
 def test_models_stay_loadable_by_mlflow(exported: Exported) -> None:

@@ -86,6 +86,25 @@ def file_store_allowed(uri: str) -> Iterator[None]:
 _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
+@contextlib.contextmanager
+def mlflow_default_uri(uri: str) -> Iterator[None]:
+    """Make ``uri`` MLflow's current tracking URI while this runs, then put the old one back.
+
+    MLflow's registry resolves a version's ``models:/<model_id>`` source with
+    the current tracking URI, not the client's: without this, registering a
+    logged model in a store other than the current one fails.
+    """
+    mlflow = require_mlflow()
+    # MLflow mirrors a URI set in-process into MLFLOW_TRACKING_URI: the variable
+    # says whether one was set; None puts MLflow back to choosing its default.
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
 def valid_run_id(run_id: Any, where: str) -> str:
     """A 32-hex run id; anything else in a store is refused before it is used."""
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

@@ -32,6 +32,7 @@ from nbtrack.mlflow_io._common import (
     VERSION_TAG,
     chunks,
     file_store_allowed,
+    mlflow_default_uri,
     mlflow_uri,
     require_mlflow,
 )
@@ -70,7 +71,8 @@ def export_mlflow(
 
     ``dest`` is an MLflow tracking URI or a ``./mlruns`` directory (created if needed).
     """
-    with file_store_allowed(mlflow_uri(dest, must_exist=False)):
+    uri = mlflow_uri(dest, must_exist=False)
+    with file_store_allowed(uri), mlflow_default_uri(uri):
         return _Exporter(dest, tracking_uri, experiments).run()
 
 
@@ -130,7 +132,11 @@ class _Exporter:
                 [experiment_id], run_view_type=MlflowView.ALL, max_results=1000, page_token=token
             )
             for mlflow_run in page:
-                there[mlflow_run.data.tags.get(RUN_ID_TAG) or mlflow_run.info.run_id] = mlflow_run
+                key = mlflow_run.data.tags.get(RUN_ID_TAG) or mlflow_run.info.run_id
+                before = there.get(key)
+                # A run replaced by a later export is in MLflow's trash: the live one counts.
+                if before is None or before.info.lifecycle_stage == LifecycleStage.DELETED:
+                    there[key] = mlflow_run
             token = page.token
             if not token:
                 break

@@ -37,6 +37,7 @@ from nbtrack.mlflow_io._common import (
     VERSION_TAG,
     checked_path,
     file_store_allowed,
+    mlflow_default_uri,
     mlflow_uri,
     regular_files,
     require_mlflow,
@@ -103,7 +104,8 @@ def import_mlflow(
     versions of their runs). ``dry_run`` reads everything and writes nothing:
     not even an empty nbtrack store is created.
     """
-    with file_store_allowed(mlflow_uri(source, must_exist=True)):
+    uri = mlflow_uri(source, must_exist=True)
+    with file_store_allowed(uri), mlflow_default_uri(uri):
         return _Importer(source, tracking_uri, experiments, dry_run).run()
 
 
