@@ -429,3 +429,23 @@ def test_the_hot_path_literals_are_the_documented_bounds() -> None:
     assert check.MIN_STEP == -(2**63)
     assert check.MAX_STEP == 2**63 - 1
     assert check.MIN_TIMESTAMP_MS == -check.MAX_TIMESTAMP_MS == -(2**63 // 10**6)
+
+
+def test_cell_text_with_lone_surrogates_is_stored_with_replacements(
+    client: TrackingClient, run_id: str
+) -> None:
+    """The kernel's cell text is not checked at the call (the hook never raises): the writer
+    stores it with U+FFFD for each lone surrogate, and a surrogate pair as its character."""
+    store = client.store
+    source = "open('caf\udce9.txt')  # \ud83d\ude00"
+    error = ValueError("no file named caf\udce9.txt")
+    seq = store.begin_cell(run_id, "cell-\udce9", 1, source, 1000)
+    client.log_metric(run_id, "m", 1.0)
+    store.end_cell(run_id, seq, "cell-\udce9", 1, source, 1000, 5, error)
+    client.flush()  # nothing failed
+    (event,) = client.get_cell_timeline(run_id)
+    assert event.source == "open('caf\ufffd.txt')  # \N{GRINNING FACE}"
+    assert event.cell_id == "cell-\ufffd"
+    assert event.error_type == "ValueError"
+    assert event.error_message == "no file named caf\ufffd.txt"
+    assert client.get_run(run_id).data.metrics == {"m": 1.0}

@@ -30,6 +30,7 @@ from nbtrack._fluent_more import (
 )
 from nbtrack._media import load_table, log_image, log_table
 from nbtrack._version import __version__  # generated from package.json at build time
+from nbtrack.autologging import autolog
 from nbtrack.entities import (
     ArtifactInfo,
     Experiment,
@@ -142,7 +143,16 @@ _LAZY_MODULES = (
     "environment_variables",
     "protos",
     "utils",
+    "xgboost",
+    "lightgbm",
 )
+
+
+def evaluate(*args: Any, **kwargs: Any) -> Any:
+    """MLflow's default evaluator for classifiers and regressors (see :mod:`nbtrack._evaluate`)."""
+    from nbtrack._evaluate import evaluate as run_evaluation
+
+    return run_evaluation(*args, **kwargs)
 
 
 def __getattr__(name: str) -> Any:
@@ -184,6 +194,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
     "delete_experiment_tag",
@@ -192,6 +203,7 @@ __all__ = [
     "disable_system_metrics_logging",
     "enable_system_metrics_logging",
     "end_run",
+    "evaluate",
     "flush",
     "flush_async_logging",
     "get_artifact_uri",

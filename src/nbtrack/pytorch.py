@@ -121,3 +121,15 @@ def load_model(
         flavor=FLAVOR,
     )
     return model.unwrap_python_model()
+
+
+def autolog(*args: Any, **kwargs: Any) -> None:
+    """Log PyTorch Lightning training automatically (MLflow's ``mlflow.pytorch.autolog``).
+
+    Options: :func:`nbtrack.autologging._lightning.autolog`. Plain PyTorch has no
+    fit loop to patch: log with ``nbtrack.log_metrics`` in the loop and
+    :func:`log_model` at the end.
+    """
+    from nbtrack.autologging import _lightning
+
+    _lightning.autolog(*args, **kwargs)

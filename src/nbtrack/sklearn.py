@@ -128,3 +128,15 @@ def _serialization(serialization: str | None, serialization_format: str | None) 
             "serialization and serialization_format (MLflow's name) disagree; pass one"
         )
     return serialization if serialization is not None else serialization_format
+
+
+def autolog(*args: Any, **kwargs: Any) -> None:
+    """Log scikit-learn training automatically (MLflow's ``mlflow.sklearn.autolog``).
+
+    Every ``fit`` logs params, training metrics (``training_score``,
+    ``training_accuracy_score``, ...) and the model; see
+    :func:`nbtrack.autologging._sklearn.autolog` for the options.
+    """
+    from nbtrack.autologging import _sklearn
+
+    _sklearn.autolog(*args, **kwargs)

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.mlflow_compat.selection import Different
+
+from mlflow_compat.selection import Different
 
 ROOT = Path(__file__).parents[2]
 SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE")

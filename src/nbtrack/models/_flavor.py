@@ -16,6 +16,8 @@ _MODULES = {
     "sklearn": "nbtrack.models._sklearn",
     "pyfunc": "nbtrack.models._python_model",
     "pytorch": "nbtrack.models._pytorch",
+    "xgboost": "nbtrack.models._xgboost",
+    "lightgbm": "nbtrack.models._lightgbm",
 }
 
 

@@ -171,7 +171,7 @@ def _import_checked(
             f"the model in {model_dir} names the {what} class {class_path!r}; its module "
             f"{module_name!r} is not imported in this process, and importing it (from "
             f"{origin}{where}) runs that module's code. This model was not logged to this "
-            "store by the run that loads it, so nbtrack does not import code on its behalf. "
+            "store by the run it is loaded from, so nbtrack does not import code on its behalf. "
             f"If you trust the module, import it yourself first (import {module_name}), or "
             f"{_OPT_INS}"
         )

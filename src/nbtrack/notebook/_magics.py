@@ -63,6 +63,11 @@ def _build_parser() -> _Parser:
         action="store_true",
         help="sample CPU, memory, disk, network, this kernel and GPUs into the run (system/*)",
     )
+    start.add_argument(
+        "--autolog",
+        action="store_true",
+        help="log training by installed libraries (scikit-learn, ...) with no log calls",
+    )
     end = sub.add_parser("end", help="end the active run")
     end.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
     sub.add_parser("status", help="show the active run")
@@ -215,6 +220,10 @@ class TrackMagics(Magics):
             fluent.set_experiment(experiment)
         if args.resume:
             fluent.get_run(args.resume)  # NotFoundError for an unknown id
+        if args.autolog:
+            from nbtrack.autologging import autolog
+
+            print(f"nbtrack: autolog on for {', '.join(autolog()) or 'no installed library'}")
         ended = self._end_all(RunStatus.FINISHED)
         run = fluent.start_run(
             run_id=args.resume,

@@ -118,6 +118,19 @@ class Tracker(Configurable):
 
         set_durability(change["new"] or None)
 
+    autolog = Bool(
+        False,
+        help="Log training by the installed libraries (scikit-learn, XGBoost, LightGBM, "
+        "Lightning) with no log calls: nbtrack.autolog() when set, autolog(disable=True) "
+        "when unset.",
+    ).tag(config=True)
+
+    @observe("autolog")
+    def _autolog_changed(self, change: dict[str, Any]) -> None:
+        from nbtrack.autologging import autolog
+
+        autolog(disable=not change["new"])
+
     def __init__(self, shell: InteractiveShell, **kwargs: Any) -> None:
         super().__init__(parent=shell, **kwargs)
         self.shell = shell

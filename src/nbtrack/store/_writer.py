@@ -424,6 +424,14 @@ class BackgroundWriter:
             etype,
             emsg,
         ) in last.values():
+            # Cell text comes unchecked from the kernel (an exception message may quote
+            # an undecodable file name): lone surrogates are replaced, not fatal.
+            source, cell_id, etype, emsg = (
+                _storable(source),
+                _storable(cell_id),
+                _storable(etype),
+                _storable(emsg),
+            )
             sha = shas.get(source)
             if sha is None:
                 sha = shas[source] = hashlib.sha256(
@@ -514,6 +522,19 @@ class BackgroundWriter:
                 .where(writers.c.pid == os.getpid())
                 .values(heartbeat=beat)
             )
+
+
+def _storable(text: Any) -> Any:
+    """``text`` with lone surrogates (which have no UTF-8 form) replaced by U+FFFD."""
+    if type(text) is not str or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16 with surrogatepass: a surrogate pair becomes its character,
+        # a lone surrogate U+FFFD.
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 _SERIES = itemgetter(0, 1)
