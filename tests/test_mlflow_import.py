@@ -242,6 +242,7 @@ def test_second_import_copies_nothing(source: Source, client: nbtrack.TrackingCl
     assert len(client.get_registry_history()) == events
     assert len(client.get_metric_history(source.run_ids[0], "acc")) == points
     assert len(client.search_runs(run_view_type=3)) == 3
+    assert import_mlflow(source.uri, dry_run=True).runs_imported == 0
 
 
 def test_dry_run_writes_nothing(source: Source, tmp_path: Path) -> None:

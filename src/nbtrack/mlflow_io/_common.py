@@ -142,3 +142,20 @@ def regular_files(root: Path, where: str) -> list[tuple[Path, str]]:
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     """``items`` cut into lists of at most ``size``."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def mlflow_versions(client: Any, name: str) -> list[Any]:
+    """Every version of ``name`` in an MLflow registry, page by page.
+
+    A name with a quote is matched here rather than in MLflow's filter, whose
+    quoting rules differ between its stores.
+    """
+    query = None if "'" in name else f"name = '{name}'"
+    found: list[Any] = []
+    token = None
+    while True:
+        page = client.search_model_versions(query, max_results=1000, page_token=token)
+        found.extend(v for v in page if v.name == name)
+        token = page.token
+        if not token:
+            return found

@@ -34,6 +34,7 @@ from nbtrack.mlflow_io._common import (
     file_store_allowed,
     mlflow_default_uri,
     mlflow_uri,
+    mlflow_versions,
     require_mlflow,
 )
 from nbtrack.registry import TrackingClient
@@ -207,7 +208,9 @@ class _Exporter:
     def _export_registry(self) -> None:
         for model in self.src.search_registered_models(max_results=None):
             versions = sorted(
-                self.src.search_model_versions(f"name = '{_quoted(model.name)}'", max_results=None),
+                self.src.search_model_versions(
+                    f"name = '{model.name.replace(chr(39), chr(39) * 2)}'", max_results=None
+                ),
                 key=lambda v: int(v.version),
             )
             if self.names is not None:
@@ -233,7 +236,7 @@ class _Exporter:
                 if there.tags.get(key) != value:
                     self.dst.set_registered_model_tag(model.name, key, value)
         exported: dict[int, str] = {}
-        for mv in self.dst.search_model_versions(f"name = '{_quoted(model.name)}'"):
+        for mv in mlflow_versions(self.dst, model.name):
             exported[int(mv.tags.get(VERSION_TAG) or mv.version)] = mv.version
         for version in versions:
             number = int(version.version)
@@ -280,7 +283,3 @@ class _Exporter:
                 warnings.simplefilter("ignore", FutureWarning)
                 self.dst.transition_model_version_stage(name, created.version, mv.current_stage)
         return str(created.version)
-
-
-def _quoted(name: str) -> str:
-    return name.replace("'", "\\'")

@@ -16,14 +16,19 @@ from typing import TYPE_CHECKING, Any
 from nbtrack import _validation as check
 from nbtrack.client import current_user
 from nbtrack.exceptions import InvalidInputError, NbtrackWarning
-from nbtrack.mlflow_io._common import SOURCE_TAG, VERSION_TAG, regular_files, valid_run_id
+from nbtrack.mlflow_io._common import (
+    SOURCE_TAG,
+    VERSION_TAG,
+    mlflow_versions,
+    regular_files,
+    valid_run_id,
+)
 
 if TYPE_CHECKING:
     from nbtrack.mlflow_io._import import ImportReport
     from nbtrack.registry import TrackingClient
 
 log = logging.getLogger(__name__)
-_PAGE = 1000
 
 
 class RegistryImport:
@@ -53,17 +58,7 @@ class RegistryImport:
                 return
 
     def _versions(self, name: str) -> list[Any]:
-        escaped = name.replace("'", "\\'")
-        found: list[Any] = []
-        token = None
-        while True:
-            page = self.src.search_model_versions(
-                f"name = '{escaped}'", max_results=_PAGE, page_token=token
-            )
-            found.extend(v for v in page if v.name == name)
-            token = page.token
-            if not token:
-                return found
+        return mlflow_versions(self.src, name)
 
     def _import_model(self, model: Any) -> None:
         from nbtrack.registry import _imports as reg
