@@ -397,3 +397,7 @@ register(main)
 from nbtrack._cli_models import models  # noqa: E402 (registered after `main` exists)
 
 main.add_command(models)
+
+from nbtrack._cli_mlflow import register as register_mlflow  # noqa: E402 (after `main`)
+
+register_mlflow(main)
