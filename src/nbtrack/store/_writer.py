@@ -575,7 +575,7 @@ class _NextSteps:
     negative ones.
     """
 
-    __slots__ = ("_conn", "_locked", "_statements", "last")
+    __slots__ = ("_conn", "_explicit", "_locked", "_statements", "last")
 
     def __init__(self, conn: sa.Connection, statements: WriterStatements) -> None:
         self._conn = conn
@@ -583,6 +583,9 @@ class _NextSteps:
         self._locked: set[int] = set()
         #: (run_pk, key_id) -> last step in this transaction, for series with auto steps.
         self.last: dict[tuple[int, int], int] = {}
+        #: (run_pk, key_id) -> largest explicit step in this transaction so far, for
+        #: the other series; built at the first auto step (one pass), then kept by saw().
+        self._explicit: dict[tuple[int, int], int] | None = None
 
     def next(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
         series = (run_pk, key_id)
@@ -598,11 +601,16 @@ class _NextSteps:
         return last + 1
 
     def saw(self, run_pk: int, key_id: int, step: int) -> None:
-        """An explicit step of a series that has auto steps in this transaction."""
+        """An explicit step, once this transaction has auto steps."""
         series = (run_pk, key_id)
         last = self.last.get(series)
-        if last is not None and step > last:
-            self.last[series] = step
+        if last is not None:
+            if step > last:
+                self.last[series] = step
+            return
+        explicit = self._explicit
+        if explicit is not None and step > explicit.get(series, step - 1):
+            explicit[series] = step
 
     def _start(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
         statements = self._statements
@@ -611,12 +619,15 @@ class _NextSteps:
             self._locked.add(run_pk)
         ((stored,),) = statements.max_step.all(self._conn, run_pk, key_id)
         last = -1 if stored is None else max(int(stored), -1)
-        for segment in segments:  # rows of this transaction, not inserted yet
-            if segment[0] == run_pk:
+        explicit = self._explicit
+        if explicit is None:  # the rows of this transaction so far, not inserted yet
+            explicit = self._explicit = {}
+            for segment in segments:
                 for row in segment[3]:
-                    if row[1] == key_id and row[2] > last:
-                        last = row[2]
-        return last
+                    series = (row[0], row[1])
+                    if row[2] > explicit.get(series, row[2] - 1):
+                        explicit[series] = row[2]
+        return max(last, explicit.pop((run_pk, key_id), -1))
 
 
 def _segments(
