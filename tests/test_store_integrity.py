@@ -504,3 +504,18 @@ def test_two_writers_on_one_key_never_take_the_same_automatic_step(
     assert [p.step for p in history] == list(range(70))
     values = sorted(p.value for p in history)
     assert values == sorted([float(i) for i in range(60)] + [i + 0.5 for i in range(50, 60)])
+
+
+def test_undecodable_artifact_file_names_are_refused_before_anything_is_stored(
+    client: TrackingClient, run_id: str, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInputError, match="artifact_file holds a lone surrogate"):
+        client.log_text(run_id, "x", "caf\udce9.txt")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "good.txt").write_text("good")
+    (folder / "caf\udce9.txt").write_bytes(b"bad name")  # b"caf\xe9.txt" on disk
+    with pytest.raises(InvalidInputError, match="artifact path holds a lone surrogate"):
+        client.log_artifacts(run_id, folder)
+    client.flush()  # nothing failed in the writer
+    assert client.list_artifacts(run_id) == []  # not even good.txt: checked first
