@@ -630,7 +630,7 @@ class _NextSteps:
         return max(last, explicit.pop((run_pk, key_id), -1))
 
 
-def _segments(
+def _segments(  # noqa: PLR0912 (one loop per point: inlined, not split into calls)
     ops: list[tuple[Any, ...]], key_ids: dict[str, int], steps: _NextSteps
 ) -> list[Segment]:
     """Consecutive metric ops of one run, cell and rewrite flag, as table rows.
@@ -642,12 +642,21 @@ def _segments(
     current: tuple[int, int | None, bool] | None = None
     rows: list[tuple[Any, ...]] = []
     auto = steps.last  # non-empty once a series got an auto step: explicit steps count too
+    # The series of the last log_metric(step=None) and its step, kept in locals while
+    # the same series repeats (a logging loop) and put back into ``auto`` when another
+    # op needs it.
+    cached_run: int | None = None
+    cached_key: int | None = None
+    cached = 0
     for op in ops:
         ident = (op[1], op[3], op[4]) if op[0] == OP_METRICS else (op[1], op[6], op[7])
         if ident != current:
             current, rows = ident, []
             segments.append((*ident, rows))
         if op[0] == OP_METRICS:
+            if cached_key is not None:
+                auto[(cached_run, cached_key)] = cached  # type: ignore[index]
+                cached_key = None
             if op[5]:
                 _fill_steps(op[2], rows, segments, steps)
             else:
@@ -658,17 +667,24 @@ def _segments(
         else:
             _, run_pk, key, value, timestamp, step = op[:6]
             key_id = key_ids[key]
-            if step is None:  # steps.next, inlined for a loop of log_metric(step=None)
-                series = (run_pk, key_id)
-                last = auto.get(series)
-                if last is None or last >= MAX_STEP:
-                    step = steps.next(run_pk, key_id, segments)
+            if step is None:
+                if key_id == cached_key and run_pk == cached_run and cached < MAX_STEP:
+                    cached += 1
+                    step = cached
                 else:
-                    step = auto[series] = last + 1
+                    if cached_key is not None:
+                        auto[(cached_run, cached_key)] = cached  # type: ignore[index]
+                    step = cached = steps.next(run_pk, key_id, segments)
+                    cached_run, cached_key = run_pk, key_id
             elif auto:
+                if cached_key is not None:
+                    auto[(cached_run, cached_key)] = cached  # type: ignore[index]
+                    cached_key = None
                 steps.saw(run_pk, key_id, step)
             # value != value only for NaN, which is stored as NULL.
             rows.append((run_pk, key_id, step, timestamp, None if value != value else value))  # noqa: PLR0124
+    if cached_key is not None:
+        auto[(cached_run, cached_key)] = cached  # type: ignore[index]
     return segments
 
 
