@@ -22,6 +22,9 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     """Point the default store at a temp directory; end runs and close stores afterwards."""
     store_dir = tmp_path / ".nbtrack"
     monkeypatch.setenv(locate.ENV_TRACKING_URI, str(store_dir))
+    # Empty means unset; set so that the value an in-process Jupyter server's
+    # nbtrack extension assigns is removed after the test.
+    monkeypatch.setenv(locate.ENV_JUPYTER_ROOT, "")
     monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT, raising=False)
     monkeypatch.chdir(tmp_path)
     nbtrack.set_tracking_uri(None)

@@ -96,6 +96,35 @@ def test_errors_are_one_clear_line(
     assert "Traceback" not in result.output
 
 
+def test_exit_codes_follow_one_scheme(client: nbtrack.TrackingClient) -> None:
+    experiment = client.create_experiment("codes")
+    by_first: dict[str, list[str]] = {}
+    while not any(len(ids) > 1 for ids in by_first.values()):  # at most 17 runs
+        run_id = client.create_run(experiment).info.run_id
+        by_first.setdefault(run_id[0], []).append(run_id)
+    shared = next(first for first, ids in by_first.items() if len(ids) > 1)
+    unused = next(c for c in "0123456789abcdef" if c not in by_first)
+
+    def code(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, list(args))
+        assert "Traceback" not in result.output
+        return result.exit_code, result.output
+
+    # 1: well-formed, but names no single run (none, or several).
+    assert code("runs", "show", unused) == (1, f"Error: no run id starts with {unused!r}\n")
+    exit_code, output = code("runs", "show", shared)
+    assert exit_code == 1
+    assert "matches several runs; give more characters" in output
+    # 2: the command line itself is wrong.
+    assert code("runs", "show", "zz")[0] == 2
+    exit_code, output = code("runs", "list", "--max-results", "-1")
+    assert exit_code == 2
+    assert "-1 is not in the range x>=1" in output
+    assert code("runs", "list", "--max-results", "0")[0] == 2
+    assert code("models", "list", "--max-results", "-1")[0] == 2
+    assert code("runs", "show", by_first[shared][0])[0] == 0
+
+
 def test_every_command_has_an_example_and_is_documented() -> None:
     readme = README.read_text()
     for name, command in _commands(main).items():

@@ -76,6 +76,51 @@ def test_store_is_created_in_cwd_when_there_is_none(
     assert (fresh / ".nbtrack").is_dir()
 
 
+@pytest.mark.usefixtures("no_env")
+def test_a_new_store_goes_to_the_git_root_from_any_subdirectory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    nested = repo / "lab" / "notebooks"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    assert locate.find_store_dir() == (repo / ".nbtrack").resolve()
+    with nbtrack.start_run():
+        nbtrack.log_param("p", 1)
+    assert (repo / ".nbtrack" / "nbtrack.db").is_file()
+    assert not (nested / ".nbtrack").exists()
+    # A git worktree has a .git file, not a directory: the same marker.
+    worktree = tmp_path / "worktree"
+    (worktree / "sub").mkdir(parents=True)
+    (worktree / ".git").write_text("gitdir: ../repo/.git/worktrees/w\n")
+    assert locate.find_store_dir(worktree / "sub") == (worktree / ".nbtrack").resolve()
+
+
+@pytest.mark.usefixtures("no_env")
+def test_outside_git_a_new_store_goes_to_the_jupyter_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "lab"
+    nested = root / "notebooks" / "deep"
+    nested.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv(locate.ENV_JUPYTER_ROOT, str(root))
+    assert locate.find_store_dir(nested) == (root / ".nbtrack").resolve()
+    assert locate.find_store_dir(root) == (root / ".nbtrack").resolve()
+    # Outside the server's root, the working directory as before.
+    assert locate.find_store_dir(elsewhere) == (elsewhere / ".nbtrack").resolve()
+    # An explicit root (the server extension's) wins over the environment.
+    assert (
+        locate.find_store_dir(nested, jupyter_root=root / "notebooks")
+        == (root / "notebooks" / ".nbtrack").resolve()
+    )
+    # An existing store below the root is still the nearest one.
+    (root / "notebooks" / ".nbtrack").mkdir()
+    assert locate.find_store_dir(nested) == (root / "notebooks" / ".nbtrack").resolve()
+
+
 def test_environment_overrides_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "project" / ".nbtrack").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "project")
@@ -152,10 +197,10 @@ def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ("http://tracking.example:5000", "scheme 'http' is not supported yet"),
-        ("postgresql://user@host/db", "scheme 'postgresql' is not supported yet"),
-        ("databricks://profile", "scheme 'databricks' is not supported yet"),
-        ("s3://bucket/prefix", "scheme 's3' is not supported yet"),
+        ("http://tracking.example:5000", "scheme 'http' is not supported"),
+        ("postgresql://user@host/db", "scheme 'postgresql' is not supported"),
+        ("databricks://profile", "scheme 'databricks' is not supported"),
+        ("s3://bucket/prefix", "scheme 's3' is not supported"),
         ("sqlite://", "in-memory SQLite is not supported"),
         ("sqlite:///:memory:", "in-memory SQLite is not supported"),
         ("sqlite:relative.db", "malformed SQLite URI"),

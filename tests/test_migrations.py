@@ -23,6 +23,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import nbtrack
+from _tag_helpers import user_tags
 from nbtrack.entities import ArtifactInfo
 from nbtrack.store import _dialect, close_all, migrate, schema
 from nbtrack.store.migrations import HEAD_REVISION
@@ -99,7 +100,7 @@ def test_opening_a_revision_0001_store_upgrades_it_and_keeps_everything(
         assert run.info.start_time == start
         assert run.info.user_id == "alice"
         assert run.data.params == rev1.PARAMS[run_pk]
-        assert run.data.tags == rev1.TAGS[run_pk]
+        assert user_tags(run.data.tags) == rev1.TAGS[run_pk]
         parent = None if parent_pk is None else rev1.RUNS[parent_pk - 1][1]
         assert run.info.parent_run_id == parent
         if status == "RUNNING":

@@ -73,3 +73,33 @@ def test_mlflow_gets_the_same_safety_rules(tmp_path: Path, monkeypatch: pytest.M
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     with pytest.raises(nbtrack.models.ModelIntegrityError, match="was changed after"):
         mlflow_pyfunc.load_model(str(tmp_path / "t"))
+
+
+def test_mlflow_loads_models_saved_with_mlflows_keywords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clf, X = iris_classifier()
+    helper = tmp_path / "helper.py"
+    helper.write_text("VALUE = 1\n")
+    nbtrack.sklearn.save_model(
+        clf,
+        tmp_path / "clf",
+        code_paths=[str(helper)],
+        metadata={"team": "vision"},
+        pip_requirements=["scikit-learn", "skops"],
+    )
+    theirs = mlflow_pyfunc.load_model(str(tmp_path / "clf"))
+    np.testing.assert_array_equal(theirs.predict(X), clf.predict(X))
+    assert theirs.metadata.metadata == {"team": "vision"}
+
+    class Doubler(nbtrack.pyfunc.PythonModel):  # not importable: stored with cloudpickle
+        def predict(self, context: object, model_input: object, params: object = None) -> object:
+            return np.asarray(model_input) * 2
+
+    nbtrack.pyfunc.save_model(str(tmp_path / "doubler"), python_model=Doubler())
+    monkeypatch.delenv("NBTRACK_ALLOW_PICKLE", raising=False)
+    with pytest.raises(nbtrack.models.UnsafeModelError, match="NBTRACK_ALLOW_PICKLE=1"):
+        mlflow_pyfunc.load_model(str(tmp_path / "doubler"))
+    monkeypatch.setenv("NBTRACK_ALLOW_PICKLE", "1")
+    loaded = mlflow_pyfunc.load_model(str(tmp_path / "doubler"))
+    np.testing.assert_array_equal(loaded.predict(np.ones((2, 2))), np.full((2, 2), 2.0))

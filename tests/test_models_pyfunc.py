@@ -75,8 +75,9 @@ def test_untrusted_state_and_unimportable_classes_are_refused(
             return [1]
 
     with pytest.raises(InvalidInputError, match=r"defined in a function.*serialization='pickle'"):
-        nbtrack.pyfunc.save_model(Local(), tmp_path / "local")
-    nbtrack.pyfunc.save_model(Local(), tmp_path / "pickled", serialization="pickle")
+        nbtrack.pyfunc.save_model(Local(), tmp_path / "local", serialization="skops")
+    # without serialization= it is pickled, as MLflow does (loading then needs the opt-in)
+    assert nbtrack.pyfunc.save_model(Local(), tmp_path / "pickled").serialization == "cloudpickle"
     with pytest.raises(UnsafeModelError, match="allow_pickle=True"):
         nbtrack.pyfunc.load_model(tmp_path / "pickled")
     assert nbtrack.pyfunc.load_model(tmp_path / "pickled", allow_pickle=True).predict([0]) == [1]

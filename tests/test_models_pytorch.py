@@ -269,7 +269,8 @@ def test_pickle_needs_an_explicit_opt_in(nets: ModuleType, tmp_path: Path) -> No
 
 
 def test_a_class_defined_in_a_notebook(ip: InteractiveShell, tmp_path: Path) -> None:
-    """safetensors needs an importable class: a clear error says so; pickle works, opted in."""
+    """safetensors needs an importable class: a clear error says so when asked for; by
+    default the module is pickled (MLflow's way), which loads from a path only opted in."""
     cell = textwrap.dedent(
         """
         import torch
@@ -286,14 +287,14 @@ def test_a_class_defined_in_a_notebook(ip: InteractiveShell, tmp_path: Path) -> 
     net = ip.user_ns["net"]
     assert type(net).__module__ == "__main__"
     with pytest.raises(InvalidInputError) as refused:
-        nbtrack.pytorch.save_model(net, tmp_path / "m")
+        nbtrack.pytorch.save_model(net, tmp_path / "m", serialization="safetensors")
     message = str(refused.value)
     assert "NotebookNet is defined in __main__ (a notebook or script)" in message
     assert "Move it to a module" in message
     assert "serialization='pickle'" in message
     assert not (tmp_path / "m").exists()  # nothing half-written is left
 
-    nbtrack.pytorch.save_model(net, tmp_path / "m", serialization="pickle")
+    assert nbtrack.pytorch.save_model(net, tmp_path / "m").serialization == "cloudpickle"
     with pytest.raises(UnsafeModelError):
         nbtrack.pytorch.load_model(tmp_path / "m")
     module = nbtrack.pytorch.load_model(tmp_path / "m", allow_pickle=True)
@@ -307,7 +308,7 @@ def test_a_class_defined_in_a_function_is_refused(tmp_path: Path) -> None:
             return x
 
     with pytest.raises(InvalidInputError, match="defined in a function"):
-        nbtrack.pytorch.save_model(Local(), tmp_path / "m")
+        nbtrack.pytorch.save_model(Local(), tmp_path / "m", serialization="safetensors")
 
 
 def test_bad_inputs_are_refused_when_saving(nets: ModuleType, tmp_path: Path) -> None:
@@ -315,7 +316,7 @@ def test_bad_inputs_are_refused_when_saving(nets: ModuleType, tmp_path: Path) ->
     with pytest.raises(InvalidInputError, match=r"takes a torch\.nn\.Module, got list"):
         nbtrack.pytorch.save_model([1, 2], tmp_path / "a")
     with pytest.raises(InvalidInputError, match="missing a required argument: 'n_in'"):
-        nbtrack.pytorch.save_model(net, tmp_path / "b")  # init_kwargs forgotten
+        nbtrack.pytorch.save_model(net, tmp_path / "b", serialization="safetensors")
     with pytest.raises(InvalidInputError, match="unexpected keyword argument 'depth'"):
         nbtrack.pytorch.save_model(net, tmp_path / "c", init_kwargs={"n_in": 4, "depth": 2})
     with pytest.raises(InvalidInputError, match="init_kwargs must be JSON values"):

@@ -166,6 +166,29 @@ def test_load_registers_and_unload_removes_everything(shell: InteractiveShell) -
     assert _ours(shell.configurables) == configurables_before
 
 
+def test_rerunning_the_load_ext_cell_prints_nothing(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert shell.run_cell("%load_ext nbtrack", store_history=True).success
+    capsys.readouterr()
+    # A notebook's first cell run again: no "The nbtrack extension is already loaded".
+    result = shell.run_cell("%load_ext nbtrack\n%track status", store_history=True)
+    assert result.success
+    out = capsys.readouterr().out
+    assert "already loaded" not in out
+    assert "no active run" in out  # the rest of the cell ran
+    assert "nbtrack" in shell.extension_manager.loaded  # IPython still knows it is loaded
+    assert shell.run_cell("x = 1\n%load_ext nbtrack", store_history=True).success
+    assert "already loaded" not in capsys.readouterr().out
+    # Unloading in such a cell leaves it unloaded; loading afterwards loads it.
+    assert shell.run_cell("%load_ext nbtrack\n%unload_ext nbtrack").success
+    assert "nbtrack" not in shell.extension_manager.loaded
+    assert "track" not in shell.magics_manager.magics["line"]
+    assert shell.run_cell("%load_ext nbtrack").success
+    assert "track" in shell.magics_manager.magics["line"]
+    assert shell.run_cell("%unload_ext nbtrack").success
+
+
 def test_config_changes_traits_and_lists_help(
     ip: InteractiveShell,
     run_cell: Callable[[str], ExecutionResult],
@@ -307,10 +330,14 @@ def test_end_with_status(
 
 
 def test_status(
-    run_cell: Callable[[str], ExecutionResult], capsys: pytest.CaptureFixture[str]
+    run_cell: Callable[[str], ExecutionResult],
+    capsys: pytest.CaptureFixture[str],
+    store_dir: Path,
 ) -> None:
     _ok(run_cell("%track status"))
-    assert "no active run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no active run" in out
+    assert f"store: {store_dir.resolve()}" in out  # which store, before any run
     _ok(run_cell("%track start probe --experiment Status"))
     run_id = _run_id()
     _ok(run_cell("a = 1\nb = 'two'\nloss = 0.5"))
@@ -327,6 +354,7 @@ def test_status(
     assert "1 artifacts" in out  # environment.json
     assert "1 watched" in out
     assert "snapshot: not yet" in out
+    assert f"store: {store_dir.resolve()}" in out
     _ok(run_cell("%track snapshot"))
     capsys.readouterr()
     _ok(run_cell("%track status"))

@@ -13,9 +13,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +111,50 @@ def test_wheel_ships_extension_and_server_config(tmp_path: Path) -> None:
     # Sources, node_modules and a second copy of the build stay out of the wheel.
     assert not [n for n in names if "node_modules" in n or n.endswith(".ts")]
     assert not [n for n in names if n.startswith("nbtrack/labextension/")]
+
+
+def _pyproject() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def _names(requirements: list[str]) -> set[str]:
+    names = (re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0] for r in requirements)
+    return {name.lower().replace("_", "-") for name in names}
+
+
+def test_panels_and_server_are_core_dependencies_jupyterlab_is_an_extra() -> None:
+    project = _pyproject()["project"]
+    core = _names(project["dependencies"])
+    # `pip install nbtrack` gives the notebook panels and the server extension.
+    assert {"ipywidgets", "altair", "jupyter-server"} <= core
+    assert "jupyterlab" not in core
+    assert "vl-convert-python" not in core
+    extras = project["optional-dependencies"]
+    assert _names(extras["lab"]) == {"jupyterlab"}
+    assert _names(extras["png"]) == {"vl-convert-python"}
+
+
+def test_the_test_extra_covers_every_other_extra() -> None:
+    extras = _pyproject()["project"]["optional-dependencies"]
+    test = _names(extras["test"])
+    for name, requirements in extras.items():
+        if name in {"test", "bench"}:  # bench compares with papermill, not run by the tests
+            continue
+        missing = _names(requirements) - test
+        assert not missing, f"extra {name!r}: {sorted(missing)} missing from the test extra"
+
+
+def test_every_extra_named_in_an_error_exists() -> None:
+    extras = set(_pyproject()["project"]["optional-dependencies"])
+    named: dict[str, set[str]] = {}
+    for file in (ROOT / "src" / "nbtrack").rglob("*.py"):
+        text = file.read_text(encoding="utf-8")
+        for groups in re.findall(r"nbtrack\[(\w+)\]|extra=\"(\w+)\"", text):
+            named.setdefault("".join(groups), set()).add(file.name)
+    assert named  # the errors name extras
+    unknown = {k: v for k, v in named.items() if k not in extras}
+    assert not unknown, f"errors name extras pyproject.toml does not define: {unknown}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for extra in ("lab", "models", "dask", "png"):
+        assert f"nbtrack[{extra}]" in readme, f"README.md does not mention nbtrack[{extra}]"

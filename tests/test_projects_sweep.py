@@ -233,3 +233,43 @@ def test_ctrl_c_kills_the_sweep_and_its_running_children(
     assert sorted(r.info.status for r in runs) == ["KILLED"] * 3  # the parent and 2 children
     children = [r.data.params["x"] for r in runs if r.info.parent_run_id]
     assert sorted(children) == ["1", "2"]  # the third combination never started
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_dask_sweep_cleanly(client: nbtrack.TrackingClient, tmp_path: Path) -> None:
+    notebook = copy_notebook("sleepy_sweep", tmp_path)
+    command = [sys.executable, "-c", "from nbtrack.cli import main; main()", "sweep"]
+    process = subprocess.Popen(
+        [*command, str(notebook), "--grid", "x=1,2,3", "-j", "2", "--executor", "dask",
+         "-e", "dask-ctrl-c"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group (the Dask workers too), as a terminal's
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            experiment = client.get_experiment_by_name("dask-ctrl-c")
+            runs = client.search_runs([experiment.experiment_id]) if experiment else []
+            if sum("x" in r.data.metrics for r in runs) == 2:  # both children are sleeping
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the children never reached their sleeping cell")
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "marked KILLED" in stderr
+    # Nothing died half-way: no orphaned kernel, no leaked semaphore, no traceback.
+    for sign in ("Parent appears to have exited", "leaked semaphore", "Traceback", "Warning"):
+        assert sign not in stderr, stderr
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.status for r in runs) == ["KILLED"] * 3  # the parent and 2 children
+    children = [r for r in runs if r.info.parent_run_id]
+    assert sorted(r.data.params["x"] for r in children) == ["1", "2"]  # the third never started
+    for child in children:  # each interrupted its kernel: the sleeping cell ended in error
+        timeline = client.get_cell_timeline(child.info.run_id)
+        assert timeline[-1].error_type == "KeyboardInterrupt"

@@ -28,7 +28,9 @@ from hypothesis.stateful import (
 )
 
 import nbtrack
+from _tag_helpers import user_tags
 from nbtrack._validation import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
+from nbtrack.exceptions import NotFoundError
 from nbtrack.store import close_all, schema
 
 RUNS = 2
@@ -115,8 +117,12 @@ class LoggingModel(RuleBasedStateMachine):
 
     @rule(run=st.integers(0, RUNS - 1), key=st.sampled_from(TAG_KEYS))
     def delete_tag(self, run: int, key: str) -> None:
+        if key not in self.tags[run]:  # as in MLflow, deleting an absent tag is an error
+            with pytest.raises(NotFoundError, match="No tag with name"):
+                self.client.delete_tag(self.run_ids[run], key)
+            return
         self.client.delete_tag(self.run_ids[run], key)
-        self.tags[run].pop(key, None)
+        self.tags[run].pop(key)
 
     @rule()
     def flush(self) -> None:
@@ -134,7 +140,7 @@ class LoggingModel(RuleBasedStateMachine):
             stored = client.get_run(run_id)
             assert stored.info.status == "RUNNING"
             assert stored.data.params == self.params[run]
-            assert stored.data.tags == self.tags[run]
+            assert user_tags(stored.data.tags) == self.tags[run]
             series = self.metrics[run]
             assert client.get_metric_keys(run_id) == sorted(series)
             latest = {key: points[max(points)][0] for key, points in series.items()}

@@ -14,6 +14,8 @@ import copy
 import http.cookiejar
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -29,15 +31,18 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest.importorskip("pytest_jupyter")
 
+from click.testing import CliRunner
 from IPython.core.interactiveshell import InteractiveShell
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - its fixtures, for this module only
 
 import nbtrack
 from _server_helpers import NOTEBOOK_CELLS, Reply, enabled_config_dir, fetch, notebook_run
+from _store_files import tree_state
 from _ui_helpers import make_runs
+from nbtrack.cli import main
 from nbtrack.server import _handlers
 from nbtrack.server._series import SeriesCache
-from nbtrack.store import locate
+from nbtrack.store import close_all, locate
 
 #: A child that starts a run, logs one point, says the run's id and waits to be killed.
 DYING_LOGGER = """
@@ -222,6 +227,90 @@ def test_a_relative_environment_variable_is_taken_from_the_notebook_directory(
     assert ok(api("status"))["store_exists"] is False  # from the root: no such store
 
 
+def test_an_old_schema_store_is_read_by_nothing_and_changed_by_no_get(
+    api: Api, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = jp_root_dir / "old"
+    store.mkdir()
+    shutil.copy(Path(__file__).parent / "fixtures" / "store_rev0001.db", store / "nbtrack.db")
+    monkeypatch.setenv(locate.ENV_TRACKING_URI, str(store))
+    before = tree_state(store)
+    status = ok(api("status"))
+    assert status["store_exists"] is True
+    assert "store needs upgrading: run `nbtrack upgrade`" in status["store_problem"]
+    for path in ("experiments", "runs", "runs/0123", "runs/0123/timeline"):
+        message = error(api(*path.split("/")), 409)
+        assert "store needs upgrading: run `nbtrack upgrade`" in message
+    assert tree_state(store) == before  # not migrated, no lock file, no WAL switch
+    result = CliRunner().invoke(main, ["upgrade"])
+    assert result.exit_code == 0, result.output
+    assert ok(api("status"))["store_problem"] is None
+    assert len(ok(api("experiments"))["experiments"]) >= 1
+
+
+KERNEL_LOGS = """
+%load_ext nbtrack
+%track start from-a-subdirectory --experiment agree
+import nbtrack
+nbtrack.log_metric("loss", 0.25)
+%track end
+print(nbtrack.get_tracking_uri())
+"""
+
+
+@pytest.mark.slow
+def test_a_kernel_in_a_subdirectory_the_server_and_the_cli_share_one_store(
+    api: Api, jp_serverapp: Any, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.delenv(locate.ENV_TRACKING_URI)
+    if any((d / ".nbtrack").exists() or (d / ".git").exists() for d in jp_root_dir.parents):
+        pytest.skip("a .nbtrack or .git above the test's root would decide the store")
+    root = jp_root_dir.resolve()
+    (root / "notebooks").mkdir()
+    # The extension told the server's kernels its root when it loaded.
+    assert os.environ[locate.ENV_JUPYTER_ROOT] == str(root)
+    # A kernel as the server starts one for notebooks/a.ipynb: in the notebook's
+    # directory, with the environment the server's session manager gives it.
+    env = jp_serverapp.session_manager.get_kernel_env(str(root / "notebooks" / "a.ipynb"))
+    manager, client = start_new_kernel(
+        kernel_name="python3", cwd=str(root / "notebooks"), env=env, startup_timeout=120
+    )
+    outputs: list[str] = []
+    try:
+        result = client.execute_interactive(
+            KERNEL_LOGS,
+            timeout=120,
+            output_hook=lambda msg: outputs.append(msg["content"].get("text", "")),
+        )
+        assert result["content"]["status"] == "ok", result["content"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    store = root / ".nbtrack"
+    assert locate.sqlite_uri(store / "nbtrack.db") in "".join(outputs)
+    assert not (root / "notebooks" / ".nbtrack").exists()
+    # The CLI typed at the root finds that store and names it.
+    cli = subprocess.run(
+        [sys.executable, "-c", "from nbtrack.cli import main; main()", "runs", "list"],
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if not k.startswith("NBTRACK_")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "from-a-subdirectory" in cli.stdout
+    assert f"from the store at {store}" in cli.stdout
+    # The server reads the same store for that notebook, and says where it is.
+    status = ok(api("status", params={"notebook": "notebooks/a.ipynb"}))
+    assert status["store_path"] == str(store)
+    runs = ok(api("runs", params={"notebook": "notebooks/a.ipynb"}))["runs"]
+    assert [r["run_name"] for r in runs] == ["from-a-subdirectory"]
+
+
 @pytest.mark.parametrize("jp_server_config", [{"tracking_uri": "{tmp}/configured"}], indirect=True)
 def test_configured_tracking_uri_overrides_everything(
     api: Api, tmp_path: Path, client: nbtrack.TrackingClient
@@ -365,8 +454,13 @@ def test_run_detail_and_unknown_run(api: Api, client: nbtrack.TrackingClient) ->
         assert f"no run with id {unknown!r}" in error(reply, 404)
 
 
-def test_run_of_a_dead_process_shows_killed(api: Api, client: nbtrack.TrackingClient) -> None:
+@pytest.mark.parametrize("server_opened_it", [True, False])
+def test_run_of_a_dead_process_shows_killed(
+    api: Api, client: nbtrack.TrackingClient, server_opened_it: bool
+) -> None:
     client.search_runs()  # the store exists before the child opens it
+    if not server_opened_it:
+        close_all()  # the server reads it read-only, and opens it to write only to mark the run
     child = subprocess.Popen(
         [sys.executable, "-c", DYING_LOGGER], stdout=subprocess.PIPE, text=True
     )

@@ -57,6 +57,31 @@ def test_metrics_last_min_max(client: nbtrack.TrackingClient) -> None:
     assert "acc" in rows
 
 
+def test_metric_values_in_four_digits_with_the_full_value_on_hover(
+    client: nbtrack.TrackingClient,
+) -> None:
+    ids = make_runs(client, 2, steps=3)
+    client.log_metric(ids[0], "ratio", 2 / 3)
+    client.log_metric(ids[1], "ratio", 123456.789)
+    client.flush()
+    panel = compare(ids, client=client)
+    rows = {r[0]: r[1:] for r in panel.metrics_rows()}
+    assert rows["ratio"] == ["0.6667 / 0.6667 / 0.6667", "1.235e+05 / 1.235e+05 / 1.235e+05"]
+    html = panel.metrics_html()
+    full = " / ".join([repr(2 / 3)] * 3)
+    assert f'<td title="{full}">0.6667 / 0.6667 / 0.6667</td>' in html
+    assert '<td title="123456.789 / 123456.789 / 123456.789">1.235e+05' in html
+
+
+def test_runs_logged_by_the_client_show_no_provenance_section(
+    client: nbtrack.TrackingClient,
+) -> None:
+    ids = make_runs(client, 2)  # logged through the client: no notebook cells
+    panel = compare(ids, client=client)
+    assert panel.provenance_html() == ""
+    assert "provenance" not in panel.html().lower()
+
+
 def test_charts_overlay_parallel_and_scatter(client: nbtrack.TrackingClient) -> None:
     ids = make_runs(client, 3)
     panel = compare(ids, metric="loss", client=client)

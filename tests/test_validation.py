@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import nbtrack
+from _tag_helpers import user_tags
 from nbtrack import FilterSyntaxError, InvalidInputError, NotFoundError, TrackingClient, ViewType
 from nbtrack import _validation as check
 
@@ -70,7 +71,7 @@ def test_bad_keys_are_refused_through_the_client(client: TrackingClient, run_id:
     run = client.get_run(run_id)
     assert run.data.metrics == {}
     assert run.data.params == {}
-    assert run.data.tags == {}
+    assert user_tags(run.data.tags) == {}
 
 
 def test_run_and_experiment_names(client: TrackingClient) -> None:
@@ -228,7 +229,7 @@ def test_conflicting_param_in_a_batch_stores_nothing_of_the_batch(
     run = client.get_run(run_id)
     assert run.data.params == {"lr": "0.01"}
     assert run.data.metrics == {}
-    assert run.data.tags == {}
+    assert user_tags(run.data.tags) == {}
 
 
 def test_same_param_value_twice_is_fine(client: TrackingClient, run_id: str) -> None:
@@ -294,9 +295,9 @@ def test_bad_experiment_id_is_refused(client: TrackingClient, bad: object) -> No
 
 
 def test_unknown_experiment_id_is_not_found(client: TrackingClient) -> None:
-    with pytest.raises(NotFoundError, match="no experiment with id '999'"):
+    with pytest.raises(NotFoundError, match="No Experiment with id=999 exists"):
         client.get_experiment("999")
-    with pytest.raises(NotFoundError, match="no experiment with id '999'"):
+    with pytest.raises(NotFoundError, match="No Experiment with id=999 exists"):
         client.create_run("999")
 
 

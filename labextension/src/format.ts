@@ -107,6 +107,46 @@ export function statusSlug(status: string): string {
   return String(status).toLowerCase();
 }
 
+/**
+ * A glyph per status, so that it is told by shape as well as colour (the
+ * narrow sidebar shows only this): running ▶, finished ✓, failed ✕, killed ■.
+ */
+export function statusGlyph(status: string): string {
+  switch (statusSlug(status)) {
+    case 'running':
+      return '▶';
+    case 'finished':
+      return '✓';
+    case 'failed':
+      return '✕';
+    case 'killed':
+      return '■';
+    default:
+      return '…';
+  }
+}
+
+/**
+ * Run names shared by several of `runs`: their rows show a short id too, so
+ * that two runs of the same name can be told apart.
+ */
+export function repeatedNames(runs: { run_name: string }[]): Set<string> {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const run of runs) {
+    if (seen.has(run.run_name)) {
+      repeated.add(run.run_name);
+    }
+    seen.add(run.run_name);
+  }
+  return repeated;
+}
+
+/** The short form of a run id shown beside a repeated name (as the CLI prints it). */
+export function shortRunId(runId: string): string {
+  return runId.slice(0, 8);
+}
+
 /** Whether a status is final (the run will not change any more). */
 export function isFinalStatus(status: string): boolean {
   return status === 'FINISHED' || status === 'FAILED' || status === 'KILLED';

@@ -8,6 +8,7 @@ import { Poll } from '@lumino/polling';
 import { Panel, Widget } from '@lumino/widgets';
 import { ApiError, NbtrackApi } from './api';
 import { metricSpec } from './charts';
+import { isSystemMetric } from './system';
 import { button, clear, errorMessage, h, keyValueTable } from './dom';
 import { ExperimentNames } from './experiments';
 import {
@@ -209,22 +210,12 @@ export class RunView extends Panel {
       h('h2', { text: 'Parameters' }),
       sortedTable('nbtrack-params', run.params, ['Name', 'Value']),
       h('h2', { text: 'Metrics' }),
-      keyValueTable(
+      this._metricTable(
         'nbtrack-metrics',
-        Object.keys(run.metrics_detail)
-          .sort()
-          .map(key => {
-            const d = run.metrics_detail[key];
-            return [
-              key,
-              metricCell(d.value),
-              String(d.step),
-              metricCell(d.min),
-              metricCell(d.max)
-            ];
-          }),
-        ['Metric', 'Last', 'Step', 'Min', 'Max']
+        run,
+        Object.keys(run.metrics_detail).filter(key => !isSystemMetric(key))
       ),
+      this._systemSection(run),
       h('h2', { text: 'Tags' }),
       sortedTable(
         'nbtrack-tags',
@@ -237,8 +228,53 @@ export class RunView extends Panel {
     );
   }
 
+  private _metricTable(
+    className: string,
+    run: IRunDetail,
+    keys: string[]
+  ): HTMLTableElement {
+    return keyValueTable(
+      className,
+      keys.sort().map(key => {
+        const d = run.metrics_detail[key];
+        return [
+          key,
+          metricCell(d.value),
+          String(d.step),
+          metricCell(d.min),
+          metricCell(d.max)
+        ];
+      }),
+      ['Metric', 'Last', 'Step', 'Min', 'Max']
+    );
+  }
+
+  /**
+   * The sampler's `system/*` metrics (CPU, memory, GPU...), folded by default;
+   * kept open across polls once the user opened it. Empty when there are none.
+   */
+  private _systemSection(run: IRunDetail): Node {
+    const keys = Object.keys(run.metrics_detail).filter(isSystemMetric);
+    if (keys.length === 0) {
+      return document.createTextNode('');
+    }
+    const details = h('details', { className: 'nbtrack-system' }, [
+      h('summary', { text: `System (${keys.length} metrics)` }),
+      this._metricTable('nbtrack-system-metrics', run, keys)
+    ]);
+    details.open = this._systemOpen;
+    details.addEventListener('toggle', () => {
+      this._systemOpen = details.open;
+    });
+    return details;
+  }
+
   private async _renderCharts(run: IRunDetail): Promise<void> {
-    const keys = Object.keys(run.metrics_detail).sort().slice(0, MAX_CHARTS);
+    // The run's own metrics are charted; system/* ones are in the folded table.
+    const keys = Object.keys(run.metrics_detail)
+      .filter(key => !isSystemMetric(key))
+      .sort()
+      .slice(0, MAX_CHARTS);
     const { api, notebook, renderChart } = this._options;
     const charts = await Promise.all(
       keys.map(async key => {
@@ -427,6 +463,7 @@ export class RunView extends Panel {
   private readonly _bar: Widget;
   private readonly _banner: HTMLDivElement;
   private readonly _loading = new Timer();
+  private _systemOpen = false;
   private _signature = '';
   private _experimentId: string | null = null;
   private _experimentName: string | null = null;

@@ -15,11 +15,14 @@ import {
   formatShortTime,
   formatTime,
   metricTitle,
+  repeatedNames,
+  shortRunId,
+  statusGlyph,
   statusSlug
 } from './format';
 import { groupRuns, keyMetrics, mergePages } from './runs';
 import { Timer } from './timer';
-import { IExperiment, IRunSummary } from './tokens';
+import { IExperiment, IRunSummary, IServerStatus } from './tokens';
 
 /** Options of {@link RunsSidebar}. */
 export interface IRunsSidebarOptions {
@@ -88,6 +91,8 @@ export class RunsSidebar extends Widget {
       attrs: { role: 'status' }
     });
     this._loadingLine.hidden = true;
+    this._storeLine = h('div', { className: 'nbtrack-store-path' });
+    this._storeLine.hidden = true;
     const header = h('div', { className: 'nbtrack-sidebar-header' }, [
       h('h2', { className: 'nbtrack-sidebar-title', text: 'Runs' }),
       this._loadingLine,
@@ -105,7 +110,8 @@ export class RunsSidebar extends Widget {
       this._filter.node,
       this._notice,
       h('div', { className: 'nbtrack-runs-scroll' }, [this._table]),
-      this._more
+      this._more,
+      this._storeLine
     );
     this._renderContext();
 
@@ -213,6 +219,19 @@ export class RunsSidebar extends Widget {
     super.dispose();
   }
 
+  /** The footer naming the store this notebook's runs come from (full URI on hover). */
+  private _showStore(status: IServerStatus): void {
+    const path = status.store_path;
+    this._storeLine.hidden = !path;
+    if (!path) {
+      return;
+    }
+    this._storeLine.textContent = status.store_exists
+      ? `Store: ${path}`
+      : `Store (created by the first run): ${path}`;
+    this._storeLine.title = `${path}\n${status.tracking_uri ?? ''}`.trim();
+  }
+
   private _setLoading(loading: boolean): void {
     if (!loading) {
       this._loading.stop();
@@ -230,6 +249,16 @@ export class RunsSidebar extends Widget {
       if (!this._storeExists) {
         const status = await this._api.status(this._notebook);
         this._serverMissing = false;
+        this._showStore(status);
+        if (status.store_problem) {
+          // Asked again at the next refresh: `nbtrack upgrade` may have fixed it.
+          this._storeExists = false;
+          this._runs = [];
+          this._nextToken = null;
+          this._render();
+          this._showNotice(status.store_problem, 'nbtrack-notice-error');
+          return;
+        }
         this._storeExists = status.store_exists;
         if (!status.store_exists) {
           this._runs = [];
@@ -383,6 +412,7 @@ export class RunsSidebar extends Widget {
     }
     this._table.appendChild(h('thead', {}, [headRow]));
     const body = h('tbody');
+    const repeated = repeatedNames(this._runs);
     const groups: [string, IRunSummary[], boolean][] = [
       ['This notebook', current, true],
       [current.length ? 'Other runs' : 'Runs', others, false]
@@ -400,7 +430,9 @@ export class RunsSidebar extends Widget {
         ])
       );
       for (const run of runs) {
-        body.appendChild(this._row(run, metrics, isCurrent));
+        body.appendChild(
+          this._row(run, metrics, isCurrent, repeated.has(run.run_name))
+        );
       }
     }
     this._table.appendChild(body);
@@ -424,16 +456,31 @@ export class RunsSidebar extends Widget {
   private _row(
     run: IRunSummary,
     metrics: string[],
-    isCurrent: boolean
+    isCurrent: boolean,
+    repeatedName: boolean
   ): HTMLTableRowElement {
     const status = statusSlug(run.status);
     const started = formatTime(run.start_time);
+    const name = h('td', {
+      className: 'nbtrack-run-name nbtrack-col-name',
+      text: run.run_name
+    });
+    if (repeatedName) {
+      // Another listed run has this name: its short id tells them apart.
+      name.appendChild(
+        h('span', {
+          className: 'nbtrack-run-shortid',
+          text: shortRunId(run.run_id),
+          title: `run ${run.run_id}`
+        })
+      );
+    }
     // The tooltip has what narrow widths hide (see the CSS): time, all key metrics.
     const row = h('tr', {
       className: `nbtrack-run-row${isCurrent ? ' nbtrack-current' : ''}`,
       title: [
         run.run_name,
-        `${status}, started ${started}`,
+        `${status}, started ${started}, id ${run.run_id}`,
         run.notebook ? `notebook ${run.notebook}` : '',
         ...metrics.map(key => `${key} = ${formatMetric(run.metrics?.[key])}`)
       ]
@@ -451,17 +498,16 @@ export class RunsSidebar extends Widget {
     }
     row.append(
       h('td', { className: 'nbtrack-col-status' }, [
+        // A glyph (shape and colour) with the word for screen readers and tooltips.
         h('span', {
           className: `nbtrack-status nbtrack-status-${status}`,
-          text: status,
-          title: status
+          text: statusGlyph(status),
+          title: status,
+          attrs: { role: 'img', 'aria-label': status }
         })
       ]),
       // Truncated by CSS; the row's tooltip starts with the full name.
-      h('td', {
-        className: 'nbtrack-run-name nbtrack-col-name',
-        text: run.run_name
-      })
+      name
     );
     metrics.forEach((key, i) => {
       const value = run.metrics?.[key];
@@ -537,6 +583,7 @@ export class RunsSidebar extends Widget {
   private readonly _table: HTMLTableElement;
   private readonly _more: HTMLButtonElement;
   private readonly _loadingLine: HTMLSpanElement;
+  private readonly _storeLine: HTMLDivElement;
   private readonly _loading = new Timer();
   private readonly _names: ExperimentNames | null;
   private _again = false;

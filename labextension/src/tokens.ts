@@ -12,6 +12,10 @@ export interface IServerStatus {
   version: string;
   store_exists: boolean;
   tracking_uri: string | null;
+  /** The store's directory (or file) as a user names it (servers from 0.1 on). */
+  store_path?: string;
+  /** Why an existing store cannot be read as it is (e.g. it needs upgrading). */
+  store_problem?: string | null;
 }
 
 /** One experiment of GET experiments. */

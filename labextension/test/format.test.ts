@@ -11,6 +11,9 @@ import {
   metricTitle,
   MISSING_METRIC,
   NON_FINITE_METRIC,
+  repeatedNames,
+  shortRunId,
+  statusGlyph,
   statusSlug
 } from '../src/format';
 
@@ -109,6 +112,13 @@ describe('status and sizes', () => {
   it('slugs statuses for data-status', () => {
     expect(statusSlug('RUNNING')).toBe('running');
     expect(statusSlug('KILLED')).toBe('killed');
+    expect(
+      ['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'SCHEDULED'].map(statusGlyph)
+    ).toEqual(['▶', '✓', '✕', '■', '…']);
+    expect(
+      repeatedNames([{ run_name: 'a' }, { run_name: 'b' }, { run_name: 'a' }])
+    ).toEqual(new Set(['a']));
+    expect(shortRunId('0123456789abcdef')).toBe('01234567');
   });
 
   it('knows final statuses', () => {

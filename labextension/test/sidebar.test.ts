@@ -77,6 +77,37 @@ describe('RunsSidebar', () => {
     expect(runsQuery?.url.searchParams.get('notebook')).toBe('a.ipynb');
   });
 
+  it('tells statuses apart by shape and same-named runs by a short id', async () => {
+    const { api } = serverWith([
+      run({
+        run_id: 'aaaa1111bbbb',
+        run_name: 'gd',
+        status: 'RUNNING',
+        end_time: null
+      }),
+      run({ run_id: 'cccc2222dddd', run_name: 'gd', status: 'FINISHED' }),
+      run({ run_id: 'eeee3333ffff', run_name: 'other', status: 'FAILED' }),
+      run({ run_id: 'gggg4444hhhh', run_name: 'cut', status: 'KILLED' })
+    ]);
+    sidebar = new RunsSidebar({ api, openRun: () => undefined });
+    await sidebar.refresh();
+    const glyphs = rows(sidebar).map(r => {
+      const status = r.querySelector<HTMLElement>('.nbtrack-status');
+      return [status?.textContent, status?.getAttribute('aria-label')];
+    });
+    expect(glyphs).toEqual([
+      ['▶', 'running'],
+      ['✓', 'finished'],
+      ['✕', 'failed'],
+      ['■', 'killed']
+    ]);
+    const ids = rows(sidebar).map(
+      r => r.querySelector('.nbtrack-run-shortid')?.textContent ?? null
+    );
+    expect(ids).toEqual(['aaaa1111', 'cccc2222', null, null]);
+    expect(rows(sidebar)[0].title).toContain('id aaaa1111bbbb');
+  });
+
   it('keeps the table and shows the server message for a bad filter', async () => {
     const { api } = serverWith([run({ run_id: 'a' }), run({ run_id: 'b' })]);
     sidebar = new RunsSidebar({ api, openRun: () => undefined });
@@ -103,6 +134,59 @@ describe('RunsSidebar', () => {
     );
     expect(sidebar.node.querySelector('option:nth-child(2)')?.textContent).toBe(
       EVIL
+    );
+  });
+
+  it('names the store in its footer, with the URI on hover', async () => {
+    const { api } = apiWith(path =>
+      path === 'status'
+        ? json({
+            version: '0.1.0',
+            store_exists: true,
+            tracking_uri: 'sqlite:////home/me/lab/.nbtrack/nbtrack.db',
+            store_path: '/home/me/lab/.nbtrack',
+            store_problem: null
+          })
+        : path === 'experiments'
+          ? json({ experiments: [EXPERIMENT] })
+          : json({ runs: [run({ run_id: 'a' })], next_page_token: null })
+    );
+    sidebar = new RunsSidebar({ api, openRun: () => undefined });
+    await sidebar.refresh();
+    const footer = sidebar.node.querySelector<HTMLElement>(
+      '.nbtrack-store-path'
+    );
+    expect(footer?.hidden).toBe(false);
+    expect(footer?.textContent).toBe('Store: /home/me/lab/.nbtrack');
+    expect(footer?.title).toContain(
+      'sqlite:////home/me/lab/.nbtrack/nbtrack.db'
+    );
+    expect(rows(sidebar)).toHaveLength(1);
+  });
+
+  it('shows why a store cannot be read instead of runs', async () => {
+    const problem = 'store needs upgrading: run `nbtrack upgrade`';
+    const { api, seen } = apiWith(path =>
+      path === 'status'
+        ? json({
+            version: '0.1.0',
+            store_exists: true,
+            tracking_uri: 'sqlite:////old/nbtrack.db',
+            store_path: '/old',
+            store_problem: problem
+          })
+        : json({ message: 'not asked' }, 500)
+    );
+    sidebar = new RunsSidebar({ api, openRun: () => undefined });
+    await sidebar.refresh();
+    const notice = sidebar.node.querySelector<HTMLElement>('.nbtrack-notice');
+    expect(notice?.hidden).toBe(false);
+    expect(notice?.textContent).toBe(problem);
+    expect(rows(sidebar)).toHaveLength(0);
+    expect(seen.some(r => r.url.pathname.endsWith('/runs'))).toBe(false);
+    await sidebar.refresh(); // asked again: an upgrade may have fixed it
+    expect(seen.filter(r => r.url.pathname.endsWith('/status'))).toHaveLength(
+      2
     );
   });
 

@@ -13,8 +13,24 @@ libraries are imported when first needed.
 
 from typing import Any
 
+from nbtrack._fluent_more import (
+    delete_experiment,
+    delete_experiment_tag,
+    delete_tag,
+    flush_async_logging,
+    get_artifact_uri,
+    get_parent_run,
+    get_registry_uri,
+    last_active_run,
+    log_input,
+    restore_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_registry_uri,
+)
+from nbtrack._media import load_table, log_image, log_table
 from nbtrack._version import __version__  # generated from package.json at build time
-from nbtrack.client import ViewType
+from nbtrack.autologging import autolog
 from nbtrack.entities import (
     ArtifactInfo,
     Experiment,
@@ -26,11 +42,13 @@ from nbtrack.entities import (
     RunInfo,
     RunStatus,
     RunTag,
+    ViewType,
 )
 from nbtrack.exceptions import (
     ArtifactIntegrityError,
     FilterSyntaxError,
     InvalidInputError,
+    MlflowException,
     NbtrackError,
     NbtrackWarning,
     NotFoundError,
@@ -39,6 +57,7 @@ from nbtrack.exceptions import (
 )
 from nbtrack.fluent import (
     ActiveRun,
+    RunOperations,
     active_run,
     create_experiment,
     delete_run,
@@ -111,7 +130,29 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 MlflowClient = TrackingClient  # so `from nbtrack import MlflowClient` ports MLflow code as-is
 
-_LAZY_MODULES = ("sklearn", "pyfunc", "pytorch", "models")
+# MLflow's module layout too (tracking, artifacts, data, ...), so `import nbtrack as mlflow`
+# code reaching for `mlflow.tracking.MlflowClient` or `mlflow.data.from_pandas` works.
+_LAZY_MODULES = (
+    "sklearn",
+    "pyfunc",
+    "pytorch",
+    "models",
+    "tracking",
+    "artifacts",
+    "data",
+    "environment_variables",
+    "protos",
+    "utils",
+    "xgboost",
+    "lightgbm",
+)
+
+
+def evaluate(*args: Any, **kwargs: Any) -> Any:
+    """MLflow's default evaluator for classifiers and regressors (see :mod:`nbtrack._evaluate`)."""
+    from nbtrack._evaluate import evaluate as run_evaluation
+
+    return run_evaluation(*args, **kwargs)
 
 
 def __getattr__(name: str) -> Any:
@@ -134,6 +175,7 @@ __all__ = [
     "LifecycleStage",
     "Metric",
     "MlflowClient",
+    "MlflowException",
     "ModelVersion",
     "NbtrackError",
     "NbtrackWarning",
@@ -143,6 +185,7 @@ __all__ = [
     "Run",
     "RunData",
     "RunInfo",
+    "RunOperations",
     "RunStatus",
     "RunTag",
     "StoreError",
@@ -151,35 +194,53 @@ __all__ = [
     "WriteError",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
+    "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
+    "delete_tag",
     "disable_system_metrics_logging",
     "enable_system_metrics_logging",
     "end_run",
+    "evaluate",
     "flush",
+    "flush_async_logging",
+    "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
     "get_metric_history",
+    "get_parent_run",
+    "get_registry_uri",
     "get_run",
     "get_tracking_uri",
+    "last_active_run",
     "last_active_run_id",
     "load_ipython_extension",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "register_model",
+    "restore_experiment",
     "restore_run",
     "search_experiments",
     "search_model_versions",
     "search_registered_models",
     "search_runs",
     "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_registry_uri",
     "set_system_metrics_node_id",
     "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",

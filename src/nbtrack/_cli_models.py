@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -12,9 +13,10 @@ from nbtrack.exceptions import InvalidInputError
 from nbtrack.registry import ModelVersion, TrackingClient
 
 
-def _client(ctx: click.Context) -> TrackingClient:
+def _client(ctx: click.Context, readonly: bool = False) -> TrackingClient:
+    """The registry's client; ``readonly`` for commands that only read (nothing created)."""
     obj = ctx.find_root().obj or {}
-    return TrackingClient(obj.get("tracking_uri"))
+    return TrackingClient(obj.get("tracking_uri"), readonly=readonly)
 
 
 def _time(ms: int | None) -> str:
@@ -35,7 +37,13 @@ def models() -> None:
 
 @models.command("list")
 @click.option("--filter", "filter_string", default="", help="E.g. \"name LIKE 'iris%'\".")
-@click.option("--max-results", default=100, show_default=True, help="Rows to show.")
+@click.option(
+    "--max-results",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Rows to show (at least 1).",
+)
 @click.pass_context
 def models_list(ctx: click.Context, filter_string: str, max_results: int) -> None:
     """Print every registered model with its latest version, stages and aliases.
@@ -44,7 +52,7 @@ def models_list(ctx: click.Context, filter_string: str, max_results: int) -> Non
     Example:
       nbtrack models list --filter "tags.team = 'vision'"
     """
-    found = _client(ctx).search_registered_models(filter_string or None, max_results)
+    found = _client(ctx, readonly=True).search_registered_models(filter_string or None, max_results)
     if not found:
         click.echo("No registered models. Register one with nbtrack.register_model(uri, name).")
         return
@@ -72,7 +80,7 @@ def models_show(ctx: click.Context, name: str, version: str | None) -> None:
     Example:
       nbtrack models show iris --version 3
     """
-    client = _client(ctx)
+    client = _client(ctx, readonly=True)
     if version is not None:
         _show_version(client.get_model_version(name, version))
         return
@@ -138,7 +146,7 @@ def models_history(ctx: click.Context, name: str, limit: int | None) -> None:
     Example:
       nbtrack models history iris --limit 20
     """
-    events = _client(ctx).get_registry_history(name, limit)
+    events = _client(ctx, readonly=True).get_registry_history(name, limit)
     if not events:
         click.echo(f"No registry changes recorded for {name!r}.")
         return
@@ -234,9 +242,11 @@ def models_serve(
       curl -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}' -H 'Content-Type: application/json' \\
            http://127.0.0.1:5001/invocations
     """
+    from nbtrack._optional import require
     from nbtrack.models import load_model
     from nbtrack.models.serving import build_app
 
+    uvicorn: Any = require("uvicorn", extra="models", purpose="nbtrack models serve")
     model = load_model(
         model_uri,
         allow_pickle=allow_pickle,
@@ -245,7 +255,6 @@ def models_serve(
         client=_client(ctx),
     )
     app = build_app(model, max_body_bytes=max_body_bytes)
-    import uvicorn
 
     click.echo(f"Serving {model_uri} ({model.metadata.flavor}) on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

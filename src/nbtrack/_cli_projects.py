@@ -26,6 +26,10 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def _run_id(ctx: click.Context, prefix: str) -> str:
     from nbtrack.cli import _resolve_run
     from nbtrack.client import TrackingClient
@@ -56,8 +60,15 @@ _timeout_option = click.option(
     "-f", "--parameters-file", type=click.Path(dir_okay=False),
     help="YAML or JSON file of parameters (-p values win).",
 )  # fmt: skip
-@click.option("--experiment", "-e", help="Experiment to log into (created if needed).")
-@click.option("--name", help="Run name. Default: a generated one.")
+@click.option(
+    "--experiment", "-e",
+    help="Experiment to log into (created if needed). Default: the notebook's "
+    "`%track start --experiment E`, else Default.",
+)  # fmt: skip
+@click.option(
+    "--name",
+    help="Run name. Default: the notebook's `%track start NAME`, else a generated one.",
+)
 @_kernel_option
 @_timeout_option
 @click.option(
@@ -110,6 +121,7 @@ def run_command(
             allow_new=allow_new,
             tracking_uri=_tracking_uri(ctx),
             progress=progress,
+            warn=_warn,
         )
     except projects.NotebookExecutionError as exc:
         click.echo(exc.failure.describe(color=sys.stderr.isatty()), err=True)
@@ -228,7 +240,11 @@ def _print_report(report: Any) -> None:
     help="uniform(a,b), loguniform(a,b), int(a,b) or choice(x,y,...) (repeatable).",
 )  # fmt: skip
 @click.option("--seed", type=int, help="Seed for --random (same seed, same samples).")
-@click.option("--experiment", "-e", help="Experiment to log into (created if needed).")
+@click.option(
+    "--experiment", "-e",
+    help="Experiment to log into (created if needed). Default: the notebook's "
+    "`%track start --experiment E`, else Default.",
+)  # fmt: skip
 @click.option("--name", help="Name of the parent run. Default: sweep-<notebook>.")
 @click.option("--metric", "-m", help="Metric to rank the runs by (lowest first).")
 @click.option("--maximize", is_flag=True, help="Rank by the highest --metric instead.")
@@ -304,6 +320,7 @@ def sweep_command(
             allow_new=allow_new,
             tracking_uri=_tracking_uri(ctx),
             progress=progress,
+            warn=_warn,
         )
     except projects.SweepInterrupted as exc:
         click.echo(f"\nInterrupted: sweep {exc.parent.info.run_id} marked KILLED.", err=True)

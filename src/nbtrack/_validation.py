@@ -85,11 +85,14 @@ def metric_value(name: str, value: Any) -> float:
             raise _out_of_float_range(name, value) from None
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         return metric_value(name, value.item())  # 0-d numpy array, torch scalar tensor
-    shown = repr(value)
-    shown = shown if len(shown) < 60 else shown[:57] + "..."
+    plain, shown = str(value), repr(value)
+    plain = plain if len(plain) < 40 else plain[:37] + "..."
+    shown = shown if len(shown) < 40 else shown[:37] + "..."
+    # MLflow's wording first (code ported from MLflow matches on it), then ours.
     raise InvalidInputError(
-        f"metric {name!r} must be a number, got {type(value).__name__} {shown}; "
-        "log a float (e.g. float(x)), or use log_param / set_tag for text"
+        f"Got invalid value {plain} for metric {name!r}: metric {name!r} must be a number, "
+        f"got {type(value).__name__} {shown}. Please specify value as a valid double: "
+        "float(x), or log_param / set_tag for text"
     )
 
 
@@ -141,7 +144,7 @@ def metric_rows(  # noqa: PLR0912 (checks inlined: a call per point would cost m
     key never collide) and counts as the key's next step here. Nothing is changed
     until the caller queues the result, so a bad point fails the whole batch.
     """
-    now = time.time_ns() // 1_000_000
+    now = int(time.time() * 1000)
     steps = dict(last_steps)
     missing: set[str] = set()
     rewrite = auto = False
@@ -223,7 +226,8 @@ def step(name: str, value: Any) -> int | None:
 def timestamp(value: Any) -> int:
     """A timestamp in ms since the epoch (years 1677 to 2262); None means now."""
     if value is None:
-        return time.time_ns() // 1_000_000
+        # time.time(), as MLflow reads it, so code that patches it controls timestamps.
+        return int(time.time() * 1000)
     if type(value) is int and -9_223_372_036_854 <= value <= 9_223_372_036_854:
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -299,7 +303,14 @@ def run_name(name: Any) -> str | None:
 def experiment_name(name: Any) -> str:
     """An experiment name: a non-empty string of at most 256 characters."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInputError(f"experiment name must be a non-empty string, got {name!r}")
+        # MLflow's wording first (code ported from MLflow matches on it), then ours.
+        shown = (
+            f"'{name}'" if name is None or isinstance(name, str) else f"{name}. Expects a string."
+        )
+        raise InvalidInputError(
+            f"Invalid experiment name: {shown} (experiment name must be a non-empty string, "
+            f"got {name!r})"
+        )
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
         raise InvalidInputError(
             f"experiment name is {len(name)} characters; the limit is {MAX_EXPERIMENT_NAME_LENGTH}"

@@ -19,7 +19,7 @@ from nbtrack import _demo
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run
-from nbtrack.exceptions import NbtrackError, NotFoundError
+from nbtrack.exceptions import InvalidInputError, NbtrackError, NotFoundError, StoreError
 from nbtrack.store import locate
 
 
@@ -107,7 +107,13 @@ def runs() -> None:
     "e.g. \"metrics.acc > 0.9 and params.lr = '0.01'\"",
 )
 @click.option("--order-by", multiple=True, help="E.g. 'metrics.acc DESC' (repeatable).")
-@click.option("--max-results", default=50, show_default=True, help="Rows to show.")
+@click.option(
+    "--max-results",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Rows to show (at least 1).",
+)
 @click.option("--deleted", is_flag=True, help="Show deleted runs instead of active ones.")
 @click.pass_context
 def runs_list(
@@ -233,17 +239,21 @@ def upgrade(ctx: click.Context) -> None:
     Example:
       nbtrack --tracking-uri /data/team/.nbtrack upgrade
     """
+    from nbtrack.store import why_not_writable
     from nbtrack.store._probe import existing_store
     from nbtrack.store.migrations import HEAD_REVISION
 
     uri = TrackingClient(ctx.obj.get("tracking_uri")).tracking_uri
     before = existing_store(uri).revision  # NotFoundError, nothing created, if there is none
-    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
     where = locate.store_location(uri)
     if before == HEAD_REVISION:
         click.echo(f"The store at {where} is up to date (schema {HEAD_REVISION}).")
-    else:
-        click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
+        return
+    why = why_not_writable(uri)
+    if why:
+        raise StoreError(f"cannot upgrade the store at {where}: {why}; ask its owner to run it")
+    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
+    click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
 
 
 @main.command()
@@ -320,7 +330,8 @@ def _resolve_run(client: TrackingClient, prefix: str) -> Run:
     if not matches:
         raise NotFoundError(f"no run id starts with {prefix!r}")
     if len(matches) > 1:
-        raise click.BadParameter(f"{prefix!r} matches several runs; give more characters")
+        # Exit 1 as for no match: the argument is well-formed but names no single run.
+        raise InvalidInputError(f"{prefix!r} matches several runs; give more characters")
     return matches[0]
 
 

@@ -8,17 +8,20 @@ value is visible as soon as ``log_*`` returns.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import json
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
 from nbtrack.entities import (
+    INPUT_TAG_PREFIX,
     ArtifactInfo,
     CellEvent,
     Experiment,
@@ -29,8 +32,9 @@ from nbtrack.entities import (
     Run,
     RunStatus,
     RunTag,
+    ViewType,
 )
-from nbtrack.exceptions import InvalidInputError
+from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import get_store, locate
 from nbtrack.store.artifacts import (
     directory_files,
@@ -44,13 +48,13 @@ if TYPE_CHECKING:
     from nbtrack.store._verify import BlobReport
     from nbtrack.store.sql_store import SqlStore
 
+__all__ = ["PagedList", "TrackingClient", "ViewType", "current_user", "view_stage"]
 
-class ViewType(IntEnum):
-    """Which lifecycle stages a search returns (MLflow's values)."""
-
-    ACTIVE_ONLY = 1
-    DELETED_ONLY = 2
-    ALL = 3
+T = TypeVar("T")
+#: MLflow's system tags that are a run's own fields here (its name, its parent).
+RUN_NAME_TAG = "mlflow.runName"
+PARENT_RUN_TAG = "mlflow.parentRunId"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
 _VIEW_STAGES = {
@@ -132,9 +136,34 @@ class TrackingClient:
 
     # -- experiments ----------------------------------------------------------------
 
-    def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None) -> str:
-        """Create an experiment and return its id; an existing name is an error."""
-        return self.store.create_experiment(check.experiment_name(name), _tags(tags))
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create an experiment and return its id; an existing name is an error.
+
+        ``artifact_location`` is recorded on the experiment (MLflow's argument);
+        nbtrack stores artifacts in its content-addressed store whatever it says.
+        For code written before it was added, a mapping passed second is taken as ``tags``.
+        """
+        if isinstance(artifact_location, Mapping):  # create_experiment(name, {"tag": ...})
+            artifact_location, tags = None, artifact_location
+        return self.store.create_experiment(
+            check.experiment_name(name),
+            _tags(tags),
+            artifact_location=str(artifact_location) if artifact_location is not None else None,
+        )
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set a tag of an experiment (a tag set again takes the new value)."""
+        key = check.key(key, "tag name")
+        self.store.set_experiment_tag(str(experiment_id), key, check.tag_value(key, value))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove a tag of an experiment; a tag it does not have is an error."""
+        self.store.set_experiment_tag(str(experiment_id), check.key(key, "tag name"), None)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id."""
@@ -192,11 +221,21 @@ class TrackingClient:
         run_name: str | None = None,
         parent_run_id: str | None = None,
     ) -> Run:
-        """Start a RUNNING run in an experiment, owned by this process."""
+        """Start a RUNNING run in an experiment, owned by this process.
+
+        MLflow's system tags ``mlflow.runName`` and ``mlflow.parentRunId`` in
+        ``tags`` name the run and its parent (when ``run_name``/``parent_run_id``
+        are not given).
+        """
+        all_tags = _tags(tags)
+        run_name = run_name if run_name is not None else all_tags.pop(RUN_NAME_TAG, None)
+        all_tags.pop(RUN_NAME_TAG, None)
+        parent_run_id = parent_run_id or all_tags.pop(PARENT_RUN_TAG, None)
+        all_tags.pop(PARENT_RUN_TAG, None)
         return self.store.create_run(
-            experiment_id=str(experiment_id),
+            experiment_id=_experiment_id(experiment_id),
             run_name=check.run_name(run_name),
-            tags=_tags(tags),
+            tags=all_tags,
             start_time=check.timestamp(start_time),
             parent_run_id=parent_run_id,
             user_id=current_user(),
@@ -250,16 +289,25 @@ class TrackingClient:
         max_results: int | None = 1000,
         order_by: Sequence[str] | None = None,
         offset: int = 0,
-    ) -> list[Run]:
-        """Runs matching ``filter_string`` (MLflow's grammar plus OR and parentheses)."""
-        return self._synced().search_runs(
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs matching ``filter_string`` (MLflow's grammar plus OR and parentheses).
+
+        A page of at most ``max_results`` runs; its ``token`` (None on the last
+        page) passed as ``page_token`` gives the next page, as in MLflow.
+        """
+        start = offset + _token_offset(page_token)
+        found = self._synced().search_runs(
             _experiment_ids(experiment_ids),
             filter_string or None,
             view_stage(run_view_type),
-            max_results,
+            None if max_results is None else max_results + 1,
             order_by,
-            offset,
+            start,
         )
+        if max_results is not None and len(found) > max_results:
+            return PagedList(found[:max_results], _offset_token(start + max_results))
+        return PagedList(found, None)
 
     def search_runs_frame(
         self,
@@ -310,8 +358,14 @@ class TrackingClient:
         self.log_batch(run_id, tags=[RunTag(key, value)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        """Remove a tag."""
-        self.store.delete_tag(run_id, check.key(key, "tag name"))
+        """Remove a tag; a tag the run does not have is an error."""
+        key = check.key(key, "tag name")
+        if key not in self._synced().get_run(run_id).data.tags:
+            raise NotFoundError(
+                f"No tag with name {key!r} in run {run_id}; list its tags with "
+                "get_run(run_id).data.tags"
+            )
+        self.store.delete_tag(run_id, key)
 
     def log_batch(
         self,
@@ -331,12 +385,44 @@ class TrackingClient:
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
         }
         points = store.prepare_metrics(run_id, metrics)
+        new_name = new_tags.pop(RUN_NAME_TAG, None)  # MLflow renames a run through this tag
+        if new_name is not None:
+            store.set_run_name(run_id, check.run_name(new_name) or new_name)
         if new_params:
             store.log_params(run_id, new_params)
         if new_tags:
             store.set_tags(run_id, new_tags)
         if points.rows:
             store.queue_metrics(run_id, points)
+
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: Iterable[tuple[Any, str | None, Mapping[str, str] | None]],
+    ) -> None:
+        """Record datasets (``nbtrack.data``) with their context and tags as inputs of a run.
+
+        The same dataset (name and digest) logged again replaces its record.
+        """
+        records: dict[str, str] = {}
+        for dataset, context, tags in datasets:
+            if not hasattr(dataset, "to_entity"):
+                raise InvalidInputError(
+                    f"log_input takes a dataset from nbtrack.data.from_pandas or from_numpy, "
+                    f"got {type(dataset).__name__}"
+                )
+            entity = dataset.to_entity()
+            input_tags = [
+                (check.key(k, "dataset tag name"), str(v)) for k, v in (tags or {}).items()
+            ]
+            if context is not None:
+                input_tags.append((DATASET_CONTEXT_TAG, str(context)))
+            name_hash = hashlib.sha256(entity.name.encode()).hexdigest()[:12]
+            key = f"{INPUT_TAG_PREFIX}{entity.digest}.{name_hash}"
+            records[key] = json.dumps(
+                {"dataset": dataclasses.asdict(entity), "tags": input_tags}, sort_keys=True
+            )
+        self.store.set_tags(run_id, records)  # internal records: no tag-length limit
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """All points of a metric, ordered by step; NaN comes back as NaN."""
@@ -451,8 +537,6 @@ class TrackingClient:
         rows = store.artifact_rows(run_id, target)
         exact = [sha for p, sha, _ in rows if p == target]
         if not exact:
-            from nbtrack.exceptions import NotFoundError
-
             raise NotFoundError(f"run {run_id} has no artifact file {path!r}")
         return store.blobs.read_bytes(exact[0])
 
@@ -486,6 +570,41 @@ class TrackingClient:
         return self._synced().verify_blobs()
 
 
+class PagedList(list[T]):
+    """A page of results with the ``token`` of the next page (None on the last), as in MLflow."""
+
+    def __init__(self, items: Iterable[T], token: str | None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+def _offset_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _token_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInputError(
+            f"Invalid page token {token!r}: pass the token of a previous page's result"
+        ) from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError(f"Invalid page token {token!r}")
+    return offset
+
+
+def _experiment_id(experiment_id: Any) -> str:
+    if isinstance(experiment_id, bool) or not isinstance(experiment_id, str | int):
+        raise InvalidInputError(
+            f"Invalid experiment id: {experiment_id!r} ({type(experiment_id).__name__}) is not "
+            "an id; ids are integers such as '0' or '3': pass one experiment id"
+        )
+    return str(experiment_id)
+
+
 def _status(status: str) -> RunStatus:
     try:
         return RunStatus(str(status).upper())
@@ -514,11 +633,17 @@ def _check_params(
         key = check.key(key, "param name")
         text = check.param_value(key, value)
         before = out.get(key)
+        if before is not None and before != text:
+            raise InvalidInputError(
+                f"Duplicate parameter keys have been submitted: param {key!r} is already "
+                f"{before!r}; refusing {text!r} in the same batch. Log each param once"
+            )
         if before is None:
             before = store.logged_param(run_id, key)
         if before is not None and before != text:
             raise InvalidInputError(
-                f"param {key!r} of run {run_id} is already {before!r}; refusing {text!r}. "
+                f"Changing param values is not allowed. Param with key={key!r} was logged "
+                f"before: param {key!r} of run {run_id} is already {before!r}; refusing {text!r}. "
                 "A run's params are fixed: start a new run for new settings, or log the "
                 "value under another name"
             )

@@ -8,12 +8,14 @@ Nothing in this module touches the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
 #: The experiment runs go to when none is chosen (MLflow's "Default", id 0).
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
+#: Dataset inputs (``log_input``) are stored as run tags under this prefix, kept out of ``tags``.
+INPUT_TAG_PREFIX = "nbtrack.input."
 
 
 class RunStatus(StrEnum):
@@ -29,6 +31,61 @@ class RunStatus(StrEnum):
     def is_terminal(self) -> bool:
         """True for the states a run ends in."""
         return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+    @staticmethod
+    def to_string(status: str | int) -> str:
+        """MLflow's ``RunStatus.to_string``: the status name (MLflow's numbers 1-5 accepted)."""
+        if isinstance(status, int) and not isinstance(status, bool):
+            return _RUN_STATUS_ORDER[status - 1].value
+        return RunStatus(str(status).upper()).value
+
+    @staticmethod
+    def from_string(status: str) -> RunStatus:
+        """MLflow's ``RunStatus.from_string``."""
+        return RunStatus(str(status).upper())
+
+    @staticmethod
+    def all_status() -> list[RunStatus]:
+        """Every status."""
+        return list(_RUN_STATUS_ORDER)
+
+
+# MLflow numbers statuses RUNNING=1 .. KILLED=5 in this order.
+_RUN_STATUS_ORDER = (
+    RunStatus.RUNNING,
+    RunStatus.SCHEDULED,
+    RunStatus.FINISHED,
+    RunStatus.FAILED,
+    RunStatus.KILLED,
+)
+
+
+class ViewType(IntEnum):
+    """Which lifecycle stages a search returns (MLflow's values)."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+
+class SourceType(StrEnum):
+    """What started a run (MLflow's ``mlflow.source.type`` values)."""
+
+    NOTEBOOK = "NOTEBOOK"
+    JOB = "JOB"
+    PROJECT = "PROJECT"
+    LOCAL = "LOCAL"
+    UNKNOWN = "UNKNOWN"
+
+    @staticmethod
+    def to_string(source_type: str) -> str:
+        """The name of a source type."""
+        return SourceType(str(source_type).upper()).value
+
+    @staticmethod
+    def from_string(source_type: str) -> SourceType:
+        """The source type of a name."""
+        return SourceType(str(source_type).upper())
 
 
 class LifecycleStage(StrEnum):
@@ -78,6 +135,13 @@ class RunTag(NamedTuple):
     value: str
 
 
+class ExperimentTag(NamedTuple):
+    """A free-form label on an experiment."""
+
+    key: str
+    value: str
+
+
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     """Identity and lifecycle of a run."""
@@ -108,12 +172,50 @@ class RunData:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+class InputTag(NamedTuple):
+    """A label on a dataset input (such as ``mlflow.data.context = train``)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A dataset as a run records it: name, digest, where it came from, schema, profile.
+
+    ``source``, ``schema`` and ``profile`` are JSON texts, as in MLflow.
+    """
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """A dataset used by a run, with its tags (``mlflow.data.context`` among them)."""
+
+    dataset: Dataset
+    tags: list[InputTag] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    """What a run took as input: its datasets."""
+
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A run: its :class:`RunInfo` and its :class:`RunData`."""
+    """A run: its :class:`RunInfo`, its :class:`RunData` and its :class:`RunInputs`."""
 
     info: RunInfo
     data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
 
 
 @dataclass(frozen=True, slots=True)

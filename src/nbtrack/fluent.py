@@ -7,6 +7,14 @@ starts one, as MLflow does. Runs still active at interpreter exit are ended
 as FINISHED; a process that dies without exiting leaves its run to be marked
 KILLED by the next process that opens the store.
 
+Each thread has its own stack of active runs, as in MLflow: a run started in
+a thread is the active run of that thread only.
+
+MLflow's environment variables are honoured where nbtrack's own are unset:
+``MLFLOW_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_ID`` choose the experiment and
+``MLFLOW_RUN_ID`` makes ``start_run()`` resume that run (MLflow's meaning:
+ending it here sets its status), ``MLFLOW_TRACKING_URI`` the store.
+
 Joining a run owned by another process: when ``NBTRACK_RUN_ID`` is set (the
 headless runner, ``nbtrack run``, sets it for the notebook's kernel together
 with ``NBTRACK_TRACKING_URI``), ``start_run()`` without a ``run_id``, and so
@@ -21,15 +29,19 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from nbtrack import _validation as check
-from nbtrack.client import TrackingClient, ViewType, _status
+from nbtrack._run_context import default_tags
+from nbtrack.client import TrackingClient, ViewType, _experiment_id, _status
 from nbtrack.entities import (
     DEFAULT_EXPERIMENT_ID,
     Experiment,
+    LifecycleStage,
     Metric,
     Param,
     Run,
@@ -49,10 +61,46 @@ ENV_EXPERIMENT_NAME = "NBTRACK_EXPERIMENT_NAME"
 ENV_EXPERIMENT_ID = "NBTRACK_EXPERIMENT_ID"
 #: A run owned by another process that ``start_run()`` joins (see the module docstring).
 ENV_RUN_ID = "NBTRACK_RUN_ID"
+#: MLflow's names, read when nbtrack's are unset.
+MLFLOW_ENV_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
+MLFLOW_ENV_EXPERIMENT_ID = "MLFLOW_EXPERIMENT_ID"
+MLFLOW_ENV_RUN_ID = "MLFLOW_RUN_ID"
 NOTE_TAG = "mlflow.note.content"  # MLflow's tag for a run's description
 
-_active_runs: list[ActiveRun] = []
 _active_experiment_id: str | None = None
+_stacks_lock = threading.Lock()
+_every_stack: list[list[ActiveRun]] = []  # each thread's stack, for the exit hook
+_stack_threads: list[weakref.ref[threading.Thread]] = []  # the thread of each stack
+
+
+class _ThreadRuns(threading.local):
+    """The active-run stack of one thread (MLflow keeps run stacks thread-local too)."""
+
+    def __init__(self) -> None:
+        self.runs: list[ActiveRun] = []
+        self.last_run_id: str | None = None
+        with _stacks_lock:
+            # Forget the stacks of finished threads that left no run active.
+            keep = [
+                i
+                for i, ref in enumerate(_stack_threads)
+                if _every_stack[i] or ((thread := ref()) is not None and thread.is_alive())
+            ]
+            _every_stack[:] = [_every_stack[i] for i in keep]
+            _stack_threads[:] = [_stack_threads[i] for i in keep]
+            _every_stack.append(self.runs)
+            _stack_threads.append(weakref.ref(threading.current_thread()))
+
+
+_thread = _ThreadRuns()
+
+
+def __getattr__(name: str) -> Any:
+    # ``fluent._active_runs`` is the calling thread's stack (read by the notebook layer).
+    if name == "_active_runs":
+        return _thread.runs
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +207,7 @@ def set_experiment(
     client = _client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidInputError(
-            "set_experiment takes exactly one of experiment_name, experiment_id"
+            "Must specify exactly one of experiment_name, experiment_id (set_experiment)"
         )
     if experiment_id is not None:
         experiment = client.get_experiment(experiment_id)
@@ -171,16 +219,20 @@ def set_experiment(
         experiment = found
     if experiment.lifecycle_stage != "active":
         raise InvalidInputError(
-            f"experiment {experiment.name!r} is deleted; restore it with "
-            f"TrackingClient().restore_experiment({experiment.experiment_id!r})"
+            f"Cannot set a deleted experiment {experiment.name!r} as the active experiment; "
+            f"restore it with nbtrack.restore_experiment({experiment.experiment_id!r})"
         )
     _active_experiment_id = experiment.experiment_id
     return experiment
 
 
-def create_experiment(name: str, tags: Mapping[str, Any] | None = None) -> str:
-    """Create an experiment; returns its id."""
-    return _client().create_experiment(name, tags)
+def create_experiment(
+    name: str,
+    artifact_location: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> str:
+    """Create an experiment; returns its id (see :meth:`TrackingClient.create_experiment`)."""
+    return _client().create_experiment(name, artifact_location, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
@@ -202,13 +254,20 @@ def search_experiments(
     return _client().search_experiments(view_type, max_results, filter_string)
 
 
+def _env(name: str, mlflow_name: str) -> str | None:
+    """nbtrack's variable, else MLflow's (an empty value counts as unset)."""
+    return os.environ.get(name) or os.environ.get(mlflow_name) or None
+
+
 def _current_experiment_id() -> str:
     if _active_experiment_id is not None:
         return _active_experiment_id
-    if os.environ.get(ENV_EXPERIMENT_ID):
-        return os.environ[ENV_EXPERIMENT_ID]
-    if os.environ.get(ENV_EXPERIMENT_NAME):
-        return set_experiment(os.environ[ENV_EXPERIMENT_NAME]).experiment_id
+    env_id = _env(ENV_EXPERIMENT_ID, MLFLOW_ENV_EXPERIMENT_ID)
+    if env_id:
+        return env_id
+    env_name = _env(ENV_EXPERIMENT_NAME, MLFLOW_ENV_EXPERIMENT_NAME)
+    if env_name:
+        return set_experiment(env_name).experiment_id
     return str(DEFAULT_EXPERIMENT_ID)
 
 
@@ -238,45 +297,66 @@ def start_run(
     ``log_system_metrics``: sample CPU, memory, GPU... into the run
     (:mod:`nbtrack.system_metrics`); None follows ``enable_system_metrics_logging``.
     """
-    if _active_runs and not nested:
-        current = _active_runs[-1].info
+    runs = _thread.runs
+    if runs and not nested:
+        current = runs[-1].info
         raise InvalidInputError(
-            f"run {current.run_name!r} ({current.run_id}) is still active. Call "
-            "nbtrack.end_run() first, or pass nested=True to start a child run"
+            f"Run with UUID {current.run_id} ({current.run_name!r}) is already active. Call "
+            "nbtrack.end_run() first; to start a nested run, pass nested=True"
         )
+    if description is not None and tags and NOTE_TAG in tags:
+        raise InvalidInputError(
+            f"Description is already set via the tag {NOTE_TAG} in tags."
+            f"Remove the key {NOTE_TAG} from the tags or omit the description."
+        )
+    if experiment_id is not None:
+        experiment_id = _experiment_id(experiment_id)
     system_metrics = _system_metrics.wanted(log_system_metrics)
     client = _client()
     join_id = os.environ.get(ENV_RUN_ID)
-    if join_id and not run_id and not parent_run_id and not _active_runs:
+    if join_id and not run_id and not parent_run_id and not runs:
         joined = _join_run(client, join_id, tags, description)
         if system_metrics:
             _start_system_metrics(joined, resume=True)
         return joined
+    if not run_id and not parent_run_id and not runs:
+        run_id = os.environ.get(MLFLOW_ENV_RUN_ID) or None  # MLflow's meaning: resume it
+    all_tags = dict(tags or {})
+    if description is not None:
+        all_tags[NOTE_TAG] = description
     if run_id:
-        run = client.resume_run(run_id)
-        if run_name is not None:
-            client.update_run(run_id, name=run_name)
+        run = _resume(client, run_id, run_name, all_tags)
     else:
-        all_tags = dict(tags or {})
-        if description is not None:
-            all_tags[NOTE_TAG] = description
-        parent = parent_run_id or (
-            _active_runs[-1].info.run_id if nested and _active_runs else None
-        )
+        parent = parent_run_id or (runs[-1].info.run_id if nested and runs else None)
         run = client.create_run(
-            experiment_id=str(experiment_id)
-            if experiment_id is not None
-            else _current_experiment_id(),
-            tags=all_tags,
+            experiment_id=experiment_id if experiment_id is not None else _current_experiment_id(),
+            tags={**default_tags(), **all_tags},
             run_name=run_name,
             parent_run_id=parent,
         )
     active = ActiveRun(run, client)
-    _active_runs.append(active)
+    runs.append(active)
     _notify("started", active)
     if system_metrics:
         _start_system_metrics(active, resume=bool(run_id))
     return active
+
+
+def _resume(
+    client: TrackingClient, run_id: str, run_name: str | None, tags: Mapping[str, Any]
+) -> Run:
+    existing = client.get_run(run_id)
+    if existing.info.lifecycle_stage == LifecycleStage.DELETED:
+        raise InvalidInputError(
+            f"Cannot start run with ID {run_id} because it is in the deleted state. "
+            f"Restore it first with nbtrack.restore_run({run_id!r})"
+        )
+    run = client.resume_run(run_id)
+    if run_name is not None:
+        client.update_run(run_id, name=run_name)
+    if tags:
+        client.log_batch(run_id, tags=list(tags.items()))
+    return client.get_run(run_id) if run_name is not None else run
 
 
 def _start_system_metrics(run: ActiveRun, *, resume: bool) -> None:
@@ -306,23 +386,29 @@ def _join_run(
         all_tags[NOTE_TAG] = description
     if all_tags:
         client.log_batch(run_id, tags=list(all_tags.items()))
+    global _active_experiment_id
+    _active_experiment_id = run.info.experiment_id  # search_runs() defaults to the run's
     active = ActiveRun(run, client, joined=True)
-    _active_runs.append(active)
+    _thread.runs.append(active)
     _notify("started", active)
     return active
 
 
 def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) -> None:
     """End the active run (FINISHED unless told otherwise) and flush what it logged."""
-    if not _active_runs or (_run is not None and _run not in _active_runs):
+    runs = _thread.runs
+    if _run is not None and _run not in runs:
+        runs = next((stack for stack in _every_stack if _run in stack), runs)
+    if not runs or (_run is not None and _run not in runs):
         return  # nothing active, or the ``with`` block's run was already ended
     final = _status(status)  # checked before any run is taken off the stack
     if not final.is_terminal:
         raise InvalidInputError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
-    run = _run if _run is not None else _active_runs[-1]
+    run = _run if _run is not None else runs[-1]
+    _thread.last_run_id = run.info.run_id
     # Children end with their parent.
-    while _active_runs:
-        top = _active_runs.pop()
+    while runs:
+        top = runs.pop()
         _notify("ending", top)
         if top.joined:  # its owner ends it; make what this process logged durable
             top.client.flush()
@@ -334,94 +420,153 @@ def end_run(status: str = RunStatus.FINISHED, *, _run: ActiveRun | None = None) 
 
 
 def active_run() -> ActiveRun | None:
-    """The innermost active run, or None."""
-    return _active_runs[-1] if _active_runs else None
+    """The innermost active run of this thread, or None."""
+    runs = _thread.runs
+    return runs[-1] if runs else None
 
 
 def last_active_run_id() -> str | None:
     """Id of the active run (None when there is none)."""
-    return _active_runs[-1].info.run_id if _active_runs else None
+    runs = _thread.runs
+    return runs[-1].info.run_id if runs else None
 
 
 def _run() -> ActiveRun:
-    if _active_runs:
-        return _active_runs[-1]
+    runs = _thread.runs
+    if runs:
+        return runs[-1]
     return start_run()
 
 
 # -- logging to the active run ---------------------------------------------------------
 
 
+class RunOperations:
+    """What ``log_*(..., synchronous=False)`` returns, as in MLflow: ``wait()`` for it.
+
+    nbtrack always queues values for its background writer and checks them
+    before queueing, so a bad value raises at the call; ``wait()`` flushes.
+    """
+
+    def __init__(self, client: TrackingClient) -> None:
+        self._client = client
+
+    def wait(self) -> None:
+        """Block until what was logged is durable."""
+        self._client.flush()
+
+
+def _done(run: ActiveRun, synchronous: bool | None) -> RunOperations | None:
+    return RunOperations(run.client) if synchronous is False else None
+
+
 def log_metric(
-    key: str, value: float, step: int | None = None, timestamp: int | None = None
-) -> None:
-    """Log a metric point to the active run (``step=None``: the metric's next step)."""
-    run = _run()
+    key: str,
+    value: float,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+    **_mlflow_options: Any,
+) -> RunOperations | None:
+    """Log a metric point to the active run (``step=None``: the metric's next step).
+
+    Returns None (with ``synchronous=False``, a :class:`RunOperations`), as MLflow does.
+    MLflow 3's ``model_id``/``dataset``/``run_id`` keywords are accepted; ``run_id``
+    logs to that run instead of the active one.
+    """
+    run = _target(_mlflow_options)
     run.client.log_metric(run.info.run_id, key, value, timestamp, step)
+    return _done(run, synchronous)
 
 
 def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
-) -> None:
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+    **_mlflow_options: Any,
+) -> RunOperations | None:
     """Log several metrics at the same step."""
-    run = _run()
+    run = _target(_mlflow_options)
     run.client.log_batch(
         run.info.run_id, metrics=[(k, v, timestamp, step) for k, v in metrics.items()]
     )
+    return _done(run, synchronous)
 
 
-def log_param(key: str, value: Any) -> Any:
-    """Log a param of the active run; returns ``value``."""
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log a param of the active run; returns ``value`` (MLflow does too)."""
     run = _run()
-    return run.client.log_param(run.info.run_id, key, value)
+    run.client.log_param(run.info.run_id, key, value)
+    return _done(run, synchronous) if synchronous is False else value
 
 
-def log_params(params: Mapping[str, Any]) -> None:
+def log_params(params: Mapping[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Log several params (all checked before any is stored)."""
     run = _run()
     run.client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()])
+    return _done(run, synchronous)
 
 
-def set_tag(key: str, value: Any) -> None:
-    """Set a tag of the active run."""
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
+    """Set a tag of the active run (``mlflow.runName`` renames it, as in MLflow)."""
     run = _run()
     run.client.set_tag(run.info.run_id, key, value)
+    return _done(run, synchronous)
 
 
-def set_tags(tags: Mapping[str, Any]) -> None:
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Set several tags of the active run."""
     run = _run()
     run.client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    return _done(run, synchronous)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
-    """Store a file as an artifact of the active run."""
-    run = _run()
-    return run.client.log_artifact(run.info.run_id, local_path, artifact_path)
+def _target(options: Mapping[str, Any]) -> ActiveRun:
+    unknown = set(options) - {"model_id", "dataset", "run_id"}
+    if unknown:
+        raise InvalidInputError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    run_id = options.get("run_id")
+    if run_id is None:
+        return _run()
+    client = _client()
+    return ActiveRun(client.get_run(run_id), client)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
-    """Store a directory's files as artifacts of the active run."""
-    run = _run()
-    return run.client.log_artifacts(run.info.run_id, local_dir, artifact_path)
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
+    """Store a file as an artifact of the active run (or of ``run_id``)."""
+    run = _target({"run_id": run_id})
+    run.client.log_artifact(run.info.run_id, local_path, artifact_path)
 
 
-def log_text(text: str, artifact_file: str) -> str:
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
+    """Store a directory's files as artifacts of the active run (or of ``run_id``)."""
+    run = _target({"run_id": run_id})
+    run.client.log_artifacts(run.info.run_id, local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     """Store text as an artifact file of the active run."""
-    run = _run()
-    return run.client.log_text(run.info.run_id, text, artifact_file)
+    run = _target({"run_id": run_id})
+    run.client.log_text(run.info.run_id, text, artifact_file)
 
 
-def log_dict(dictionary: Any, artifact_file: str) -> str:
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Store a dict as JSON (or YAML) in the active run."""
-    run = _run()
-    return run.client.log_dict(run.info.run_id, dictionary, artifact_file)
+    run = _target({"run_id": run_id})
+    run.client.log_dict(run.info.run_id, dictionary, artifact_file)
 
 
-def log_figure(figure: Any, artifact_file: str) -> str:
+def log_figure(
+    figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None
+) -> None:
     """Store a matplotlib figure as an image artifact of the active run."""
     run = _run()
-    return run.client.log_figure(run.info.run_id, figure, artifact_file)
+    run.client.log_figure(run.info.run_id, figure, artifact_file)
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -449,13 +594,16 @@ def search_runs(
     """
     client = _client()
     ids: list[str] | None
+    if experiment_ids is not None and experiment_names is not None:
+        raise InvalidInputError("Only experiment_ids or experiment_names can be used, but not both")
     if experiment_names is not None:
-        ids = []
-        for name in experiment_names:
-            found = client.get_experiment_by_name(name)
-            if found is None:
-                raise NotFoundError(f"no experiment named {name!r}")
-            ids.append(found.experiment_id)
+        # MLflow: names of no experiment select nothing (an empty result, not an error).
+        found = [client.get_experiment_by_name(n) for n in experiment_names if n is not None]
+        ids = [e.experiment_id for e in found if e is not None]
+        if not ids:
+            if output_format == "list":
+                return []
+            return client.search_runs_frame([], filter_string, run_view_type, 0, order_by)
     elif experiment_ids is not None:
         ids = [str(i) for i in experiment_ids]
     elif search_all_experiments:
@@ -490,11 +638,12 @@ def flush(timeout: float | None = None) -> None:
 
 
 def _end_runs_at_exit() -> None:
-    while _active_runs:
-        try:
-            end_run(RunStatus.FINISHED)
-        except Exception:  # exit must go on; the next open marks the run KILLED
-            _active_runs.clear()
+    for stack in list(_every_stack):  # every thread's runs, not only the main thread's
+        while stack:
+            try:
+                end_run(RunStatus.FINISHED, _run=stack[0])
+            except Exception:  # exit must go on; the next open marks the run KILLED
+                stack.clear()
 
 
 # Registered after the store's own atexit hook, so it runs before stores close.

@@ -14,6 +14,7 @@ from typing import Any
 from nbtrack.models import _api
 from nbtrack.models._api import ModelInfo
 from nbtrack.models._format import ModelMetadata
+from nbtrack.models._keywords import Extras, Requirements, model_name, the_model
 from nbtrack.models._signature import ModelSignature
 
 __all__ = ["load_model", "log_model", "save_model"]
@@ -22,62 +23,88 @@ FLAVOR = "pytorch"
 
 
 def log_model(
-    model: Any,
-    name: str,
+    pytorch_model: Any = None,
+    name: str | None = None,
     input_example: Any = None,
     signature: ModelSignature | None = None,
-    serialization: str = "safetensors",
+    serialization: str | None = None,
     *,
     init_kwargs: Mapping[str, Any] | None = None,
+    artifact_path: str | None = None,
     registered_model_name: str | None = None,
-    extra_pip_requirements: Iterable[str] = (),
+    code_paths: Iterable[str | os.PathLike[str]] | None = None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
+    metadata: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> ModelInfo:
     """Log a ``torch.nn.Module``: its ``state_dict`` (safetensors) and class path.
 
     ``init_kwargs`` (JSON values) rebuild the module at load time:
-    ``cls(**init_kwargs)``; they are checked against the constructor now. The
-    class must live in an importable module: a class defined in a notebook is
-    refused with an explanation, unless ``serialization="pickle"`` (which then
-    loads only with ``allow_pickle=True``).
+    ``cls(**init_kwargs)``; they are checked against the constructor now.
+    Without ``serialization``, a module whose class cannot be imported again
+    (defined in a notebook) or rebuilt (its constructor needs arguments not
+    given) is stored whole with cloudpickle, as MLflow does; it loads in one
+    call from this store's run, elsewhere with ``allow_pickle=True``.
+    MLflow's keywords work (``pytorch_model=``, ``name=``/``artifact_path=``,
+    ``code_paths``, requirements, ``metadata``, ``params``).
     """
     return _api.log_model(
         FLAVOR,
-        model,
-        name,
+        the_model(pytorch_model, None, "pytorch_model"),
+        model_name(name, artifact_path),
         input_example=input_example,
         signature=signature,
         serialization=serialization,
         options={"init_kwargs": init_kwargs},
-        extra_pip_requirements=extra_pip_requirements,
+        extras=Extras.of(
+            pip_requirements=pip_requirements,
+            extra_pip_requirements=extra_pip_requirements,
+            code_paths=code_paths,
+            metadata=metadata,
+            params=params,
+        ),
         registered_model_name=registered_model_name,
     )
 
 
 def save_model(
-    model: Any,
+    pytorch_model: Any,
     path: str | os.PathLike[str],
     input_example: Any = None,
     signature: ModelSignature | None = None,
-    serialization: str = "safetensors",
+    serialization: str | None = None,
     *,
     init_kwargs: Mapping[str, Any] | None = None,
-    extra_pip_requirements: Iterable[str] = (),
+    code_paths: Iterable[str | os.PathLike[str]] | None = None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ModelMetadata:
     """Write a module as a model directory at ``path``."""
     return _api.save_model(
         FLAVOR,
-        model,
+        pytorch_model,
         path,
         input_example=input_example,
         signature=signature,
         serialization=serialization,
         options={"init_kwargs": init_kwargs},
-        extra_pip_requirements=extra_pip_requirements,
+        extras=Extras.of(
+            pip_requirements=pip_requirements,
+            extra_pip_requirements=extra_pip_requirements,
+            code_paths=code_paths,
+            metadata=metadata,
+        ),
     )
 
 
 def load_model(
-    model_uri: str | os.PathLike[str], *, allow_pickle: bool = False, trust_code: bool = False
+    model_uri: str | os.PathLike[str],
+    dst_path: str | os.PathLike[str] | None = None,
+    *,
+    allow_pickle: bool = False,
+    trust_code: bool = False,
 ) -> Any:
     """The module itself, in ``eval()`` mode, on the CPU.
 
@@ -87,6 +114,22 @@ def load_model(
     one is refused unless ``allow_pickle=True`` or logged by this store's run.
     """
     model = _api.load_model(
-        model_uri, allow_pickle=allow_pickle, trust_code=trust_code, flavor=FLAVOR
+        model_uri,
+        allow_pickle=allow_pickle,
+        trust_code=trust_code,
+        dst_path=dst_path,
+        flavor=FLAVOR,
     )
     return model.unwrap_python_model()
+
+
+def autolog(*args: Any, **kwargs: Any) -> None:
+    """Log PyTorch Lightning training automatically (MLflow's ``mlflow.pytorch.autolog``).
+
+    Options: :func:`nbtrack.autologging._lightning.autolog`. Plain PyTorch has no
+    fit loop to patch: log with ``nbtrack.log_metrics`` in the loop and
+    :func:`log_model` at the end.
+    """
+    from nbtrack.autologging import _lightning
+
+    _lightning.autolog(*args, **kwargs)

@@ -30,6 +30,8 @@ def tree(tmp_path: Path) -> Path:
     (root / "outdir").symlink_to(outside, target_is_directory=True)
     (root / "loop").symlink_to(".", target_is_directory=True)  # a directory inside
     (root / "dangling.txt").symlink_to("nowhere.txt")
+    (root / "ping").symlink_to("pong")  # a loop of links
+    (root / "pong").symlink_to("ping")
     return root
 
 
@@ -42,7 +44,7 @@ def test_links_are_followed_only_to_files_inside(client: TrackingClient, tree: P
     assert client.read_artifact(run_id, "out/sub/up.txt") == b"a"
     [warning] = caught
     message = str(warning.message)
-    for name in ("leak.txt", "sub/sneak.txt", "outdir", "loop", "dangling.txt"):
+    for name in ("leak.txt", "sub/sneak.txt", "outdir", "loop", "dangling.txt", "ping", "pong"):
         assert name in message, name
     assert "(outside the directory)" in message
     assert warning.filename == __file__  # points at the caller's line

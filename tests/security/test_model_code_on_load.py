@@ -268,3 +268,24 @@ def test_pickled_models_load_from_their_own_run_and_nowhere_else(
         )
     with pytest.raises(UnsafeModelError, match="allow_pickle=True"):
         nbtrack.pyfunc.load_model(f"runs:/{other.info.run_id}/local")
+
+
+def test_models_serve_refuses_and_names_its_opt_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from nbtrack.cli import main
+
+    site = tmp_path / "site"
+    site.mkdir()
+    name = f"served_{uuid.uuid4().hex[:8]}"
+    marker = tmp_path / "marker"
+    planted_module(site, name, marker)
+    monkeypatch.syspath_prepend(str(site))
+    model = model_naming(tmp_path / "m", f"{name}:Model")
+    result = CliRunner().invoke(main, ["models", "serve", str(model)])
+    assert result.exit_code == 1
+    assert f"'{name}' is not imported" in result.output
+    assert "--trust-code" in result.output
+    assert not marker.exists()

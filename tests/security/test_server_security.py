@@ -100,6 +100,18 @@ def test_bad_history_and_artifact_queries_are_400s(
     short_400(api("runs", run_id, "artifacts", "raw", params={"path": "x" * 5000}), "limit")
 
 
+def test_errors_quoting_long_input_stay_short(api: Api, client: nbtrack.TrackingClient) -> None:
+    make_runs(client, 1)
+    for reply, status in (
+        (api("runs", "x" * 5000), 404),
+        (api("runs", "x" * 5000, "delete", method="POST", body={}), 404),
+        (api("experiments", params={"view": "v" * 5000}), 400),
+    ):
+        message = error(reply, status)
+        assert len(message) <= 1000, len(message)
+        assert "characters in all" in message
+
+
 def test_an_unexpected_error_names_no_sql(
     api: Api, client: nbtrack.TrackingClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from nbtrack.models import _trust, _uris
 from nbtrack.models._flavor import flavor_named
 from nbtrack.models._format import ModelMetadata, prepare_directory, read_metadata
 from nbtrack.models._format import write_model_files as _write_files
+from nbtrack.models._keywords import Extras, copy_code_paths
 from nbtrack.models._serialization import LoadOptions, check_serialization
 from nbtrack.models._signature import ModelSignature, enforce, infer_signature
 from nbtrack.store.artifacts import normalize_artifact_path
@@ -37,6 +38,16 @@ class ModelInfo:
     metadata: ModelMetadata
     registered_model_version: ModelVersion | None = None
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The ``params`` given to ``log_model`` (MLflow 3's ``ModelInfo.params``)."""
+        return self.metadata.params
+
+    @property
+    def model_uuid(self) -> str:
+        """The model's unique id, as written to ``MLmodel``."""
+        return self.metadata.model_uuid
+
 
 def save_model(
     flavor: str,
@@ -45,19 +56,28 @@ def save_model(
     *,
     input_example: Any = None,
     signature: ModelSignature | None = None,
-    serialization: str,
+    serialization: str | None,
     options: Mapping[str, Any] | None = None,
-    extra_pip_requirements: Iterable[str] = (),
+    extras: Extras | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
 ) -> ModelMetadata:
-    """Write ``model`` as a model directory at ``path`` (which must not hold anything yet)."""
+    """Write ``model`` as a model directory at ``path`` (which must not hold anything yet).
+
+    ``serialization=None`` lets the flavor choose: its safe format when the
+    model allows it, else cloudpickle (a class defined in a notebook).
+    """
     impl = flavor_named(flavor)
+    extras = extras or Extras()
+    options = dict(options or {})
+    if serialization is None:
+        serialization = impl.default_serialization(model, options)
     check_serialization(serialization, impl.serializations)
     target = Path(path)
     prepare_directory(target)
     try:
-        saved = impl.save(model, target, serialization, dict(options or {}))
+        copy_code_paths(extras.code_paths, target)
+        saved = impl.save(model, target, serialization, options)
         if signature is None and input_example is not None:
             try:
                 output = impl.output_for_signature(model, input_example)
@@ -75,7 +95,10 @@ def save_model(
             signature=signature,
             input_example=input_example,
             distributions=saved.distributions,
-            extra_pip_requirements=extra_pip_requirements,
+            extra_pip_requirements=extras.extra_pip_requirements,
+            pip_requirements=extras.pip_requirements,
+            metadata=extras.metadata,
+            params=extras.params,
             run_id=run_id,
             artifact_path=artifact_path,
         )
@@ -91,9 +114,9 @@ def log_model(
     *,
     input_example: Any = None,
     signature: ModelSignature | None = None,
-    serialization: str,
+    serialization: str | None,
     options: Mapping[str, Any] | None = None,
-    extra_pip_requirements: Iterable[str] = (),
+    extras: Extras | None = None,
     registered_model_name: str | None = None,
 ) -> ModelInfo:
     """Save ``model`` into the active run's artifacts under ``name`` (a run is started if none)."""
@@ -121,7 +144,7 @@ def log_model(
             signature=signature,
             serialization=serialization,
             options=options,
-            extra_pip_requirements=extra_pip_requirements,
+            extras=extras,
             run_id=run_id,
             artifact_path=artifact_path,
         )
@@ -152,9 +175,11 @@ class PyFuncModel:
         """Predictions for ``data`` (DataFrame, numpy array, dict or list of records).
 
         Raises :class:`~nbtrack.models.SignatureError` naming the missing or
-        mistyped column when ``data`` does not match the signature.
+        mistyped column when ``data`` does not match the signature. ``params``
+        go to a custom model's ``predict(..., params=...)`` when it takes them.
         """
-        return self._impl.predict(self._native, enforce(self.metadata.signature, data))
+        checked = enforce(self.metadata.signature, data)
+        return self._impl.predict(self._native, checked, None if params is None else dict(params))
 
     def unwrap_python_model(self) -> Any:
         """The flavor's own object (estimator, module, or the user's PythonModel).
@@ -234,6 +259,7 @@ def load_model(
     dst_path: str | os.PathLike[str] | None = None,
     flavor: str | None = None,
     client: TrackingClient | None = None,
+    model_config: Mapping[str, Any] | None = None,
 ) -> PyFuncModel:
     """Load any nbtrack model as a :class:`PyFuncModel` (``flavor`` asserts which one).
 
@@ -248,7 +274,9 @@ def load_model(
             f"nbtrack.pyfunc.load_model or nbtrack.{metadata.flavor}.load_model"
         )
     options = replace(
-        LoadOptions.of(allow_pickle, trusted_types, trust_code), recorded=fetched.recorded
+        LoadOptions.of(allow_pickle, trusted_types, trust_code),
+        recorded=fetched.recorded,
+        model_config=dict(model_config or {}),
     )
     native = load_native(path, metadata, options)
     model = PyFuncModel(metadata.flavor, native, metadata)

@@ -16,6 +16,8 @@ _MODULES = {
     "sklearn": "nbtrack.models._sklearn",
     "pyfunc": "nbtrack.models._python_model",
     "pytorch": "nbtrack.models._pytorch",
+    "xgboost": "nbtrack.models._xgboost",
+    "lightgbm": "nbtrack.models._lightgbm",
 }
 
 
@@ -39,6 +41,10 @@ class Flavor:
         """Write the model's own files into ``path``."""
         raise NotImplementedError
 
+    def default_serialization(self, model: Any, options: dict[str, Any]) -> str:
+        """The serialization when none is asked for: the flavor's first (safe) one."""
+        return self.serializations[0]
+
     def output_for_signature(self, model: Any, example: Any) -> Any:
         """The in-memory model's output for the input example (None: not inferred)."""
         return None
@@ -47,8 +53,11 @@ class Flavor:
         """The flavor's own object (an estimator, a module, a PythonModel)."""
         raise NotImplementedError
 
-    def predict(self, native: Any, data: Any) -> Any:
-        """Predictions of a loaded model for input already checked against the signature."""
+    def predict(self, native: Any, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Predictions of a loaded model for input already checked against the signature.
+
+        ``params`` (MLflow's inference parameters) reach flavors that take them.
+        """
         raise NotImplementedError
 
 

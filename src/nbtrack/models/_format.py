@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MLMODEL = "MLmodel"
 REQUIREMENTS = "requirements.txt"
+#: Where a model's ``code_paths`` are copied (MLflow's layout).
+CODE_DIR = "code"
 LOADER_MODULE = "nbtrack.models._mlflow_loader"
 FLAVOR_KEY = "nbtrack"
 FORMAT_VERSION = 1
@@ -61,6 +63,8 @@ class ModelMetadata:
     flavor_conf: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     source: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    user_metadata: dict[str, Any] = field(default_factory=dict)
 
     def get_input_schema(self) -> ModelSignature | None:
         """The signature (MLflow's ``metadata.get_input_schema()`` spelling)."""
@@ -109,13 +113,21 @@ def write_model_files(
     extra_pip_requirements: Iterable[str] = (),
     run_id: str | None = None,
     artifact_path: str | None = None,
+    pip_requirements: Iterable[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
 ) -> ModelMetadata:
     """Write the example, requirements and environment files, then ``MLmodel``.
 
-    The flavor's own files must already be in ``path``; every file there is
-    hashed into ``MLmodel``.
+    The flavor's own files (and ``code/``, the model's ``code_paths``) must
+    already be in ``path``; every file there is hashed into ``MLmodel``.
+    ``pip_requirements`` replaces the pinned flavor libraries (MLflow's rule).
     """
-    requirements = pinned(["nbtrack", *distributions]) + list(extra_pip_requirements)
+    requirements = (
+        list(pip_requirements)
+        if pip_requirements is not None
+        else pinned(["nbtrack", *distributions])
+    ) + list(extra_pip_requirements)
     (path / REQUIREMENTS).write_text("\n".join(requirements) + "\n")
     python = platform.python_version()
     (path / "python_env.yaml").write_text(
@@ -147,17 +159,22 @@ def write_model_files(
         document["signature"] = signature.to_dict()
     if input_example is not None:
         document["saved_input_example_info"] = _write_example(path, input_example)
+    if metadata:
+        document["metadata"] = metadata
     files = {
         p.relative_to(path).as_posix(): sha256_of(p)
         for p in sorted(path.rglob("*"))
         if p.is_file() and p.name != MLMODEL
     }
+    python_function: dict[str, Any] = {
+        "loader_module": LOADER_MODULE,
+        "python_version": python,
+        "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+    }
+    if (path / CODE_DIR).is_dir():  # MLflow puts it on sys.path before calling our loader
+        python_function["code"] = CODE_DIR
     document["flavors"] = {
-        "python_function": {
-            "loader_module": LOADER_MODULE,
-            "python_version": python,
-            "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
-        },
+        "python_function": python_function,
         FLAVOR_KEY: {
             "format_version": FORMAT_VERSION,
             "flavor": flavor,
@@ -165,6 +182,7 @@ def write_model_files(
             "nbtrack_version": _version("nbtrack"),
             "config": flavor_conf,
             "files": files,
+            **({"params": params} if params else {}),
         },
     }
     (path / MLMODEL).write_text(_yaml.dump(document))
@@ -253,6 +271,8 @@ def read_metadata(path: Path, *, verify: bool = True, source: str | None = None)
         flavor_conf=dict(own.get("config") or {}),
         path=path,
         source=source,
+        params={str(k): str(v) for k, v in dict(own.get("params") or {}).items()},
+        user_metadata=dict(document.get("metadata") or {}),
     )
 
 

@@ -6,17 +6,24 @@ The model is any object with ``predict(model_input)`` or MLflow's
 the model (``artifacts/<name>/...``); at load time ``context.artifacts[name]``
 is the local path of each, and ``load_context(context)`` is called if defined.
 
-Storage (``serialization="skops"``, the default): the class by import path,
-and the object's attributes with skops (numbers, strings, arrays, scikit-learn
-objects...; other types must be trusted at load time). The class must live in
-an importable module. ``serialization="pickle"`` stores the whole object with
-cloudpickle (classes defined in a notebook work) and needs ``allow_pickle=True``.
+Storage, chosen when ``serialization`` is not given: the class by import path
+and the object's attributes with skops (``"skops"``: numbers, strings, arrays,
+scikit-learn objects...) when the class lives in an importable module and
+skops can store its attributes; otherwise the whole object with cloudpickle
+(``"cloudpickle"``, MLflow's way: a class defined in a notebook works). Either
+loads in one call from the store run that logged it; from anywhere else a
+pickled model needs ``allow_pickle=True`` (see :mod:`nbtrack.models._trust`).
+
+``artifacts`` values may be local paths or ``runs:/`` / ``models:/`` URIs of
+this store (downloaded, hashes checked, then copied into the model).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +35,10 @@ from nbtrack.models import _trust
 from nbtrack.models._errors import ModelFormatError
 from nbtrack.models._flavor import Flavor, SavedFiles
 from nbtrack.models._format import ModelMetadata, model_file
+from nbtrack.models._uris import is_store_uri
+from nbtrack.store.artifacts import normalize_artifact_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -79,16 +90,28 @@ class PythonModelFlavor(Flavor):
     name = "pyfunc"
     serializations = ("skops", *ser.PICKLE_FORMATS)
 
+    def default_serialization(self, model: Any, options: dict[str, Any]) -> str:
+        """skops for an importable class whose attributes skops stores; else cloudpickle."""
+        _check_model(model)
+        cls = type(model)
+        if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+            return "cloudpickle"
+        try:
+            import skops.io  # type: ignore[import-untyped]
+
+            untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(dict(vars(model))))
+        except Exception as exc:  # skops refuses many types, each with its own error
+            log.info("%s: attributes not storable with skops (%s); using cloudpickle", cls, exc)
+            return "cloudpickle"
+        if any(t.startswith("__main__.") or "<locals>" in t for t in untrusted):
+            return "cloudpickle"  # a notebook-defined type inside: only pickle can rebuild it
+        return "skops"
+
     def save(
         self, model: Any, path: Path, serialization: str, options: dict[str, Any]
     ) -> SavedFiles:
         """Copy the artifacts, then store the object (class path + skops state, or pickle)."""
-        if isinstance(model, type) or not callable(getattr(model, "predict", None)):
-            raise InvalidInputError(
-                f"nbtrack.pyfunc takes an object with a predict() method, got "
-                f"{type(model).__name__}"
-                + (" (a class: pass an instance)" if isinstance(model, type) else "")
-            )
+        _check_model(model)
         config: dict[str, Any] = {"artifacts": _copy_artifacts(options.get("artifacts"), path)}
         distributions = ["numpy", "pandas"]
         if serialization == "skops":
@@ -120,21 +143,49 @@ class PythonModelFlavor(Flavor):
             model.__dict__.update(state)
         else:
             model = ser.load_pickle(file, options)
-        artifacts = metadata.flavor_conf.get("artifacts") or {}
-        context = PythonModelContext(
-            {name: str((path / rel).resolve()) for name, rel in artifacts.items()}
-        )
+        context = PythonModelContext(_artifact_paths(path, metadata), dict(options.model_config))
         load_context = getattr(model, "load_context", None)
         if callable(load_context):
             load_context(context)
         return LoadedPythonModel(model, context)
 
-    def predict(self, native: LoadedPythonModel, data: Any) -> Any:
-        """The user's ``predict``, with the context when it takes one."""
+    def predict(
+        self, native: LoadedPythonModel, data: Any, params: dict[str, Any] | None = None
+    ) -> Any:
+        """The user's ``predict``, with the context when it takes one, and ``params`` if given."""
         predict = native.model.predict
-        if _takes_context(predict):
-            return predict(native.context, data)
-        return predict(data)
+        args = (native.context, data) if _takes_context(predict) else (data,)
+        if params is not None and _takes_params(predict):
+            return predict(*args, params=params)
+        return predict(*args)
+
+
+def _check_model(model: Any) -> None:
+    if isinstance(model, type) or not callable(getattr(model, "predict", None)):
+        raise InvalidInputError(
+            f"nbtrack.pyfunc takes an object with a predict() method, got "
+            f"{type(model).__name__}"
+            + (" (a class: pass an instance)" if isinstance(model, type) else "")
+        )
+
+
+def _takes_params(predict: Any) -> bool:
+    try:
+        return "params" in inspect.signature(predict).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _artifact_paths(path: Path, metadata: ModelMetadata) -> dict[str, str]:
+    """Name -> local path of each artifact, each checked to lie inside the model."""
+    root = path.resolve()
+    paths: dict[str, str] = {}
+    for name, rel in dict(metadata.flavor_conf.get("artifacts") or {}).items():
+        local = (root / normalize_artifact_path(str(rel), what="artifact path")).resolve()
+        if not local.is_relative_to(root):
+            raise ModelFormatError(f"artifact {name!r} ({rel!r}) lies outside the model")
+        paths[str(name)] = str(local)
+    return paths
 
 
 def _copy_artifacts(artifacts: Mapping[str, Any] | None, path: Path) -> dict[str, str]:
@@ -143,17 +194,41 @@ def _copy_artifacts(artifacts: Mapping[str, Any] | None, path: Path) -> dict[str
     for name, source in (artifacts or {}).items():
         if not name or "/" in name or name in (".", ".."):
             raise InvalidInputError(f"artifact name {name!r} must be a plain name such as 'vocab'")
-        local = Path(source)
         target_dir = path / "artifacts" / name
         target_dir.mkdir(parents=True)
-        if local.is_dir():
-            shutil.copytree(local, target_dir / local.name)
-        elif local.is_file():
-            shutil.copy2(local, target_dir / local.name)
+        if isinstance(source, str) and is_store_uri(source):
+            local = _download(source, Path(tempfile.mkdtemp(prefix="nbtrack-artifact-")))
         else:
-            raise InvalidInputError(f"artifact {name!r}: {local} does not exist")
+            local = Path(source)
+        try:
+            if local.is_dir():
+                shutil.copytree(local, target_dir / local.name)
+            elif local.is_file():
+                shutil.copy2(local, target_dir / local.name)
+            else:
+                raise InvalidInputError(f"artifact {name!r}: {local} does not exist")
+        finally:
+            if local != Path(source):
+                shutil.rmtree(local.parent, ignore_errors=True)
         copied[name] = f"artifacts/{name}/{local.name}"
     return copied
+
+
+def _download(uri: str, into: Path) -> Path:
+    """A ``runs:/RUN/path`` or ``models:/...`` artifact of this store, copied into ``into``."""
+    from nbtrack.client import TrackingClient
+    from nbtrack.models import _uris
+
+    client = TrackingClient()
+    client.flush()
+    if uri.startswith("runs:/"):
+        run_id, rel = _uris.parse_runs_uri(uri)
+        if not client.store.artifact_rows(run_id, rel):
+            raise InvalidInputError(f"artifact {uri!r}: run {run_id} has nothing at {rel!r}")
+        return Path(client.download_artifacts(run_id, rel, into))
+    source = _uris.store_source(client.store, uri)
+    target = into / (source.name or "model")
+    return _uris.materialize(client.store, source.rows, target)
 
 
 FLAVOR = PythonModelFlavor()

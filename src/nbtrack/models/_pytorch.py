@@ -14,16 +14,20 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nbtrack._optional import require
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _serialization as ser
 from nbtrack.models import _trust
 from nbtrack.models._errors import ModelFormatError
 from nbtrack.models._flavor import Flavor, SavedFiles
 from nbtrack.models._format import ModelMetadata, model_file
+
+log = logging.getLogger(__name__)
 
 
 def import_torch() -> Any:
@@ -64,6 +68,24 @@ class PytorchFlavor(Flavor):
     name = "pytorch"
     serializations = ("safetensors", *ser.PICKLE_FORMATS)
 
+    def default_serialization(self, model: Any, options: dict[str, Any]) -> str:
+        """safetensors when the class can be imported and rebuilt from ``init_kwargs``.
+
+        Otherwise (a class defined in a notebook, a constructor that needs
+        arguments nobody gave) cloudpickle, as MLflow stores every module.
+        """
+        cls = type(model)
+        if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+            return "cloudpickle"
+        try:
+            _check_init_kwargs(cls, options.get("init_kwargs") or {})
+        except InvalidInputError as exc:
+            if options.get("init_kwargs") is not None:
+                raise  # the caller meant safetensors: say what is wrong with the arguments
+            log.info("%s: %s; storing the module with cloudpickle", cls.__qualname__, exc)
+            return "cloudpickle"
+        return "safetensors"
+
     def save(
         self, model: Any, path: Path, serialization: str, options: dict[str, Any]
     ) -> SavedFiles:
@@ -75,7 +97,9 @@ class PytorchFlavor(Flavor):
             )
         config: dict[str, Any] = {"torch_version": str(torch.__version__)}
         if serialization == "safetensors":
-            from safetensors.torch import save_model
+            save_model = require(
+                "safetensors.torch", extra="models", purpose="saving a PyTorch model"
+            ).save_model
 
             cls_path = ser.class_path(type(model), "torch module")
             init_kwargs = _check_init_kwargs(type(model), options.get("init_kwargs") or {})
@@ -117,7 +141,7 @@ class PytorchFlavor(Flavor):
         module.eval()
         return module
 
-    def predict(self, native: Any, data: Any) -> Any:
+    def predict(self, native: Any, data: Any, params: dict[str, Any] | None = None) -> Any:
         """Forward pass without gradients; a DataFrame is taken as its values.
 
         A tensor output becomes a numpy array; a tuple/list or dict of tensors
@@ -138,7 +162,9 @@ def _rebuild(
     torch: Any, path: Path, file: Path, conf: Mapping[str, Any], options: ser.LoadOptions
 ) -> Any:
     """Import the module's class, build it from ``init_kwargs`` and load the weights."""
-    from safetensors.torch import load_model
+    load_model = require(
+        "safetensors.torch", extra="models", purpose="loading a PyTorch model"
+    ).load_model
 
     cls = _trust.resolve_class(str(conf.get("class")), "torch module", path, options)
     if not issubclass(cls, torch.nn.Module):

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack._optional import require
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models._errors import UnsafeModelError
 
@@ -47,6 +48,7 @@ class LoadOptions:
     trusted_types: tuple[str, ...] = ()
     trust_code: bool = False
     recorded: bool = False
+    model_config: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -122,20 +124,18 @@ def load_pickle(file: Path, options: LoadOptions) -> Any:
 
 def dump_skops(obj: Any, file: Path) -> None:
     """Store ``obj`` with skops."""
-    import skops.io  # type: ignore[import-untyped]
-
-    skops.io.dump(obj, file)
+    skops_io: Any = require("skops.io", extra="models", purpose="saving with skops")
+    skops_io.dump(obj, file)
 
 
 def load_skops(file: Path, options: LoadOptions) -> Any:
     """Load a skops file, refusing types that neither skops nor the caller trusts."""
-    import skops.io
-
+    skops_io: Any = require("skops.io", extra="models", purpose="loading a skops model")
     untrusted = [
-        t for t in skops.io.get_untrusted_types(file=file) if t not in options.trusted_types
+        t for t in skops_io.get_untrusted_types(file=file) if t not in options.trusted_types
     ]
     if untrusted and (options.recorded or options.explicit):
-        return skops.io.load(file, trusted=[*options.trusted_types, *untrusted])
+        return skops_io.load(file, trusted=[*options.trusted_types, *untrusted])
     if untrusted:
         listed = ", ".join(repr(t) for t in untrusted)
         raise UnsafeModelError(
@@ -144,7 +144,7 @@ def load_skops(file: Path, options: LoadOptions) -> Any:
             f"trusted_types=[{listed}] to load_model (nbtrack models serve --trust TYPE), "
             "or trust_code=True to trust everything the model names"
         )
-    return skops.io.load(file, trusted=list(options.trusted_types) or None)
+    return skops_io.load(file, trusted=list(options.trusted_types) or None)
 
 
 # -- classes by import path ------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nbtrack._optional import require
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _serialization as ser
 from nbtrack.models._flavor import Flavor, SavedFiles
@@ -27,10 +28,11 @@ class SklearnFlavor(Flavor):
         self, model: Any, path: Path, serialization: str, options: dict[str, Any]
     ) -> SavedFiles:
         """Write ``model.skops`` (or ``model.pkl``)."""
-        import sklearn  # type: ignore[import-untyped]
-        from sklearn.base import BaseEstimator  # type: ignore[import-untyped]
+        sklearn: Any = require("sklearn", extra="models", purpose="nbtrack.sklearn")
+        base: Any = require("sklearn.base", extra="models", purpose="nbtrack.sklearn")
+        estimator_class = base.BaseEstimator
 
-        if not isinstance(model, BaseEstimator) or not callable(getattr(model, "predict", None)):
+        if not isinstance(model, estimator_class) or not callable(getattr(model, "predict", None)):
             raise InvalidInputError(
                 f"nbtrack.sklearn takes a fitted scikit-learn estimator or pipeline with "
                 f"predict(), got {type(model).__name__}; use nbtrack.pyfunc for other models"
@@ -55,7 +57,7 @@ class SklearnFlavor(Flavor):
             return ser.load_skops(file, options)
         return ser.load_pickle(file, options)
 
-    def predict(self, native: Any, data: Any) -> Any:
+    def predict(self, native: Any, data: Any, params: dict[str, Any] | None = None) -> Any:
         """``estimator.predict(data)``."""
         return native.predict(data)
 

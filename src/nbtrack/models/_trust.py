@@ -20,7 +20,7 @@ A model is **trusted** when one of these holds:
 
 Without trust, a class named by the model (``module:Class``) is used only if
 its module is already imported in this process (importing it again runs
-nothing) or is nbtrack's own; anything else is refused without importing it,
+nothing) or is one of nbtrack's model modules; anything else is refused without importing it,
 naming the module, where it would be imported from, and the opt-ins. Trusted
 or not, a module that would be imported from inside the model directory
 (rather than from its ``code/`` folder, or the environment) is refused unless
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.models import _serialization as ser
 from nbtrack.models._errors import ModelFormatError, ModelIntegrityError, UnsafeModelError
-from nbtrack.models._format import read_document
+from nbtrack.models._format import CODE_DIR, read_document
 from nbtrack.models._serialization import LoadOptions
 
 if TYPE_CHECKING:
@@ -51,9 +51,8 @@ log = logging.getLogger(__name__)
 #: Tag a run gets for each model ``log_model`` wrote: ``nbtrack.model.<artifact_path>``,
 #: value the sha256 of that model's ``MLmodel``.
 TAG_PREFIX = "nbtrack.model."
-#: Where a model's ``code_paths`` are copied (MLflow's layout).
-CODE_DIR = "code"
-_OWN_PACKAGE = "nbtrack"
+#: nbtrack's own model modules: importable on a model's say-so (they run nothing on import).
+_OWN_MODULES = ("nbtrack.models", "nbtrack.pyfunc", "nbtrack.sklearn", "nbtrack.pytorch")
 _OPT_INS = (
     "pass trust_code=True to load_model (nbtrack models serve --trust-code; "
     f"{ser.ENV_TRUST_CODE}=1 for MLflow's loaders)"
@@ -142,9 +141,17 @@ def _import_checked(
     module_name: str, class_path: str, what: str, model_dir: Path, trust: LoadOptions
 ) -> Any:
     top = module_name.split(".", maxsplit=1)[0]
-    if top == _OWN_PACKAGE:  # nbtrack is imported; its submodules resolve in its own package
-        return importlib.import_module(module_name)
+    if any(module_name == m or module_name.startswith(f"{m}.") for m in _OWN_MODULES):
+        return importlib.import_module(module_name)  # resolved inside the imported nbtrack
     origin = _origin(top)
+    shipped = model_dir / CODE_DIR
+    if origin is None and ((shipped / f"{top}.py").is_file() or (shipped / top).is_dir()):
+        raise UnsafeModelError(
+            f"the model in {model_dir} names the {what} class {class_path!r}, whose module "
+            f"{module_name!r} came with the model ({CODE_DIR}/, its code_paths). That folder "
+            "goes on the Python path only for a model loaded from the store run that logged "
+            f"it. If you trust this model, {_OPT_INS}"
+        )
     if origin is None:
         raise ModelFormatError(
             f"cannot import the {what} class {class_path!r} (no module named {top!r}); "
@@ -164,7 +171,7 @@ def _import_checked(
             f"the model in {model_dir} names the {what} class {class_path!r}; its module "
             f"{module_name!r} is not imported in this process, and importing it (from "
             f"{origin}{where}) runs that module's code. This model was not logged to this "
-            "store by the run that loads it, so nbtrack does not import code on its behalf. "
+            "store by the run it is loaded from, so nbtrack does not import code on its behalf. "
             f"If you trust the module, import it yourself first (import {module_name}), or "
             f"{_OPT_INS}"
         )

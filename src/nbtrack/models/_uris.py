@@ -64,7 +64,7 @@ def local_path(uri: str) -> Path:
 def store_source(store: SqlStore, uri: str) -> ModelSource:
     """The stored files of a ``runs:/`` or ``models:/`` URI."""
     if uri.startswith("runs:/"):
-        run_id, path = _parse_runs_uri(uri)
+        run_id, path = parse_runs_uri(uri)
         rows = store.artifact_rows(run_id, path)
         prefix = f"{path}/" if path else ""
         relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
@@ -83,7 +83,8 @@ def store_source(store: SqlStore, uri: str) -> ModelSource:
     return ModelSource(uri, rows, run_id=run_id, name=name, version=version)
 
 
-def _parse_runs_uri(uri: str) -> tuple[str, str]:
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """``(run_id, path)`` of a ``runs:/RUN_ID/path`` URI."""
     rest = uri[len("runs:/") :].lstrip("/")
     run_id, _, path = rest.partition("/")
     if not _RUN_ID.fullmatch(run_id):

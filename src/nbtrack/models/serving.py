@@ -19,6 +19,7 @@ import importlib.metadata
 import logging
 from typing import TYPE_CHECKING
 
+from nbtrack._optional import MissingExtraError
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models._api import PyFuncModel
 from nbtrack.models._payload import error_json, parse, predictions_json
@@ -46,8 +47,8 @@ def build_app(model: PyFuncModel, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
         from starlette.responses import PlainTextResponse, Response
         from starlette.routing import Route
     except ImportError:
-        raise InvalidInputError(
-            'serving needs Starlette and uvicorn: pip install "nbtrack[models]"'
+        raise MissingExtraError(
+            'serving a model needs starlette and uvicorn: pip install "nbtrack[models]"'
         ) from None
     version = importlib.metadata.version("nbtrack")
 

@@ -8,7 +8,9 @@ no traceback from nbtrack's internals.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -61,6 +63,11 @@ def _build_parser() -> _Parser:
         action="store_true",
         help="sample CPU, memory, disk, network, this kernel and GPUs into the run (system/*)",
     )
+    start.add_argument(
+        "--autolog",
+        action="store_true",
+        help="log training by installed libraries (scikit-learn, ...) with no log calls",
+    )
     end = sub.add_parser("end", help="end the active run")
     end.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
     sub.add_parser("status", help="show the active run")
@@ -88,7 +95,7 @@ def _build_parser() -> _Parser:
 
 def _add_panel_commands(sub: Any) -> None:
     """``runs``, ``compare`` and ``live``: panels from :mod:`nbtrack.ui` (imported on use)."""
-    runs = sub.add_parser("runs", help="open the run table (ui extra)")
+    runs = sub.add_parser("runs", help="open the run table")
     runs.add_argument("filter", nargs="*", help="search filter, e.g. metrics.acc > 0.9")
     runs.add_argument("--experiment", "-e", help="only this experiment's runs")
     compare = sub.add_parser("compare", help="compare runs (default: rows checked in the table)")
@@ -114,6 +121,24 @@ def _add_register_command(sub: Any) -> None:
 
 
 PARSER = _build_parser()
+
+
+def _note_overridden(
+    asked_name: str | None, name: str, asked_experiment: str | None, experiment: str
+) -> None:
+    """Say so when a headless run's command line overrode what ``%track start`` asked for."""
+    differ = []
+    if asked_name and asked_name != name:
+        differ.append(f"name {asked_name!r}")
+    if asked_experiment and asked_experiment != experiment:
+        differ.append(f"experiment {asked_experiment!r}")
+    if differ:
+        print(
+            f"nbtrack: warning: the command that runs this notebook set the run's name and "
+            f"experiment; %track start's {' and '.join(differ)} "
+            f"{'is' if len(differ) == 1 else 'are'} not used",
+            file=sys.stderr,
+        )
 
 
 def _pairs(items: Sequence[str]) -> dict[str, str]:
@@ -187,10 +212,18 @@ class TrackMagics(Magics):
         # Everything that can refuse the command is checked before the current run ends.
         tags = _pairs(args.tag)
         experiment = args.experiment or self.tracker.default_experiment or None
-        if experiment:
+        # A headless run (`nbtrack run`) is joined, never created: its runner placed and
+        # named it (after this very line, unless its command line said otherwise), so no
+        # experiment is created here.
+        joining = bool(os.environ.get(fluent.ENV_RUN_ID)) and not args.resume
+        if experiment and not joining:
             fluent.set_experiment(experiment)
         if args.resume:
             fluent.get_run(args.resume)  # NotFoundError for an unknown id
+        if args.autolog:
+            from nbtrack.autologging import autolog
+
+            print(f"nbtrack: autolog on for {', '.join(autolog()) or 'no installed library'}")
         ended = self._end_all(RunStatus.FINISHED)
         run = fluent.start_run(
             run_id=args.resume,
@@ -200,9 +233,13 @@ class TrackMagics(Magics):
         )
         info = run.info
         what = "resumed" if args.resume else "started"
+        if run.joined:
+            what = "joined headless"
         prefix = f"ended {ended}; " if ended else ""
         exp = fluent.get_experiment(info.experiment_id).name
         print(f"nbtrack: {prefix}{what} run {info.run_name!r} ({info.run_id[:8]}) in {exp!r}")
+        if run.joined:
+            _note_overridden(args.name, info.run_name, experiment, exp)
 
     def _cmd_end(self, args: argparse.Namespace) -> None:
         ended = self._end_all(args.status)
@@ -277,7 +314,8 @@ class TrackMagics(Magics):
         print(f"nbtrack: stored notebook snapshot (from the {source})")
 
     def _cmd_log(self, args: argparse.Namespace) -> None:
-        path = fluent.log_artifact(args.path, args.artifact_path)
+        run = fluent.active_run() or fluent.start_run()
+        path = run.client.log_artifact(run.info.run_id, args.path, args.artifact_path)
         print(f"nbtrack: logged {path}")
 
     def _cmd_runs(self, args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("nbtrack.notebook")
 
 _MISSING = object()
+EXTENSION = "nbtrack"
+_LOAD_EXT = re.compile(r"^\s*%load_ext\s+nbtrack\s*$", re.MULTILINE)
 
 
 class _OpenCell:
@@ -88,6 +91,13 @@ class Tracker(Configurable):
         "'parameters' (papermill's convention) in the notebook the JupyterLab extension "
         "sent: the kernel's value of each name, else the literal in the cell (never run).",
     ).tag(config=True)
+    runner_timeline = Bool(
+        False,
+        help="The run's cell timeline is recorded by the process that runs this kernel "
+        "(`nbtrack run`, with record_timeline off here), one entry per executed cell "
+        "numbered by its execution count: values logged during a cell are linked to "
+        "that entry.",
+    ).tag(config=True)
     default_experiment = Unicode(
         "",
         help="Experiment for `%track start` when --experiment is not given "
@@ -108,6 +118,19 @@ class Tracker(Configurable):
 
         set_durability(change["new"] or None)
 
+    autolog = Bool(
+        False,
+        help="Log training by the installed libraries (scikit-learn, XGBoost, LightGBM, "
+        "Lightning) with no log calls: nbtrack.autolog() when set, autolog(disable=True) "
+        "when unset.",
+    ).tag(config=True)
+
+    @observe("autolog")
+    def _autolog_changed(self, change: dict[str, Any]) -> None:
+        from nbtrack.autologging import autolog
+
+        autolog(disable=not change["new"])
+
     def __init__(self, shell: InteractiveShell, **kwargs: Any) -> None:
         super().__init__(parent=shell, **kwargs)
         self.shell = shell
@@ -115,6 +138,9 @@ class Tracker(Configurable):
         self.watched: dict[str, Any] = {}
         self._cell: _OpenCell | None = None
         self._cell_info: tuple[str | None, int | None, str] | None = None
+        self._unmarked = False  # nbtrack left out of IPython's loaded extensions for a cell
+        self._registered = False
+        self._linked: Any = None  # the store whose cell context points at a runner's cell
         self._executing = False  # between IPython's pre_execute and post_execute
         self._run_ended = False  # a run ended in this execution: tell the frontend after it
 
@@ -135,6 +161,7 @@ class Tracker(Configurable):
         for event, callback in self._hooks():
             self.shell.events.register(event, callback)
         fluent.add_run_listener(self.on_run_event)
+        self._registered = True
 
     def unregister(self) -> None:
         """Remove every hook :meth:`register` added."""
@@ -142,6 +169,7 @@ class Tracker(Configurable):
             if callback in self.shell.events.callbacks[event]:
                 self.shell.events.unregister(event, callback)
         fluent.remove_run_listener(self.on_run_event)
+        self._registered = False
 
     # -- cell hooks (hot path: no I/O, never raise) --------------------------------
 
@@ -155,14 +183,26 @@ class Tracker(Configurable):
             )
             self._cell_info = cell_info
             self._cell = None
+            if "load_ext" in cell_info[2]:
+                self._quiet_reload(cell_info[2])
             if self.record_timeline and fluent._active_runs:
                 self._cell = _OpenCell(fluent._active_runs[-1], *cell_info)
+            elif self.runner_timeline and fluent._active_runs:
+                self._link_runner_cell(fluent._active_runs[-1], cell_info[1])
         except Exception:
             log.exception("nbtrack: could not record the start of a cell")
 
     def post_run_cell(self, result: ExecutionResult) -> None:
         """Close the timeline entry and log watched variables that changed."""
         try:
+            if self._unmarked:
+                self._unmarked = False
+                manager: Any = self.shell.extension_manager
+                if self._registered:  # not unloaded by the cell: IPython's record again
+                    manager.loaded.add(EXTENSION)
+            if self._linked is not None:
+                store, self._linked = self._linked, None
+                store.cell_context = None
             cell, self._cell, self._cell_info = self._cell, None, None
             try:
                 if self.watched and fluent._active_runs:
@@ -175,6 +215,28 @@ class Tracker(Configurable):
             _system_metrics.cell_ended()  # a clock check; the sampler thread does the work
         except Exception:
             log.exception("nbtrack: could not record the end of a cell")
+
+    def _quiet_reload(self, source: str) -> None:
+        """Let ``%load_ext nbtrack`` run again silently (re-running a notebook's first cell).
+
+        IPython prints "The nbtrack extension is already loaded" for a name in
+        ``extension_manager.loaded``: for this cell the name is left out, so
+        IPython calls ``load_ipython_extension`` again (which does nothing for a
+        shell it has loaded) and records it again; :meth:`post_run_cell` puts
+        it back in any case.
+        """
+        manager = getattr(self.shell, "extension_manager", None)
+        if manager is not None and EXTENSION in manager.loaded and _LOAD_EXT.search(source):
+            manager.loaded.discard(EXTENSION)
+            self._unmarked = True
+
+    def _link_runner_cell(self, run: fluent.ActiveRun, count: int | None) -> None:
+        """Values logged from now to the cell's end belong to the runner's entry ``count``."""
+        if count is None:
+            return
+        store = run.client.store
+        store.cell_context = (store.run_pk(run.info.run_id), count)
+        self._linked = store
 
     def pre_execute(self) -> None:
         """Note that code runs (a cell, or a silent execution from the frontend)."""
@@ -233,6 +295,8 @@ class Tracker(Configurable):
         if self.record_timeline and self._cell_info is not None and self._cell is None:
             # The run began inside this cell (`%track start`, `with start_run()`).
             self._cell = _OpenCell(run, *self._cell_info)
+        elif self.runner_timeline and self._cell_info is not None:
+            self._link_runner_cell(run, self._cell_info[1])
         notebook = self.notebook_path()
         tags = {"mlflow.source.type": "NOTEBOOK"}
         if notebook is not None:

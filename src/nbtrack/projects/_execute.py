@@ -2,8 +2,9 @@
 
 :func:`execute` drives nbclient cell by cell so that the caller sees each
 cell begin and end (the run's timeline, the progress bar) and so that Ctrl-C
-is handled here rather than by nbclient: the first SIGINT (or SIGTERM)
-interrupts the kernel, which ends the running cell with ``KeyboardInterrupt``;
+is handled here rather than by nbclient: the first SIGINT (or SIGTERM), or
+the caller's ``stop`` turning true, interrupts the kernel, which ends the
+running cell with ``KeyboardInterrupt``;
 if the cell has not ended after :data:`INTERRUPT_GRACE_S` seconds, or on a
 second signal, execution is cancelled. Either way the kernel is shut down
 gracefully, so what the notebook logged is flushed by the kernel's exit hooks.
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a cell gets to end after the kernel is interrupted, before execution is cancelled.
 INTERRUPT_GRACE_S = 10.0
+#: Seconds between two calls of :func:`execute`'s ``stop``.
+STOP_POLL_S = 0.5
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _T = TypeVar("_T")
 
@@ -81,6 +84,8 @@ class Execution:
     interrupted: bool = False
     cells_run: int = 0
     language: str = ""
+    #: The kernel's value of ``kernel_probe`` (its ``text/plain`` repr), if it gave one.
+    probe: str | None = None
 
     @property
     def status(self) -> RunStatus:
@@ -142,11 +147,18 @@ def execute(
     description: str = "",
     observer: CellObserver | None = None,
     python_kernel_args: Sequence[str] = (),
+    kernel_probe: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Execution:
     """Run every code cell of ``notebook`` (in place) in a new kernel; never raises for a cell.
 
     ``python_kernel_args`` go to the kernel's command line when it is a Python
     kernel (traitlets settings such as ``--Tracker.record_timeline=False``).
+    ``kernel_probe``, a Python expression, is evaluated silently in a Python
+    kernel before the first cell (no execution count, nothing in the
+    notebook); its repr is :attr:`Execution.probe`. ``stop`` is called every
+    :data:`STOP_POLL_S` seconds (in a helper thread); once it returns True the
+    execution ends as on Ctrl-C (where signals do not reach: a Dask worker thread).
     """
     return _run_coroutine(
         lambda: _execute(
@@ -159,6 +171,8 @@ def execute(
             description=description,
             observer=observer,
             python_kernel_args=python_kernel_args,
+            kernel_probe=kernel_probe,
+            stop=stop,
         )
     )
 
@@ -185,6 +199,8 @@ async def _execute(
     description: str,
     observer: CellObserver | None,
     python_kernel_args: Sequence[str],
+    kernel_probe: str | None,
+    stop: Callable[[], bool] | None,
 ) -> Execution:
     from nbclient import NotebookClient
     from tqdm import tqdm  # type: ignore[import-untyped]
@@ -205,7 +221,8 @@ async def _execute(
         km.transport = "ipc"
         km.ip = str(Path(sockets.name) / "kernel")
     spec = km.kernel_spec
-    if spec is not None and str(spec.language).lower() == "python":
+    python = spec is not None and str(spec.language).lower() == "python"
+    if python:
         client.extra_arguments = [*client.extra_arguments, *python_kernel_args]
     result = Execution(notebook)
     tracebacks: dict[int, str] = {}
@@ -227,15 +244,29 @@ async def _execute(
         leave=True,
     ) as bar:
         state.cells = asyncio.ensure_future(
-            _run_cells(client, env, cwd, result, state, bar, observer, tracebacks)
+            _run_cells(
+                client,
+                env,
+                cwd,
+                result,
+                state,
+                bar,
+                observer,
+                tracebacks,
+                kernel_probe if python else None,
+            )
         )
-        _install_signal_handlers(loop, state, client, result)
+        on_stop = _stopper(loop, state, client, result)
+        _install_signal_handlers(loop, state, on_stop)
+        watcher = asyncio.ensure_future(_watch(stop, on_stop)) if stop is not None else None
         try:
             await state.cells
         except asyncio.CancelledError:
             if not result.interrupted:
                 raise
         finally:
+            if watcher is not None:
+                watcher.cancel()
             _remove_signal_handlers(loop, state)
             await _shutdown(client)
             if sockets is not None:
@@ -252,9 +283,12 @@ async def _run_cells(
     bar: Any,
     observer: CellObserver | None,
     tracebacks: Mapping[int, str],
+    kernel_probe: str | None,
 ) -> None:
     await _start_kernel(client, env, cwd, result)
     state.started = True
+    if kernel_probe is not None:
+        result.probe = await _probe(client, kernel_probe)
     count = 0
     for index, cell in enumerate(result.notebook.cells):
         if result.interrupted:
@@ -299,6 +333,28 @@ async def _start_kernel(
         result.language = str(reply["content"]["language_info"].get("name", ""))
 
 
+async def _probe(client: NotebookClient, expression: str) -> str | None:
+    """``expression`` evaluated silently in the kernel (its repr), or None when it failed."""
+    from jupyter_core.utils import ensure_async
+
+    assert client.kc is not None
+    msg_id = await ensure_async(
+        client.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"probe": expression}
+        )
+    )
+    reply = await client.async_wait_for_reply(msg_id)
+    value = (reply or {}).get("content", {}).get("user_expressions", {}).get("probe", {})
+    if value.get("status") != "ok":
+        log.info(
+            "nbtrack: the kernel could not evaluate the probe: %s: %s",
+            value.get("ename"), value.get("evalue"),
+        )  # fmt: skip
+        return None
+    text = value.get("data", {}).get("text/plain")
+    return str(text) if text is not None else None
+
+
 async def _execute_cell(
     client: NotebookClient,
     cell: NotebookNode,
@@ -334,9 +390,12 @@ def _interrupted(index: int, cell: NotebookNode) -> CellFailure:
     return CellFailure(index, cell.source, "KeyboardInterrupt", "interrupted", "")
 
 
-def _install_signal_handlers(
+def _stopper(
     loop: asyncio.AbstractEventLoop, state: _State, client: NotebookClient, result: Execution
-) -> None:
+) -> Callable[[], None]:
+    """What Ctrl-C does: interrupt the kernel first, cancel after the grace period or a
+    second call."""
+
     def on_signal() -> None:
         state.signals += 1
         result.interrupted = True
@@ -350,6 +409,29 @@ def _install_signal_handlers(
         else:
             cells.cancel()
 
+    return on_signal
+
+
+async def _watch(stop: Callable[[], bool], on_stop: Callable[[], None]) -> None:
+    """Poll ``stop`` (in a thread: it may read a store) and act as Ctrl-C once it says so.
+
+    A ``stop`` that raises ends the polling (logged): the cells run on, as without it.
+    """
+    while True:
+        try:
+            stopped = await asyncio.to_thread(stop)
+        except Exception:  # the caller's check failed: never let it break the execution
+            log.warning("nbtrack: the stop check failed; no longer checking", exc_info=True)
+            return
+        if stopped:
+            on_stop()
+            return
+        await asyncio.sleep(STOP_POLL_S)
+
+
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, state: _State, on_signal: Callable[[], None]
+) -> None:
     if threading.current_thread() is not threading.main_thread():
         return  # signals reach the main thread only: leave them alone
     for sig in (signal.SIGINT, signal.SIGTERM):

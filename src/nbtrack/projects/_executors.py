@@ -12,16 +12,22 @@ one failure never stops the others.
 - ``dask``: ``dask.distributed``; ``scheduler`` is the address of a running
   cluster (its workers must see the notebook and the store at the same paths),
   else a ``LocalCluster`` on 127.0.0.1 with ``jobs`` single-threaded worker
-  processes is started for the sweep and closed after it.
+  processes is started for the sweep and closed after it. Ctrl-C marks the
+  sweep's parent run KILLED; each running child polls its parent's status
+  (signals do not reach a worker's task thread), interrupts its kernel and
+  ends KILLED; then the cluster closes. Its worker processes ignore SIGINT, so
+  nothing dies half-way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +41,8 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "dask")
 _stop_requested = False  # a pool worker saw Ctrl-C: it starts no more children
+#: Seconds Ctrl-C waits for a Dask sweep's running children to end KILLED.
+DASK_STOP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,8 @@ def _run_child(job: ChildJob, *, catch_interrupt: bool) -> ChildResult:
     if _stop_requested:
         return ChildResult(job.index, None, RunStatus.KILLED, "interrupted before it started")
     try:
+        if _parent_stopped(job):  # Ctrl-C on a Dask sweep: its parent is KILLED
+            return ChildResult(job.index, None, RunStatus.KILLED, "interrupted before it started")
         path = Path(job.notebook)
         run = run_notebook(
             read_notebook(path),
@@ -92,6 +102,7 @@ def _run_child(job: ChildJob, *, catch_interrupt: bool) -> ChildResult:
             tracking_uri=job.tracking_uri,
             progress=False,
             raise_on_error=False,
+            stop=lambda: _parent_stopped(job),
         )
         return ChildResult(
             job.index, run.info.run_id, run.info.status, run.data.tags.get("nbtrack.error")
@@ -104,6 +115,24 @@ def _run_child(job: ChildJob, *, catch_interrupt: bool) -> ChildResult:
     except Exception as exc:  # a worker must report, never die: one child never stops the rest
         log.exception("nbtrack: sweep child %d failed", job.index)
         return ChildResult(job.index, None, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+def _parent_stopped(job: ChildJob) -> bool:
+    """Whether the sweep ended (Ctrl-C marks its parent run KILLED): its children stop too."""
+    from nbtrack.client import TrackingClient
+
+    status = TrackingClient(job.tracking_uri).get_run(job.parent_run_id).info.status
+    return bool(status != RunStatus.RUNNING)
+
+
+def _stop_sweep(jobs: Sequence[ChildJob]) -> None:
+    """Mark the sweep's parent KILLED: its running children see it, and stop (Dask)."""
+    from nbtrack.client import TrackingClient
+
+    for parent_id, uri in {(j.parent_run_id, j.tracking_uri) for j in jobs}:
+        client = TrackingClient(uri)
+        client.set_terminated(parent_id, RunStatus.KILLED)
+        client.flush()
 
 
 def _on_idle_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -204,14 +233,18 @@ def _dask(
                 "(tcp://host:8786), or leave out --scheduler to start a local cluster"
             ) from None
     else:
-        cluster = dd.LocalCluster(
-            n_workers=min(n_jobs, len(jobs)),
-            threads_per_worker=1,
-            processes=processes,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        # The worker processes share the terminal's process group: Ctrl-C would kill them
+        # mid-child (orphaned kernels, leaked semaphores). They start with SIGINT ignored
+        # (inherited through spawn), and this process stops them through the store.
+        with _sigint_ignored():
+            cluster = dd.LocalCluster(
+                n_workers=min(n_jobs, len(jobs)),
+                threads_per_worker=1,
+                processes=processes,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         client = dd.Client(cluster)
     try:
         futures = [client.submit(run_child, job, pure=False) for job in jobs]
@@ -223,9 +256,25 @@ def _dask(
                 except Exception as exc:  # the worker died, or the task could not run
                     done(_failed(by_key[future.key], exc))
         except KeyboardInterrupt:
-            client.cancel(futures)
+            # Running children see their parent KILLED, interrupt their kernels and end
+            # KILLED; the others end at once. A second Ctrl-C stops waiting.
+            _stop_sweep(jobs)
+            dd.wait(futures, timeout=DASK_STOP_TIMEOUT_S)
             raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile (processes started now inherit it); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -4,7 +4,8 @@ Before the kernel starts, the runner creates the run and logs the parameters
 in force (the parameters cell's literal defaults, overridden by the injected
 values) as params, the injected values as ``parameters.json`` (Python literals,
 which ``nbtrack reproduce`` injects again), the notebook as given as
-``notebook.ipynb``, and the environment (``environment.json`` and tags). The
+``notebook.ipynb``, and (captured inside the kernel, whose Python may be
+another one) the environment (``environment.json`` and tags). The
 kernel gets ``NBTRACK_RUN_ID`` and ``NBTRACK_TRACKING_URI``, so whatever the
 notebook logs (``%track`` magics or the API) joins this run
 (see :mod:`nbtrack.fluent`).
@@ -14,8 +15,10 @@ The cell timeline has one source, the runner: it records every executed cell
 not the notebook loads the extension. A notebook that does ``%load_ext
 nbtrack`` gets a kernel whose ``Tracker`` records no timeline, snapshot or
 environment of its own (:data:`KERNEL_TRACKER_ARGS`), so nothing is recorded
-twice. What the notebook logs is therefore not tied to the cell that logged it
-(provenance needs the kernel-side hook, which records only interactive runs).
+twice. The runner's timeline entries are numbered by execution count (a new
+run's first cell is entry 1), which the kernel knows too: its ``Tracker``
+links each value the notebook logs to the entry of the cell that logged it
+(``Tracker.runner_timeline``), as in an interactive run.
 
 After the kernel is shut down the executed notebook is stored as
 ``executed.ipynb`` and the run ends FINISHED, FAILED (a cell raised; the
@@ -24,11 +27,16 @@ error is in the ``nbtrack.error`` tag) or KILLED (Ctrl-C).
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
 import os
+import shlex
 import sys
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +46,7 @@ from nbformat import NotebookNode
 from nbtrack._artifact_names import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FILE
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run, RunStatus
-from nbtrack.exceptions import InvalidInputError, NbtrackError
+from nbtrack.exceptions import InvalidInputError, NbtrackError, NbtrackWarning
 from nbtrack.fluent import ENV_EXPERIMENT_ID, ENV_EXPERIMENT_NAME, ENV_RUN_ID
 from nbtrack.notebook import _environment
 from nbtrack.notebook._params_cell import NotSimpleError, param_text
@@ -52,6 +60,7 @@ PARAMETERS_FILE = "parameters.json"
 #: Settings for the kernel's own ``Tracker``: the runner records these things itself.
 KERNEL_TRACKER_ARGS = (
     "--Tracker.record_timeline=False",
+    "--Tracker.runner_timeline=True",
     "--Tracker.auto_snapshot=False",
     "--Tracker.capture_environment=False",
 )
@@ -92,6 +101,11 @@ class _Timeline:
         seq = self.store.begin_cell(
             self.run_id, cell.get("id"), execution_count, cell.source, start_ms
         )
+        if seq != execution_count:  # the kernel links what a cell logs by its count
+            log.warning(
+                "nbtrack: timeline entry %d of run %s is cell %d: values it logs are not "
+                "linked to it", seq, self.run_id, execution_count,
+            )  # fmt: skip
         self._open = (seq, execution_count, start_ms, time.perf_counter_ns())
 
     def end(self, index: int, cell: NotebookNode, failure: CellFailure | None) -> None:
@@ -155,6 +169,67 @@ def experiment_id_for(client: TrackingClient, name: str | None) -> str:
     return found.experiment_id
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The run name and experiment a notebook's first ``%track start`` line asks for."""
+
+    run_name: str | None = None
+    experiment: str | None = None
+
+
+def notebook_placement(notebook: NotebookNode) -> Placement:
+    """What the notebook's first ``%track start [NAME] [--experiment E]`` line asks for.
+
+    A headless run is created before its kernel starts, so the runner reads this
+    line (with the magic's own parser) to name and place the run as the notebook
+    would interactively. ``--resume`` lines and lines that do not parse are skipped.
+    """
+    from IPython.core.error import UsageError
+
+    from nbtrack.notebook._magics import PARSER
+
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            words = line.strip().split(None, 2)
+            if words[:2] != ["%track", "start"]:
+                continue
+            try:
+                args = PARSER.parse_args(shlex.split(line.strip()[len("%track") :], comments=True))
+            except (UsageError, ValueError) as exc:
+                log.debug("nbtrack: %r does not parse: %s", line, exc)
+                continue
+            if not args.resume:
+                return Placement(args.name, args.experiment)
+    return Placement()
+
+
+def placed(
+    asked: Placement,
+    experiment: str | None,
+    run_name: str | None,
+    warn: Callable[[str], None] | None,
+    *,
+    command: str = "nbtrack run",
+) -> Placement:
+    """The command line's experiment and name where given (with a warning when the
+    notebook's ``%track start`` asked for others), else the notebook's."""
+    for option, given, wanted in (
+        ("--experiment", experiment, asked.experiment),
+        ("--name", run_name, asked.run_name),
+    ):
+        if given and wanted and given != wanted:
+            (warn or _warn)(
+                f"{command} {option} {given!r} overrides the notebook's `%track start` ({wanted!r})"
+            )
+    return Placement(run_name or asked.run_name, experiment or asked.experiment)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, NbtrackWarning, stacklevel=3)
+
+
 def run(
     notebook: str | os.PathLike[str],
     parameters: Mapping[str, Any] | None = None,
@@ -169,6 +244,7 @@ def run(
     tracking_uri: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     raise_on_error: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> Run:
     """Execute ``notebook`` headless in a fresh kernel as one tracked run; returns the ended run.
 
@@ -176,6 +252,9 @@ def run(
     when there is none), typed as its defaults; a name it does not define is an
     error unless ``allow_new``. The kernel starts in the notebook's directory.
     ``progress`` (default: when stderr is a terminal) shows a bar over cells.
+    The run is named and placed as the notebook's ``%track start NAME
+    --experiment E`` line asks, unless ``run_name``/``experiment`` are given
+    (then ``warn`` is called, by default :func:`warnings.warn`).
 
     Raises :class:`NotebookExecutionError` when a cell fails (with
     ``raise_on_error=False`` the FAILED run is returned instead) and
@@ -183,13 +262,15 @@ def run(
     run is marked KILLED and the kernel shut down.
     """
     path = Path(notebook).resolve()
+    content = read_notebook(path)
+    where = placed(notebook_placement(content), experiment, run_name, warn)
     return run_notebook(
-        read_notebook(path),
+        content,
         source=path,
         cwd=path.parent,
         parameters=parameters,
-        experiment=experiment,
-        run_name=run_name,
+        experiment=where.experiment,
+        run_name=where.run_name,
         kernel=kernel,
         cell_timeout=cell_timeout,
         output=output,
@@ -219,8 +300,12 @@ def run_notebook(
     tracking_uri: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     raise_on_error: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> Run:
-    """:func:`run` for a notebook already in memory (``source``: the file it came from)."""
+    """:func:`run` for a notebook already in memory (``source``: the file it came from).
+
+    ``stop`` (polled while cells run) ends the run as Ctrl-C does once it returns True.
+    """
     label = source.name if source is not None else "the notebook"
     declared = _parameters.find_parameters(notebook)
     values = _parameters.resolve(
@@ -267,7 +352,10 @@ def run_notebook(
             description=label,
             observer=_Timeline(client, run_id),
             python_kernel_args=KERNEL_TRACKER_ARGS,
+            kernel_probe=_environment_probe(source),
+            stop=stop,
         )
+        _log_environment(client, run_id, execution.probe, source)
         _log_outputs(client, run_id, execution.notebook, execution.failure, output)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
@@ -301,10 +389,42 @@ def _log_inputs(
         run_id, {k: _parameters.literal_source(v) for k, v in injected.items()}, PARAMETERS_FILE
     )
     client.log_text(run_id, notebook_text(notebook), SNAPSHOT_FILE)
-    env = _environment.capture(source)
+    client.flush()  # the kernel reads these (a `%%track params` cell compares with them)
+
+
+def _environment_probe(source: Path | None) -> str:
+    """An expression that captures the environment in the kernel, as JSON text.
+
+    The kernel may run another Python (``--kernel``) where nbtrack is not
+    installed: it gets the source of :mod:`nbtrack.notebook._environment`
+    (standard library only) and runs it in a namespace of its own.
+    """
+    code = Path(_environment.__file__).read_text(encoding="utf-8")
+    where = str(source) if source is not None else None
+    return (
+        "(lambda ns: (exec(" + repr(code) + ", ns), __import__('json').dumps("
+        "ns['capture'](None if " + repr(where) + " is None else "
+        "__import__('pathlib').Path(" + repr(where) + "))))[1])"
+        "({'__name__': 'nbtrack_environment'})"
+    )
+
+
+def _log_environment(
+    client: TrackingClient, run_id: str, probe: str | None, source: Path | None
+) -> None:
+    """``environment.json`` and its tags: as the kernel saw it, else (not Python) this process."""
+    env: dict[str, Any] | None = None
+    if probe is not None:
+        try:
+            env = json.loads(ast.literal_eval(probe))
+        except (ValueError, SyntaxError) as exc:
+            log.info("nbtrack: the kernel's environment record does not parse: %s", exc)
+    if env is None:
+        env = {**_environment.capture(source), "captured_in": "runner"}
+    else:
+        env["captured_in"] = "kernel"
     client.log_dict(run_id, env, ENVIRONMENT_FILE)
     client.log_batch(run_id, tags=list(_environment.summary_tags(env).items()))
-    client.flush()  # the kernel reads these (a `%%track params` cell compares with them)
 
 
 def _log_outputs(

@@ -30,7 +30,13 @@ from nbtrack.entities import Run, RunStatus
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.projects import _parameters
 from nbtrack.projects._executors import ChildJob, ChildResult, run_jobs
-from nbtrack.projects._run import experiment_id_for, notebook_text, read_notebook
+from nbtrack.projects._run import (
+    experiment_id_for,
+    notebook_placement,
+    notebook_text,
+    placed,
+    read_notebook,
+)
 from nbtrack.projects._space import Distribution, combinations
 
 SWEEP_FILE = "sweep.json"
@@ -117,6 +123,7 @@ def sweep(
     tracking_uri: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     on_result: Callable[[ChildResult], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Run:
     """Run ``notebook`` once per combination of ``grid`` x ``n_random`` samples of ``space``.
 
@@ -127,6 +134,9 @@ def sweep(
     no FINISHED child, with its settings; ``grid``/``space`` must then be left
     out. A failing child does not stop the others; the parent then ends
     FAILED. Ctrl-C marks the parent KILLED and raises :class:`SweepInterrupted`.
+    The sweep goes into ``experiment``, else the one the notebook's ``%track
+    start --experiment E`` names (``warn`` is called when they differ); its
+    children are named after the parent (``NAME-0``, ``NAME-1``, ...).
     """
     client = TrackingClient(tracking_uri)
     if resume:
@@ -160,7 +170,10 @@ def sweep(
             "grid": {k: [_literal(v) for v in vs] for k, vs in (grid or {}).items()},
             "space": {k: str(v) for k, v in (space or {}).items()},
         }  # fmt: skip
-        parent = _create_parent(client, plan, experiment, run_name, spec)
+        where = placed(
+            notebook_placement(plan.notebook), experiment, None, warn, command="nbtrack sweep"
+        )
+        parent = _create_parent(client, plan, where.experiment, run_name, spec)
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     show = sys.stderr.isatty() if progress is None else progress
     try:

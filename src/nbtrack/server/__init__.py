@@ -185,7 +185,9 @@ def _load_jupyter_server_extension(serverapp: ServerApp) -> None:
     extension = NbtrackExtension(root_dir=serverapp.root_dir, parent=serverapp)
     # Kernels inherit the server's environment: with the root known, a kernel
     # running in a subdirectory creates the store where this extension looks.
-    os.environ.setdefault(ENV_JUPYTER_ROOT, str(extension.root_dir))
+    # Assigned, not defaulted: a server started from another server's kernel
+    # inherits that server's root, which is not its own.
+    os.environ[ENV_JUPYTER_ROOT] = str(extension.root_dir)
     web_app = serverapp.web_app
     # tornado's add_handlers is not annotated.
     web_app.add_handlers(".*$", handlers(web_app.settings["base_url"], extension))  # type: ignore[no-untyped-call]

@@ -38,6 +38,7 @@ T = TypeVar("T")
 #: The resource name an Authorizer sees for every nbtrack request.
 AUTH_RESOURCE = "nbtrack"
 _CHUNK = 1 << 20
+_MAX_MESSAGE = 1000
 #: Types an artifact may be served as; anything else (HTML, SVG, JavaScript, ...) goes out
 #: as application/octet-stream so that no artifact can run script on the server's origin.
 _SAFE_TYPES = frozenset(
@@ -58,6 +59,10 @@ class ApiError(web.HTTPError):
     """An HTTP error whose message goes to the client as is (``%`` included)."""
 
     def __init__(self, status_code: int, message: str) -> None:
+        # Short whatever the request: a message quoting a 5,000-character run id or view
+        # is cut (the request's own text is no news to the client).
+        if len(message) > _MAX_MESSAGE:
+            message = f"{message[: _MAX_MESSAGE - 40]}... ({len(message)} characters in all)"
         # The message travels as an argument: tornado %-formats log_message when logging.
         super().__init__(status_code, "%s", message)
         self.message = message
@@ -129,9 +134,10 @@ class NbtrackHandler(APIHandler):
             if not store_exists(uri):
                 return missing(uri)
             # Read-only: a GET never creates, migrates or locks anything.
-            store = get_store(uri, readonly=True)
-            self.extension.mark_orphans(store)
-            return work(store)
+            self.extension.mark_orphans(get_store(uri, readonly=True))
+            # Again: marking runs KILLED may have opened the store for writing,
+            # which then serves reads too (and the read-only one is closed).
+            return work(get_store(uri, readonly=True))
 
         return await self.in_thread(run)
 

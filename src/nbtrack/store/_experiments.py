@@ -51,8 +51,17 @@ class ExperimentsMixin:
                 )
             )
 
-    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
-        """Create an experiment; returns its id. A taken name is an error."""
+    def create_experiment(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        artifact_location: str | None = None,
+    ) -> str:
+        """Create an experiment; returns its id. A taken name is an error.
+
+        ``artifact_location`` is recorded as given (MLflow's argument); artifacts
+        themselves always go to the store's content-addressed blob directory.
+        """
         exp = schema.experiments
 
         def insert(conn: sa.Connection) -> int:
@@ -61,14 +70,14 @@ class ExperimentsMixin:
             ).scalar()
             if existing is not None:
                 raise InvalidInputError(
-                    f"experiment {name!r} already exists (id {existing}); "
+                    f"Experiment(name={name}) already exists (id {existing}); "
                     f"select it with set_experiment({name!r})"
                 )
             now = now_ms()
             experiment_id = conn.execute(
                 exp.insert().values(
                     name=name,
-                    artifact_location=str(self.blobs.root),
+                    artifact_location=artifact_location or str(self.blobs.root),
                     lifecycle_stage=LifecycleStage.ACTIVE,
                     creation_time=now,
                     last_update_time=now,
@@ -105,7 +114,9 @@ class ExperimentsMixin:
         """The experiment with this id; :class:`NotFoundError` if there is none."""
         found = self._experiments(schema.experiments.c.experiment_id == int_id(experiment_id))
         if not found:
-            raise NotFoundError(f"no experiment with id {experiment_id!r}")
+            raise NotFoundError(
+                f"No Experiment with id={experiment_id} exists; list them with search_experiments()"
+            )
         return found[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
@@ -142,6 +153,27 @@ class ExperimentsMixin:
                 .values(lifecycle_stage=stage, last_update_time=now_ms())
             )
         )
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str | None) -> None:
+        """Set (or with ``value=None`` remove) a tag of an experiment."""
+        exp_tags = schema.experiment_tags
+        self.get_experiment(experiment_id)
+        eid = int_id(experiment_id)
+
+        def write(conn: sa.Connection) -> None:
+            if value is None:
+                deleted = conn.execute(
+                    exp_tags.delete().where(exp_tags.c.experiment_id == eid, exp_tags.c.key == key)
+                ).rowcount
+                if not deleted:
+                    raise NotFoundError(f"experiment {experiment_id} has no tag {key!r}")
+                return
+            conn.execute(
+                exp_tags.delete().where(exp_tags.c.experiment_id == eid, exp_tags.c.key == key)
+            )
+            conn.execute(exp_tags.insert().values(experiment_id=eid, key=key, value=value))
+
+        self.writer.call(write)
 
 
 def int_id(experiment_id: str | int) -> int:

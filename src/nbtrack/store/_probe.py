@@ -6,15 +6,19 @@ file read-only and says whether it is nbtrack's store (and at which schema
 revision), an empty file or database (a new store), or something else: MLflow's
 SQLite store, another application's database, or not a database at all.
 
-:func:`connect_readonly` is also how a store opened only for reading connects:
-``mode=ro``, so SQLite never writes the database file. A WAL database read
-read-only still needs its shared-memory index (``-shm``), which SQLite creates
-beside the file when the directory is writable (with an empty ``-wal``; both
-are SQLite's coordination files, not data). Where it cannot (a read-only
-mount, another user's directory) and no ``-wal`` file holds data, every
-committed transaction is in the database file itself, so it is read with
-``immutable=1``; if a ``-wal`` file does hold data that this process cannot
-index, reading would miss it, and :class:`StoreError` says so.
+:func:`connect_readonly` is also how a store opened only for reading connects,
+so that reading writes nothing, not even beside the database:
+
+* A rollback-journal database (not WAL): ``mode=ro``, which creates nothing.
+* No ``-wal`` data and no ``-shm`` file: no process has the database open (a
+  WAL connection keeps both while open), so every committed transaction is in
+  the database file; it is read with ``immutable=1``, which creates nothing. A
+  writer that starts meanwhile writes into a new ``-wal`` first, and the next
+  read (each read connects afresh) sees it and switches to:
+* ``mode=ro`` through the WAL index the writer keeps, as any reader does.
+* If that index cannot be used (a read-only directory or mount) while the
+  ``-wal`` file holds data, reading would miss that data: :class:`StoreError`
+  says so and what to do.
 """
 
 from __future__ import annotations
@@ -63,31 +67,41 @@ class FileInfo:
             )
 
 
-def _uri(path: Path, query: str) -> str:
-    return f"file:{quote(str(path.resolve()))}?{query}"
-
-
 def connect_readonly(path: Path, timeout: float = 60.0) -> sqlite3.Connection:
     """A connection that reads ``path`` and can never write to it (see the module docstring)."""
-    conn = sqlite3.connect(_uri(path, "mode=ro"), uri=True, timeout=timeout,
-                           check_same_thread=False)  # fmt: skip
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    wal_has_data = wal.exists() and wal.stat().st_size > 0
+    if not wal_has_data and not shm.exists() and _is_wal_file(path):
+        return _connect(path, "immutable=1", timeout)
+    conn = _connect(path, "mode=ro", timeout)
     try:
-        # SQLite opens lazily: the first read is where a missing WAL index shows.
+        # SQLite opens lazily: the first read is where an unusable WAL index shows.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as exc:
         conn.close()
-        wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
-        if shm.exists() or (wal.exists() and wal.stat().st_size > 0):
+        if wal_has_data:
             raise StoreError(
                 f"cannot read {path}: another process is writing it, and this process "
                 f"cannot use SQLite's index of the pending writes ({shm.name}: {exc}). Ask "
                 "the store's owner to let you write its directory, or read it once the "
                 "writer has finished."
             ) from exc
-        # No -wal data: the database file holds every committed transaction.
-        conn = sqlite3.connect(_uri(path, "immutable=1"), uri=True, timeout=timeout,
-                               check_same_thread=False)  # fmt: skip
+        # An index left behind but no -wal data: the database file holds everything.
+        return _connect(path, "immutable=1", timeout)
     return conn
+
+
+def _is_wal_file(path: Path) -> bool:
+    """Whether the database header says WAL (bytes 18 and 19 are 2); rollback-journal
+    databases read with ``mode=ro`` create nothing and take SQLite's usual locks."""
+    with path.open("rb") as stream:
+        header = stream.read(20)
+    return header[18:20] == b"\x02\x02"
+
+
+def _connect(path: Path, query: str, timeout: float) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?{query}"
+    return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
 
 
 def _describe_foreign(tables: set[str]) -> str:

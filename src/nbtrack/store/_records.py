@@ -6,6 +6,7 @@ and latest metrics (``run_pk IN (...)``), never one query per run.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from nbtrack.entities import Experiment, Run, RunData, RunInfo
+from nbtrack.entities import (
+    INPUT_TAG_PREFIX,
+    Dataset,
+    DatasetInput,
+    Experiment,
+    InputTag,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+)
 from nbtrack.store import schema
 
 if TYPE_CHECKING:
@@ -115,10 +126,44 @@ def _details(
     )
 
 
+#: MLflow's system tags that mirror a run's own fields, added to every run's tags on read.
+RUN_NAME_TAG = "mlflow.runName"
+PARENT_RUN_TAG = "mlflow.parentRunId"
+
+
+def _with_derived_tags(
+    rows: Sequence[Any], tags: dict[int, dict[str, str]], parents: dict[int, str]
+) -> tuple[dict[int, dict[str, str]], dict[int, RunInputs]]:
+    """Each run's tags plus ``mlflow.runName`` and ``mlflow.parentRunId`` (as MLflow
+    shows them), and its dataset inputs taken out of the tags."""
+    out: dict[int, dict[str, str]] = {}
+    inputs: dict[int, RunInputs] = {}
+    for r in rows:
+        derived = {RUN_NAME_TAG: r.name}
+        parent = parents.get(r.parent_run_pk)
+        if parent is not None:
+            derived[PARENT_RUN_TAG] = parent
+        stored = tags.get(r.run_pk, {})
+        hidden = sorted(k for k in stored if k.startswith(INPUT_TAG_PREFIX))
+        if hidden:
+            stored = {k: v for k, v in stored.items() if not k.startswith(INPUT_TAG_PREFIX)}
+            inputs[r.run_pk] = RunInputs([_dataset_input(tags[r.run_pk][k]) for k in hidden])
+        out[r.run_pk] = {**derived, **stored}
+    return out, inputs
+
+
+def _dataset_input(text: str) -> DatasetInput:
+    record = json.loads(text)
+    return DatasetInput(
+        dataset=Dataset(**record["dataset"]),
+        tags=[InputTag(str(k), str(v)) for k, v in record["tags"]],
+    )
+
+
 def runs_from_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
     """Whole :class:`Run` objects for ``runs`` rows selected with :data:`RUN_COLUMNS`."""
-    [r.run_pk for r in rows]
     params, tags, metrics, parents = _details(conn, rows)
+    tags, inputs = _with_derived_tags(rows, tags, parents)
     return [
         Run(
             info=RunInfo(
@@ -138,6 +183,7 @@ def runs_from_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
                 params=params.get(r.run_pk, {}),
                 tags=tags.get(r.run_pk, {}),
             ),
+            inputs=inputs.get(r.run_pk, RunInputs()),
         )
         for r in rows
     ]
@@ -154,6 +200,7 @@ def runs_frame(conn: sa.Connection, rows: Sequence[Any]) -> pd.DataFrame:
 
     pks = [r.run_pk for r in rows]
     params, tags, metrics, parents = _details(conn, rows)
+    tags, _ = _with_derived_tags(rows, tags, parents)
     columns: dict[str, Any] = {
         "run_id": [r.run_id for r in rows],
         "experiment_id": [str(r.experiment_id) for r in rows],

@@ -102,20 +102,25 @@ def directory_files(root: Path) -> list[tuple[Path, str]]:
     skipped: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):  # never descends into linked dirs
         folder = Path(dirpath)
+        files = set(filenames)
         for name in sorted([*dirnames, *filenames]):
             path = folder / name
             rel = path.relative_to(root).as_posix()
             if path.is_symlink():
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a loop of links (RuntimeError before 3.13)
+                    skipped.append(f"{rel} -> {path.readlink()} (a loop of links)")
+                    continue
                 if not target.is_relative_to(base):
                     skipped.append(f"{rel} -> {path.readlink()} (outside the directory)")
                 elif target.is_dir():
                     skipped.append(f"{rel} -> {path.readlink()} (a directory)")
                 elif not target.is_file():
                     skipped.append(f"{rel} -> {path.readlink()} (nothing there)")
-                else:
-                    found.append((path, rel))
-            elif name in filenames:
+                else:  # the checked target, not the link: it could change meanwhile
+                    found.append((target, rel))
+            elif name in files:
                 if path.is_file():
                     found.append((path, rel))
                 else:

@@ -12,7 +12,8 @@ command runs in:
 
 So a notebook running in ``lab/notebooks/`` and ``nbtrack runs list`` typed in
 ``lab/`` use one store. ``NBTRACK_TRACKING_URI`` (or ``set_tracking_uri``)
-overrides all this. Accepted URIs: ``sqlite:///path/to/file.db``, or a plain
+overrides all this; MLflow's ``MLFLOW_TRACKING_URI`` is read when
+``NBTRACK_TRACKING_URI`` is unset. Accepted URIs: ``sqlite:///path/to/file.db``, or a plain
 directory path, which means ``<dir>/nbtrack.db`` with artifacts in
 ``<dir>/artifacts``.
 """
@@ -27,6 +28,7 @@ from nbtrack.exceptions import InvalidInputError
 STORE_DIR_NAME = ".nbtrack"
 DB_FILE_NAME = "nbtrack.db"
 ENV_TRACKING_URI = "NBTRACK_TRACKING_URI"
+MLFLOW_ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_ARTIFACT_ROOT = "NBTRACK_ARTIFACT_ROOT"
 #: The Jupyter server's root directory, set by nbtrack's server extension for its kernels.
 ENV_JUPYTER_ROOT = "NBTRACK_JUPYTER_ROOT"
@@ -86,8 +88,9 @@ def store_location(uri: str) -> str:
 
 
 def default_tracking_uri() -> str:
-    """``NBTRACK_TRACKING_URI`` if set, else the SQLite file of :func:`find_store_dir`."""
-    env = os.environ.get(ENV_TRACKING_URI)
+    """``NBTRACK_TRACKING_URI`` (else ``MLFLOW_TRACKING_URI``) if set, else the SQLite file
+    of :func:`find_store_dir`."""
+    env = os.environ.get(ENV_TRACKING_URI) or os.environ.get(MLFLOW_ENV_TRACKING_URI)
     if env:
         return normalize_tracking_uri(env)
     return sqlite_uri(find_store_dir() / DB_FILE_NAME)
@@ -124,11 +127,18 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
         return sqlite_uri(rooted(Path(text[len("sqlite:///") :])))
     if text.startswith("file:///"):  # a local file URI: the path after the empty host
         text = text[len("file://") :]
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
+    if "://" in text or text.startswith("databricks"):
+        scheme = text.split("://", 1)[0] if "://" in text else "databricks"
+        server = (
+            " nbtrack has no tracking server: runs are stored in a SQLite file that "
+            "every process opens directly."
+            if scheme.lower() in ("http", "https", "databricks")
+            else ""
+        )
         raise InvalidInputError(
-            f"tracking URI scheme {scheme!r} is not supported yet; "
-            "use 'sqlite:///path/to/nbtrack.db' or a directory path"
+            f"tracking URI scheme {scheme!r} is not supported.{server} Supported: "
+            "'sqlite:///path/to/nbtrack.db', 'file:///path/to/dir' or a plain directory path "
+            f"(check {ENV_TRACKING_URI} / {MLFLOW_ENV_TRACKING_URI})"
         )
     if text.startswith("file:"):
         text = text[len("file:") :]

@@ -446,6 +446,9 @@ def _compile_comparison(node: Comparison) -> sa.ColumnElement[bool]:
             .where(lm.c.run_pk == runs.c.run_pk, mk.c.key == node.key)
         )
         value_column: sa.ColumnElement[Any] = lm.c.value
+    elif node.entity == "tag" and node.key in _DERIVED_TAGS:
+        # mlflow.runName / mlflow.parentRunId mirror the run's own columns (see _records).
+        return _apply(_derived_tag_column(node.key), node.op, node.value)
     else:
         table = schema.params if node.entity == "param" else schema.tags
         rows = sa.select(table.c.run_pk).where(
@@ -457,6 +460,19 @@ def _compile_comparison(node: Comparison) -> sa.ColumnElement[bool]:
     if node.op == "IS NOT NULL":
         return rows.exists()
     return rows.where(_apply(value_column, node.op, node.value)).exists()
+
+
+_DERIVED_TAGS = frozenset({"mlflow.runName", "mlflow.parentRunId"})
+
+
+def _derived_tag_column(key: str) -> sa.ColumnElement[Any]:
+    runs = schema.runs
+    if key == "mlflow.runName":
+        return runs.c.name
+    parent = runs.alias("parent")
+    return (
+        sa.select(parent.c.run_id).where(parent.c.run_pk == runs.c.parent_run_pk).scalar_subquery()
+    )
 
 
 def _apply(column: sa.ColumnElement[Any], op: str, value: Value) -> sa.ColumnElement[bool]:
@@ -513,6 +529,8 @@ def _sort_value(key: OrderKey) -> sa.ColumnElement[Any]:
             .where(lm.c.run_pk == runs.c.run_pk, mk.c.key == key.key)
             .scalar_subquery()
         )
+    if key.entity == "tag" and key.key in _DERIVED_TAGS:
+        return _derived_tag_column(key.key)
     table = schema.params if key.entity == "param" else schema.tags
     return (
         sa.select(table.c.value)

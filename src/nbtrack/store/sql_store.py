@@ -210,7 +210,10 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 )
             ).scalar()
             if stage is None:
-                raise NotFoundError(f"no experiment with id {experiment_id!r}")
+                raise NotFoundError(
+                    f"No Experiment with id={experiment_id} exists; "
+                    "list them with search_experiments()"
+                )
             if stage != LifecycleStage.ACTIVE:
                 raise InvalidInputError(
                     f"experiment {experiment_id} is deleted; restore it or choose another"

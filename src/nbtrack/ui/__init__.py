@@ -1,7 +1,8 @@
 """In-notebook panels: run table, metric charts, comparison, live charts and the registry.
 
-Needs the ``ui`` extra (``pip install 'nbtrack[ui]'``: ipywidgets and Altair);
-``import nbtrack`` never imports this package.
+Built on ipywidgets and Altair (dependencies of nbtrack; static SVG/PNG copies
+of charts need the ``png`` extra, vl-convert). ``import nbtrack`` never imports
+this package.
 """
 
 from __future__ import annotations

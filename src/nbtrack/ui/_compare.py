@@ -23,7 +23,7 @@ from nbtrack.system_metrics import is_system_metric
 from nbtrack.ui import _data, _notebook_diff, _system
 from nbtrack.ui._charts import MetricChart, metrics, run_ids_of, run_labels
 from nbtrack.ui._display import in_kernel, inline_data, show
-from nbtrack.ui._html import esc, fmt_number, panel, table
+from nbtrack.ui._html import Titled, esc, fmt_full, fmt_short, panel, table
 
 MAX_AXES = 8
 
@@ -91,20 +91,36 @@ class ComparePanel:
         return html
 
     def metrics_rows(self, keys: Sequence[str] | None = None) -> list[list[str]]:
-        """``[key, last/min/max of run 1, ...]`` per metric (default: the run's own)."""
-        rows = []
+        """``[key, last/min/max of run 1, ...]`` per metric (default: the run's own), each
+        value in 4 significant digits."""
+        return [
+            [cell.text if isinstance(cell, Titled) else cell for cell in row]
+            for row in self._metric_cells(keys)
+        ]
+
+    def _metric_cells(self, keys: Sequence[str] | None = None) -> list[list[str | Titled]]:
+        """:meth:`metrics_rows` with the full values on hover."""
+        rows: list[list[str | Titled]] = []
         for key in self.metric_keys if keys is None else keys:
-            row = [key]
+            row: list[str | Titled] = [key]
             for run_id in self.run_ids:
                 found = self.extremes[run_id].get(key)
-                row.append(" / ".join(fmt_number(v) for v in found) if found else "")
+                if not found:
+                    row.append("")
+                    continue
+                row.append(
+                    Titled(
+                        " / ".join(fmt_short(v) for v in found),
+                        " / ".join(fmt_full(v) for v in found),
+                    )
+                )
             rows.append(row)
         return rows
 
     def metrics_html(self) -> str:
         """Last / min / max of each metric per run."""
         header = ["metric (last / min / max)", *(self.labels[i] for i in self.run_ids)]
-        return "<h4>Metrics</h4>" + table(header, self.metrics_rows())
+        return "<h4>Metrics</h4>" + table(header, self._metric_cells())
 
     def system_chart(self) -> MetricChart | None:
         """CPU, memory and GPU histories of the runs (the headline ``system/`` keys)."""
@@ -119,7 +135,7 @@ class ComparePanel:
         if not self.system_keys:
             return ""
         header = ["system metric (last / min / max)", *(self.labels[i] for i in self.run_ids)]
-        body = table(header, self.metrics_rows(self.system_keys))
+        body = table(header, self._metric_cells(self.system_keys))
         if chart:
             body += _system.svg(self.system_chart())
         return _system.folded(len(self.system_keys), body)
@@ -144,8 +160,8 @@ class ComparePanel:
                         f"steps {prov.first_step}-{prov.last_step} "
                         f"<code>{esc(excerpt)}</code></li>"
                     )
-        if not items:
-            return "<h4>Cell provenance</h4><p>no cell provenance recorded</p>"
+        if not items:  # runs logged from plain Python (the client): no cells to name
+            return ""
         return "<h4>Cell provenance</h4><ul>" + "".join(items) + "</ul>"
 
     def notebook_diff(self) -> list[_notebook_diff.CellChange] | None:

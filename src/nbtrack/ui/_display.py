@@ -47,8 +47,12 @@ def has_widget_frontend() -> bool:
 
 
 def has_vl_convert() -> bool:
-    """Whether ``vl-convert-python`` (the ``png`` extra) is importable."""
-    return importlib.util.find_spec("vl_convert") is not None
+    """Whether ``vl-convert-python`` (the ``png`` extra) can be imported (it is, when it can)."""
+    try:
+        import vl_convert  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def to_v5(spec: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 #: Styles shared by the panels (scoped by the ``nbtrack-ui`` class).
 STYLE = """<style>
@@ -21,6 +22,13 @@ STYLE = """<style>
 </style>"""
 
 
+class Titled(NamedTuple):
+    """A table cell shown as ``text`` with ``title`` on hover (a rounded number, in full)."""
+
+    text: str
+    title: str
+
+
 def esc(value: object) -> str:
     """``value`` as text safe inside HTML elements and quoted attributes."""
     return html.escape(str(value), quote=True)
@@ -32,12 +40,18 @@ def table(
     row_classes: Sequence[str] | None = None,
     attrs: str = "",
 ) -> str:
-    """An HTML table; every header and cell is escaped (cells hold plain values)."""
+    """An HTML table; every header and cell is escaped (cells hold plain values, or
+    :class:`Titled` ones whose hover text differs)."""
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{esc(row_classes[i])}"' if row_classes and row_classes[i] else ""
-        cells = "".join(f'<td title="{esc(v)}">{esc(v)}</td>' for v in row)
+        cells = "".join(
+            f'<td title="{esc(v.title)}">{esc(v.text)}</td>'
+            if isinstance(v, Titled)
+            else f'<td title="{esc(v)}">{esc(v)}</td>'
+            for v in row
+        )
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -70,3 +84,13 @@ def fmt_duration(start_ms: int, end_ms: int | None) -> str:
 def fmt_number(value: float | None) -> str:
     """A metric value in at most 6 significant digits ('' for None)."""
     return "" if value is None else f"{value:.6g}"
+
+
+def fmt_short(value: float) -> str:
+    """A number in 4 significant digits (the compare panel's; :func:`fmt_full` on hover)."""
+    return f"{value:.4g}"
+
+
+def fmt_full(value: float) -> str:
+    """A number in full: the shortest text that reads back as the same float."""
+    return repr(float(value))

@@ -1,0 +1,1 @@
+"""MLflow's ``mlflow.protos`` names that user code imports (error codes only)."""
