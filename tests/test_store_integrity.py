@@ -23,6 +23,7 @@ from nbtrack import InvalidInputError, TrackingClient, WriteError
 from nbtrack import _validation as check
 from nbtrack.store import _writer
 from nbtrack.store._writer import OP_STATEMENT, OP_TAG
+from nbtrack.store.sql_store import SqlStore
 from test_writer import writer_held
 
 INT64_MAX = 2**63 - 1
@@ -449,3 +450,72 @@ def test_cell_text_with_lone_surrogates_is_stored_with_replacements(
     assert event.error_type == "ValueError"
     assert event.error_message == "no file named caf\ufffd.txt"
     assert client.get_run(run_id).data.metrics == {"m": 1.0}
+
+
+# -- automatic steps (issue 11, point 4; the multi-process test is in test_concurrency) ---------
+
+
+def test_automatic_steps_follow_explicit_ones_within_one_write(
+    client: TrackingClient, run_id: str
+) -> None:
+    store = client.store
+    with writer_held(store.writer):  # one transaction: the writer assigns from its rows
+        client.log_metric(run_id, "a", 1.0, step=5)
+        client.log_metric(run_id, "a", 2.0)
+        client.log_batch(run_id, metrics=[("a", 3.0, None, None), ("b", 4.0, None, 3)])
+        client.log_batch(run_id, metrics=[("b", 5.0, None, None), ("c", 6.0, None, -4)])
+        client.log_metric(run_id, "c", 7.0)  # after only negative steps: 0
+        client.log_metric(run_id, "a", 8.0, step=2)  # replaces nothing, moves nothing
+        client.log_metric(run_id, "a", 9.0)
+    steps = {
+        key: [(p.step, p.value) for p in client.get_metric_history(run_id, key)] for key in "abc"
+    }
+    assert steps == {
+        "a": [(2, 8.0), (5, 1.0), (6, 2.0), (7, 3.0), (8, 9.0)],
+        "b": [(3, 4.0), (4, 5.0)],
+        "c": [(-4, 6.0), (0, 7.0)],
+    }
+
+
+def test_two_writers_on_one_key_never_take_the_same_automatic_step(
+    client: TrackingClient, run_id: str
+) -> None:
+    """Two stores on one file, as two processes: each writer reads the stored last step."""
+    other = SqlStore(client.store.uri)
+    try:
+        client.log_metric(run_id, "m", 0.0)
+        client.flush()
+        for i in range(1, 50):
+            if i % 2:
+                other.log_metric(run_id, "m", float(i), 0, None)
+                other.flush()
+            else:
+                client.log_metric(run_id, "m", float(i))
+                client.flush()
+        # Both queue at once; their writers commit one after the other.
+        for i in range(50, 60):
+            other.log_metric(run_id, "m", float(i), 0, None)
+            client.log_metric(run_id, "m", float(i) + 0.5)
+        other.flush()
+        client.flush()
+    finally:
+        other.close()
+    history = client.get_metric_history(run_id, "m")
+    assert [p.step for p in history] == list(range(70))
+    values = sorted(p.value for p in history)
+    assert values == sorted([float(i) for i in range(60)] + [i + 0.5 for i in range(50, 60)])
+
+
+def test_undecodable_artifact_file_names_are_refused_before_anything_is_stored(
+    client: TrackingClient, run_id: str, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInputError, match="artifact_file holds a lone surrogate"):
+        client.log_text(run_id, "x", "caf\udce9.txt")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "good.txt").write_text("good")
+    (folder / "caf\udce9.txt").write_bytes(b"bad name")  # b"caf\xe9.txt" on disk
+    with pytest.raises(InvalidInputError, match="artifact path holds a lone surrogate"):
+        client.log_artifacts(run_id, folder)
+    client.flush()  # nothing failed in the writer
+    assert client.list_artifacts(run_id) == []  # not even good.txt: checked first

@@ -467,8 +467,11 @@ class TrackingClient:
         store = self.store
         store.run_pk(run_id)
         logged = []
-        for file, rel in directory_files(root):  # warns of each symlink it does not follow
-            target = join_artifact_path(artifact_path, rel)
+        # Every path is checked before anything is stored (warns of each symlink skipped).
+        files = [
+            (file, join_artifact_path(artifact_path, rel)) for file, rel in directory_files(root)
+        ]
+        for file, target in files:
             sha, size = store.blobs.put_file(file)
             store.log_artifact_blob(run_id, target, sha, size)
             logged.append(target)

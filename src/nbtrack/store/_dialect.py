@@ -2,9 +2,9 @@
 
 SQLite is the embedded default; PostgreSQL will follow through the same code,
 so no other module may emit SQLite-only SQL. This module owns: connection
-settings (WAL, ``synchronous=NORMAL``, busy timeout), ``BEGIN IMMEDIATE`` for
-write transactions, the cross-process lock taken while migrating, upserts, and
-the scalar ``least``/``greatest`` functions.
+settings (WAL, ``synchronous`` NORMAL or FULL as :mod:`._durability` says, busy
+timeout), ``BEGIN IMMEDIATE`` for write transactions, the cross-process lock
+taken while migrating, upserts, and the scalar ``least``/``greatest`` functions.
 """
 
 from __future__ import annotations

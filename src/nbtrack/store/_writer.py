@@ -575,7 +575,7 @@ class _NextSteps:
     negative ones.
     """
 
-    __slots__ = ("_conn", "_locked", "_statements", "last")
+    __slots__ = ("_conn", "_explicit", "_locked", "_statements", "last")
 
     def __init__(self, conn: sa.Connection, statements: WriterStatements) -> None:
         self._conn = conn
@@ -583,6 +583,9 @@ class _NextSteps:
         self._locked: set[int] = set()
         #: (run_pk, key_id) -> last step in this transaction, for series with auto steps.
         self.last: dict[tuple[int, int], int] = {}
+        #: (run_pk, key_id) -> largest explicit step in this transaction so far, for
+        #: the other series; built at the first auto step (one pass), then kept by saw().
+        self._explicit: dict[tuple[int, int], int] | None = None
 
     def next(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
         series = (run_pk, key_id)
@@ -598,11 +601,16 @@ class _NextSteps:
         return last + 1
 
     def saw(self, run_pk: int, key_id: int, step: int) -> None:
-        """An explicit step of a series that has auto steps in this transaction."""
+        """An explicit step, once this transaction has auto steps."""
         series = (run_pk, key_id)
         last = self.last.get(series)
-        if last is not None and step > last:
-            self.last[series] = step
+        if last is not None:
+            if step > last:
+                self.last[series] = step
+            return
+        explicit = self._explicit
+        if explicit is not None and step > explicit.get(series, step - 1):
+            explicit[series] = step
 
     def _start(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
         statements = self._statements
@@ -611,15 +619,18 @@ class _NextSteps:
             self._locked.add(run_pk)
         ((stored,),) = statements.max_step.all(self._conn, run_pk, key_id)
         last = -1 if stored is None else max(int(stored), -1)
-        for segment in segments:  # rows of this transaction, not inserted yet
-            if segment[0] == run_pk:
+        explicit = self._explicit
+        if explicit is None:  # the rows of this transaction so far, not inserted yet
+            explicit = self._explicit = {}
+            for segment in segments:
                 for row in segment[3]:
-                    if row[1] == key_id and row[2] > last:
-                        last = row[2]
-        return last
+                    series = (row[0], row[1])
+                    if row[2] > explicit.get(series, row[2] - 1):
+                        explicit[series] = row[2]
+        return max(last, explicit.pop((run_pk, key_id), -1))
 
 
-def _segments(
+def _segments(  # noqa: PLR0912 (one loop per point: inlined, not split into calls)
     ops: list[tuple[Any, ...]], key_ids: dict[str, int], steps: _NextSteps
 ) -> list[Segment]:
     """Consecutive metric ops of one run, cell and rewrite flag, as table rows.
@@ -631,12 +642,21 @@ def _segments(
     current: tuple[int, int | None, bool] | None = None
     rows: list[tuple[Any, ...]] = []
     auto = steps.last  # non-empty once a series got an auto step: explicit steps count too
+    # The series of the last log_metric(step=None) and its step, kept in locals while
+    # the same series repeats (a logging loop) and put back into ``auto`` when another
+    # op needs it.
+    cached_run: int | None = None
+    cached_key: int | None = None
+    cached = 0
     for op in ops:
         ident = (op[1], op[3], op[4]) if op[0] == OP_METRICS else (op[1], op[6], op[7])
         if ident != current:
             current, rows = ident, []
             segments.append((*ident, rows))
         if op[0] == OP_METRICS:
+            if cached_key is not None:
+                auto[(cached_run, cached_key)] = cached  # type: ignore[index]
+                cached_key = None
             if op[5]:
                 _fill_steps(op[2], rows, segments, steps)
             else:
@@ -647,17 +667,24 @@ def _segments(
         else:
             _, run_pk, key, value, timestamp, step = op[:6]
             key_id = key_ids[key]
-            if step is None:  # steps.next, inlined for a loop of log_metric(step=None)
-                series = (run_pk, key_id)
-                last = auto.get(series)
-                if last is None or last >= MAX_STEP:
-                    step = steps.next(run_pk, key_id, segments)
+            if step is None:
+                if key_id == cached_key and run_pk == cached_run and cached < MAX_STEP:
+                    cached += 1
+                    step = cached
                 else:
-                    step = auto[series] = last + 1
+                    if cached_key is not None:
+                        auto[(cached_run, cached_key)] = cached  # type: ignore[index]
+                    step = cached = steps.next(run_pk, key_id, segments)
+                    cached_run, cached_key = run_pk, key_id
             elif auto:
+                if cached_key is not None:
+                    auto[(cached_run, cached_key)] = cached  # type: ignore[index]
+                    cached_key = None
                 steps.saw(run_pk, key_id, step)
             # value != value only for NaN, which is stored as NULL.
             rows.append((run_pk, key_id, step, timestamp, None if value != value else value))  # noqa: PLR0124
+    if cached_key is not None:
+        auto[(cached_run, cached_key)] = cached  # type: ignore[index]
     return segments
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from nbtrack._validation import text
 from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NbtrackWarning
 
 _CHUNK = 1 << 20
@@ -50,6 +51,7 @@ def normalize_artifact_path(path: str, *, what: str = "artifact path") -> str:
         raise InvalidInputError(f"{what} is {len(path)} characters; the limit is {MAX_PATH_LENGTH}")
     if "\x00" in path:
         raise InvalidInputError(f"{what} {path!r} contains a NUL byte")
+    text(what, path)  # a lone surrogate (an undecodable file name) cannot be stored
     if "\\" in path:
         raise InvalidInputError(
             f"{what} {path!r} contains a backslash; use '/' to separate directories"
