@@ -15,6 +15,7 @@ import {
 } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ServerConnection } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { refreshIcon } from '@jupyterlab/ui-components';
@@ -46,14 +47,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'nbtrack runs sidebar, run view, status bar and live notebook snapshots.',
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, ILayoutRestorer, IStatusBar],
+  optional: [ICommandPalette, ILayoutRestorer, IStatusBar, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    settingRegistry: ISettingRegistry | null
   ): void => {
     const settings = ServerConnection.makeSettings();
     const api = new NbtrackApi(settings.baseUrl, (url, init) =>
@@ -177,6 +179,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
       api,
       onClick: (run, notebook) => openRun(run.run_id, notebook)
     });
+    if (settingRegistry) {
+      // schema/plugin.json: showSystemUsage (default true).
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          const apply = (): void => {
+            statusItem.showSystemUsage =
+              loaded.composite.showSystemUsage !== false;
+          };
+          apply();
+          loaded.changed.connect(apply);
+        })
+        .catch(reason => {
+          console.warn('nbtrack: settings not loaded:', reason);
+        });
+    }
     const followCurrent = (): void => {
       const panel = tracker.currentWidget;
       const path = panel?.context.path ?? null;

@@ -1,6 +1,7 @@
 /**
  * The status-bar item shown while a run is active in the current notebook's
- * kernel: run name, elapsed time and the metric logged last.
+ * kernel: run name, elapsed time, the metric logged last and, when the run
+ * logs system metrics, the kernel's latest CPU / memory / GPU use.
  */
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -9,8 +10,9 @@ import { NbtrackApi } from './api';
 import { SnapshotConnection } from './comm';
 import { h } from './dom';
 import { formatElapsed, formatMetricEntry, lastLoggedMetric } from './format';
+import { formatSystemUsage, isSystemMetric, systemUsage } from './system';
 import { Timer } from './timer';
-import { IActiveRun } from './tokens';
+import { IActiveRun, IMetricDetail } from './tokens';
 
 const IDLE_TITLE = 'nbtrack: the run active in this kernel (click to open)';
 
@@ -28,6 +30,27 @@ export interface IRunStatusItemOptions {
   /** Interval of GET runs/<id> for the last metric. */
   intervalMs?: number;
   now?: () => number;
+  /** Show the kernel's CPU / memory / GPU use (setting `showSystemUsage`). */
+  showSystemUsage?: boolean;
+}
+
+/**
+ * The status bar's two metric texts from a run's latest metrics: the run's
+ * own metric logged last (system metrics left out: they are sampled every few
+ * seconds and would hide it) and the kernel's usage ('' when hidden or none).
+ */
+export function statusTexts(
+  details: Record<string, IMetricDetail> | undefined,
+  showSystemUsage: boolean
+): { metric: string; usage: string } {
+  const own = Object.fromEntries(
+    Object.entries(details ?? {}).filter(([key]) => !isSystemMetric(key))
+  );
+  const last = lastLoggedMetric(own);
+  return {
+    metric: last ? formatMetricEntry(last.key, last.detail) : '',
+    usage: showSystemUsage ? formatSystemUsage(systemUsage(details)) : ''
+  };
 }
 
 /** The item (class `nbtrack-status-item`); follows one notebook's connection. */
@@ -42,11 +65,14 @@ export class RunStatusItem extends Widget {
     this._name = h('span', { className: 'nbtrack-status-run' });
     this._elapsed = h('span', { className: 'nbtrack-status-elapsed' });
     this._metric = h('span', { className: 'nbtrack-status-metric' });
+    this._usage = h('span', { className: 'nbtrack-status-usage' });
+    this._showSystemUsage = _options.showSystemUsage ?? true;
     this.node.append(
       h('span', { className: 'nbtrack-status-dot', text: '●' }),
       this._name,
       this._elapsed,
-      this._metric
+      this._metric,
+      this._usage
     );
     this.node.addEventListener('click', () => this._open());
     this.node.addEventListener('keydown', event => {
@@ -73,6 +99,19 @@ export class RunStatusItem extends Widget {
   /** The run shown, null when none is active. */
   get run(): IActiveRun | null {
     return this._connection?.activeRun ?? null;
+  }
+
+  /** Whether the kernel's CPU / memory / GPU use is shown. */
+  get showSystemUsage(): boolean {
+    return this._showSystemUsage;
+  }
+
+  set showSystemUsage(value: boolean) {
+    if (value === this._showSystemUsage) {
+      return;
+    }
+    this._showSystemUsage = value;
+    this._render();
   }
 
   /** Follow another notebook's connection (null: no notebook in focus). */
@@ -110,7 +149,8 @@ export class RunStatusItem extends Widget {
 
   private _onRunChanged(): void {
     const run = this.run;
-    this._metric.textContent = '';
+    this._details = undefined;
+    this._render();
     this._clock.stop();
     if (run) {
       this._name.textContent = run.run_name;
@@ -145,15 +185,22 @@ export class RunStatusItem extends Widget {
     if (this.run?.run_id !== run.run_id) {
       return; // the run changed while the request was in flight
     }
-    const last = lastLoggedMetric(detail.metrics_detail);
-    this._metric.textContent = last
-      ? formatMetricEntry(last.key, last.detail)
-      : '';
+    this._details = detail.metrics_detail;
+    this._render();
+  }
+
+  private _render(): void {
+    const texts = statusTexts(this._details, this._showSystemUsage);
+    this._metric.textContent = texts.metric;
+    this._usage.textContent = texts.usage;
   }
 
   private readonly _name: HTMLSpanElement;
   private readonly _elapsed: HTMLSpanElement;
   private readonly _metric: HTMLSpanElement;
+  private readonly _usage: HTMLSpanElement;
+  private _showSystemUsage: boolean;
+  private _details: Record<string, IMetricDetail> | undefined = undefined;
   private readonly _poll: Poll;
   private readonly _activeChanged = new Signal<this, void>(this);
   private _connection: SnapshotConnection | null = null;
