@@ -11,7 +11,9 @@ chromium drives it through Playwright. One notebook, one story:
    (``nbtrack:snapshot``) holds it while the file on disk does not;
 4. ``%track end``: the sidebar shows the run finished;
 5. the run view: params from the ``parameters`` cell, a drawn chart, the cells;
-6. a run named ``<img src=x onerror=alert(1)>`` is text everywhere, no dialog.
+6. a run named ``<img src=x onerror=alert(1)>`` (started with system metrics)
+   is text everywhere, no dialog; the status bar shows the kernel's CPU and RSS
+   from the run's ``system/`` metrics.
 
 No request may leave 127.0.0.1. Screenshots go to the test's tmp directory;
 with ``NBTRACK_SCREENSHOTS_DIR`` set, the two for the docs are copied there
@@ -69,7 +71,7 @@ CELLS = [
     "nbtrack.log_metric('accuracy', 0.875)",
     "# scratch",
     "%track end",
-    f"%track start {EVIL!r}",
+    f"%track start --system-metrics {EVIL!r}",
 ]
 
 RUN_CELL = """async (index) => {
@@ -225,6 +227,17 @@ def test_labextension_in_jupyterlab(tmp_path: Path) -> None:
         evil_id = evil_status.get_attribute("data-run-id")
         assert evil_id, where
         assert evil_id != run_id, where
+        # The run samples system metrics: a cell ending a second after the start
+        # takes a sample; the status bar shows the kernel's latest use (setting
+        # showSystemUsage, on by default), and its last metric is none of them.
+        page.wait_for_timeout(1200)
+        run_cell(page, 2)
+        usage = evil_status.locator(
+            ".nbtrack-status-usage", has_text=re.compile(r"^CPU \d+% · RSS \d[\d.]* [MG]B")
+        )
+        usage.wait_for()
+        assert "system/" not in evil_status.locator(".nbtrack-status-metric").inner_text(), where
+        page.screenshot(path=str(shots / "statusbar-system-usage.png"))
         evil_row = row(page, evil_id)
         evil_row.wait_for()
         assert evil_row.locator(".nbtrack-run-name").inner_text() == EVIL, where
