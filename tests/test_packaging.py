@@ -105,6 +105,8 @@ def test_wheel_ships_extension_and_server_config(tmp_path: Path) -> None:
     share = f"{data}share/jupyter/labextensions/{LAB_NAME}/"
     assert f"{share}package.json" in names
     assert f"{share}install.json" in names
+    # The settings schema (showSystemUsage), from package.json's jupyterlab.schemaDir.
+    assert f"{share}schemas/{LAB_NAME}/plugin.json" in names
     assert any(n.startswith(f"{share}static/remoteEntry.") for n in names)
     assert f"{data}etc/jupyter/jupyter_server_config.d/nbtrack.json" in names
     assert "nbtrack/_version.py" in names
