@@ -260,3 +260,48 @@ def test_labextension_in_jupyterlab(tmp_path: Path) -> None:
         Path(docs).mkdir(parents=True, exist_ok=True)
         for name in DOCS_SCREENSHOTS:
             shutil.copyfile(shots / name, Path(docs) / f"labextension-{name}")
+
+
+def test_status_bar_system_usage_setting_off(tmp_path: Path) -> None:
+    """``showSystemUsage: false`` hides the kernel's usage though the run logs it."""
+    root = tmp_path / "lab"
+    root.mkdir()
+    write_notebook(
+        root / NOTEBOOK,
+        [
+            "%load_ext nbtrack\n%track start --system-metrics quiet",
+            "import nbtrack\nnbtrack.log_metric('after_sample', 1.0)",
+        ],
+    )
+    settings = tmp_path / "user-settings"
+    (settings / "jupyterlab-nbtrack").mkdir(parents=True)
+    (settings / "jupyterlab-nbtrack" / "plugin.jupyterlab-settings").write_text(
+        json.dumps({"showSystemUsage": False})
+    )
+    with (
+        start_lab(root, f"--LabApp.user_settings_dir={settings}") as lab,
+        open_browser(1200, 800) as browser,
+    ):
+        page = browser.page
+        where = f"(server log {lab.log})"
+        page.goto(lab.notebook_url(NOTEBOOK))
+        page.wait_for_function(KERNEL_IDLE, polling=250)
+        dismiss_news(page)
+        run_cell(page, 0)
+        status = page.locator(".nbtrack-status-item[data-run-id]")
+        status.wait_for()
+        run_id = status.get_attribute("data-run-id")
+        assert run_id, where
+        page.wait_for_timeout(1200)  # a cell ending a second after the start takes a sample
+        run_cell(page, 1)
+        status.locator(".nbtrack-status-metric", has_text="after_sample=1").wait_for()
+        detail: dict[str, Any] = {}
+        for _ in range(40):  # the sampler thread logs right after the cell
+            detail = rest(lab, f"runs/{run_id}?notebook={NOTEBOOK}")
+            if "system/process_cpu_percentage" in detail["run"]["metrics_detail"]:
+                break
+            page.wait_for_timeout(250)
+        assert "system/process_cpu_percentage" in detail["run"]["metrics_detail"], where
+        page.wait_for_timeout(4500)  # two polls of the status item after the sample
+        assert status.locator(".nbtrack-status-usage").inner_text() == "", where
+        assert "system/" not in status.locator(".nbtrack-status-metric").inner_text(), where
