@@ -176,3 +176,19 @@ def test_crafted_sha256_rows_are_never_served(
         reply = api("runs", run_id, *route, params=params)
         assert "its database was altered" in error(reply, 500), route
         assert b"true" not in reply.body  # the file's content never goes out
+
+
+def test_a_tag_that_cannot_be_stored_is_a_400_and_loses_nothing(
+    api: Api, client: nbtrack.TrackingClient
+) -> None:
+    """A lone surrogate (valid JSON, not storable text) is refused at the call, not later."""
+    run_id = make_runs(client, 1)[0]
+    client.set_tag(run_id, "kept", "yes")
+    client.flush()
+    value, key = {"key": "k", "value": "\ud800"}, {"key": "\udfff", "value": "v"}
+    short_400(api("runs", run_id, "tags", method="POST", body=value), "lone surrogate")
+    short_400(api("runs", run_id, "tags", method="POST", body=key), "tag name")
+    client.flush()  # nothing bad was queued: the writer has nothing to report
+    tags = client.get_run(run_id).data.tags
+    assert tags["kept"] == "yes"
+    assert "k" not in tags
