@@ -51,8 +51,8 @@ def test_registry_uris_resolve_versions_aliases_and_stages() -> None:
     assert first.registered_model_version is not None
     assert second.registered_model_version is not None
     assert (first.registered_model_version.version, second.registered_model_version.version) == (
-        "1",
-        "2",
+        1,
+        2,
     )
     client.set_registered_model_alias("iris", "champion", 1)
     client.transition_model_version_stage("iris", 2, "Staging")

@@ -27,7 +27,7 @@ def test_register_creates_the_model_and_consecutive_versions(
     uri, run_id = _logged()
     first = nbtrack.register_model(uri, "iris", tags={"source": "notebook"})
     second = client.register_model(uri, "iris")
-    assert (first.version, second.version) == ("1", "2")
+    assert (first.version, second.version) == (1, 2)
     assert first.run_id == run_id
     assert first.source == uri
     assert first.flavor == "sklearn"
@@ -39,7 +39,7 @@ def test_register_creates_the_model_and_consecutive_versions(
     }
     assert first.files == stored  # the version records every file's sha256
     model = client.get_registered_model("iris")
-    assert [v.version for v in model.latest_versions] == ["2"]
+    assert [v.version for v in model.latest_versions] == [2]
     with pytest.raises(InvalidInputError, match="already exists"):
         client.create_registered_model("iris")
 
@@ -66,7 +66,7 @@ def test_register_from_a_directory_and_from_another_version(
     clf, X = iris_classifier()
     nbtrack.sklearn.save_model(clf, tmp_path / "m")
     version = client.create_model_version("iris", str(tmp_path / "m"), description="from disk")
-    assert (version.version, version.run_id, version.description) == ("1", None, "from disk")
+    assert (version.version, version.run_id, version.description) == (1, None, "from disk")
     (tmp_path / "m" / "model.skops").unlink()  # the version has its own copy
     copy = client.register_model("models:/iris/1", "iris-copy")
     assert copy.files == version.files
@@ -98,7 +98,7 @@ def test_aliases_point_at_versions(client: nbtrack.TrackingClient) -> None:
         client.register_model(uri, "iris")
     client.set_registered_model_alias("iris", "champion", 2)
     client.set_registered_model_alias("iris", "challenger", "3")
-    assert client.get_model_version_by_alias("iris", "champion").version == "2"
+    assert client.get_model_version_by_alias("iris", "champion").version == 2
     assert client.get_model_version("iris", 2).aliases == ["champion"]
     assert client.get_registered_model("iris").aliases == {"challenger": "3", "champion": "2"}
     client.set_registered_model_alias("iris", "champion", 3)  # moves
@@ -125,11 +125,11 @@ def test_stages_and_archiving(client: nbtrack.TrackingClient) -> None:
     )
     assert moved.current_stage == "Production"
     stages = {v.version: v.current_stage for v in client.search_model_versions("name = 'iris'")}
-    assert stages == {"1": "Archived", "2": "Staging", "3": "Production"}
+    assert stages == {1: "Archived", 2: "Staging", 3: "Production"}
     latest = client.get_latest_versions("iris", stages=["Production", "Staging"])
     assert sorted((v.current_stage, v.version) for v in latest) == [
-        ("Production", "3"),
-        ("Staging", "2"),
+        ("Production", 3),
+        ("Staging", 2),
     ]
     with pytest.raises(InvalidInputError, match="unknown stage 'Live'; use one of None"):
         client.transition_model_version_stage("iris", 1, "Live")

@@ -71,9 +71,9 @@ def test_version_search(client: nbtrack.TrackingClient, registry: dict[str, str]
     ]
     assert _versions(client, "source_path LIKE 'runs:/%'") == _versions(client, "")
     newest = client.search_model_versions(max_results=1)
-    assert (newest[0].name, newest[0].version) == ("wine", "2")
+    assert (newest[0].name, newest[0].version) == ("wine", 2)
     by_number = client.search_model_versions("name = 'iris'", order_by=["version_number DESC"])
-    assert [v.version for v in by_number] == ["3", "2", "1"]
+    assert [v.version for v in by_number] == [3, 2, 1]
 
 
 @pytest.mark.parametrize(

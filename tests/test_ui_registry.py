@@ -51,7 +51,7 @@ def test_lists_versions_with_source_runs_and_their_metrics(
     client.update_registered_model("iris", "iris classifier")
     panel = registry(client=client)
     entry = panel.entry("iris")
-    assert [v.version.version for v in entry.versions] == ["3", "2", "1"]
+    assert [v.version.version for v in entry.versions] == [3, 2, 1]
     assert [v.run.info.run_id for v in entry.versions if v.run] == ids[::-1]
     header, rows = panel.version_rows(entry)
     assert header[:6] == ["version", "stage", "aliases", "source run", "status", "registered"]
@@ -70,7 +70,7 @@ def test_lists_versions_with_source_runs_and_their_metrics(
         "2 · None",
         "1 · None",
     ]
-    assert panel.selected_version == "3"  # the newest by default
+    assert panel.selected_version == 3  # the newest by default
     assert not panel.controls["compare"].disabled
     assert panel.controls["confirm_row"].layout.display == "none"
 
@@ -82,7 +82,7 @@ def test_set_alias_waits_for_confirmation_and_is_audited(
     monkeypatch.setenv("NBTRACK_USER", "alice")
     panel = registry(client=client)
     parts = panel.controls
-    parts["version"].value = "2"
+    parts["version"].value = 2
     parts["alias"].value = "champion"
     parts["set_alias"].click()
     assert panel.pending is not None
@@ -95,7 +95,7 @@ def test_set_alias_waits_for_confirmation_and_is_audited(
 
     parts["confirm"].click()
     assert client.get_registered_model("iris").aliases == {"champion": "2"}
-    assert client.get_model_version_by_alias("iris", "champion").version == "2"
+    assert client.get_model_version_by_alias("iris", "champion").version == 2
     assert panel.pending is None
     assert parts["confirm_row"].layout.display == "none"
     assert "champion" in parts["message"].value
@@ -112,7 +112,7 @@ def test_set_alias_waits_for_confirmation_and_is_audited(
     assert "set alias v2 champion" in parts["listing"].value  # recent changes
 
     # Moving it says where it points now; Cancel leaves the registry alone.
-    parts["version"].value = "3"
+    parts["version"].value = 3
     parts["set_alias"].click()
     assert "it points at version 2" in parts["question"].value
     parts["cancel"].click()
@@ -128,16 +128,16 @@ def test_stage_transition_with_archiving_others(
     ids = _register(client, model_dir)
     panel = registry("iris", client=client)
     parts = panel.controls
-    parts["version"].value = "1"
+    parts["version"].value = 1
     parts["stage"].value = "Production"
     parts["transition"].click()
     assert "from None to Production?" in parts["question"].value
     assert client.get_model_version("iris", 1).current_stage == "None"
     parts["confirm"].click()
     assert client.get_model_version("iris", 1).current_stage == "Production"
-    assert parts["version"].value == "1"  # the selection survives the refresh
+    assert parts["version"].value == 1  # the selection survives the refresh
 
-    parts["version"].value = "2"
+    parts["version"].value = 2
     parts["archive"].value = True
     parts["transition"].click()
     assert "other Production versions will be archived" in parts["question"].value
@@ -177,7 +177,7 @@ def test_bad_requests_are_shown_not_applied(
     assert panel.confirm() is None
     assert "nothing to confirm" in panel.error
     assert panel.request_stage("iris", 7, "Staging") is None
-    assert "no listed version '7'" in panel.error
+    assert "no listed version 7" in panel.error
     assert panel.request_stage("iris", 3, "Shipped") is None
     assert "unknown stage 'Shipped'" in panel.error
     assert [e.action for e in client.get_registry_history("iris")].count("set_alias") == 0

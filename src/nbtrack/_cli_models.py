@@ -104,7 +104,7 @@ def _version_rows(
     header = ["version", "stage", "aliases", "flavor", "run_id", "created", "description"]
     rows: list[tuple[str, ...]] = [
         (
-            v.version,
+            str(v.version),
             v.current_stage,
             ", ".join(v.aliases),
             v.flavor or "",
@@ -112,7 +112,7 @@ def _version_rows(
             _time(v.creation_timestamp),
             v.description or "",
         )
-        for v in sorted(versions, key=lambda v: int(v.version), reverse=True)
+        for v in sorted(versions, key=lambda v: v.version, reverse=True)
     ]
     return header, rows
 

@@ -31,14 +31,14 @@ class Stage(StrEnum):
 class ModelVersion:
     """One immutable version of a registered model.
 
-    ``version`` is a string, as in MLflow. ``source`` is the URI it was
+    ``version`` is an int, as MLflow's Python client returns it. ``source`` is the URI it was
     registered from; ``run_id`` its source run (the version keeps working
     after that run is deleted). ``files`` maps each file to its sha256 (filled
     in by ``get_model_version``; empty in search results).
     """
 
     name: str
-    version: str
+    version: int
     creation_timestamp: int
     last_updated_timestamp: int
     current_stage: str

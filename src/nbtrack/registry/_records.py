@@ -97,7 +97,7 @@ def model_versions(
     return [
         ModelVersion(
             name=names[r.model_pk],
-            version=str(r.version),
+            version=int(r.version),
             creation_timestamp=r.creation_time,
             last_updated_timestamp=r.last_updated_time,
             current_stage=r.current_stage,

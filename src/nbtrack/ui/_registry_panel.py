@@ -23,6 +23,7 @@ from nbtrack.entities import LifecycleStage, Run
 from nbtrack.exceptions import InvalidInputError, NbtrackError, NotFoundError
 from nbtrack.registry import Stage
 from nbtrack.registry._client import alias_name
+from nbtrack.registry._store import parse_version
 from nbtrack.store._search_tokens import quote_string
 from nbtrack.ui._html import esc, fmt_number, fmt_time, panel, table
 from nbtrack.ui._widget_panel import WidgetPanel
@@ -59,7 +60,7 @@ class VersionEntry:
     @property
     def label(self) -> str:
         """``2 · Production · @champion``: how the version dropdown names it."""
-        parts = [self.version.version, self.version.current_stage]
+        parts = [str(self.version.version), self.version.current_stage]
         parts += [f"@{a}" for a in self.version.aliases]
         return " · ".join(parts)
 
@@ -73,10 +74,11 @@ class ModelEntry:
     total_versions: int
     history: list[RegistryEvent]
 
-    def version(self, number: str) -> VersionEntry:
-        """The listed version ``number``."""
+    def version(self, number: int | str) -> VersionEntry:
+        """The listed version ``number`` (``3`` or ``'3'``)."""
+        wanted = parse_version(number)
         for entry in self.versions:
-            if entry.version.version == str(number):
+            if entry.version.version == wanted:
                 return entry
         raise NotFoundError(f"model {self.model.name!r} has no listed version {number!r}")
 
@@ -84,9 +86,9 @@ class ModelEntry:
         """Metric names of the source runs, sorted (every one, shown or not)."""
         return sorted({k for v in self.versions if v.run for k in v.run.data.metrics})
 
-    def source_run_ids(self, versions: Sequence[str] | None = None) -> list[str]:
+    def source_run_ids(self, versions: Sequence[int | str] | None = None) -> list[str]:
         """Distinct source runs that still exist, newest version first."""
-        wanted = None if versions is None else {str(v) for v in versions}
+        wanted = None if versions is None else {parse_version(v) for v in versions}
         found: dict[str, None] = {}
         for entry in self.versions:
             if entry.run is not None and (wanted is None or entry.version.version in wanted):
@@ -105,7 +107,7 @@ class PendingAction:
 
     kind: str  # "alias" or "stage"
     model: str
-    version: str
+    version: int
     target: str  # the alias, or the stage
     before: str | None
     archive_existing: bool = False
@@ -151,7 +153,7 @@ class RegistryPanel(WidgetPanel):
         self.max_versions = max_versions
         self.entries: list[ModelEntry] = []
         self.selected_model: str | None = None
-        self.selected_version: str | None = None
+        self.selected_version: int | None = None
         self.pending: PendingAction | None = None
         self.message = ""
         self.error = ""
@@ -182,7 +184,7 @@ class RegistryPanel(WidgetPanel):
         runs: dict[str, Run | None] = {}
         self.entries = []
         for model in models:
-            newest = sorted(versions[model.name], key=lambda v: -int(v.version))
+            newest = sorted(versions[model.name], key=lambda v: -v.version)
             shown = newest[: self.max_versions]
             for version in shown:
                 if version.run_id is not None and version.run_id not in runs:
@@ -224,10 +226,8 @@ class RegistryPanel(WidgetPanel):
     def select(self, model: str, version: str | int | None = None) -> None:
         """Choose the model (and version: default its newest) the buttons act on."""
         entry = self.entry(model)
-        number = str(version) if version is not None else None
-        if number is not None:
-            entry.version(number)
-        elif entry.versions:
+        number = entry.version(version).version.version if version is not None else None
+        if number is None and entry.versions:
             number = entry.versions[0].version.version
         self.selected_model, self.selected_version = model, number
         self._sync()
@@ -239,12 +239,12 @@ class RegistryPanel(WidgetPanel):
         try:
             alias = alias_name(alias.strip() if isinstance(alias, str) else alias)
             entry = self.entry(model)
-            number = entry.version(str(version)).version.version
+            number = entry.version(version).version.version
         except NbtrackError as exc:
             self._refuse(exc)
             return None
         before = entry.model.aliases.get(alias)
-        if before == number:
+        if before == str(number):
             self._refuse(InvalidInputError(f"alias {alias!r} already points at {number}"))
             return None
         return self._ask(PendingAction("alias", model, number, alias, before))
@@ -255,7 +255,7 @@ class RegistryPanel(WidgetPanel):
         """Ask to move a version to ``stage``; nothing changes until :meth:`confirm`."""
         try:
             target = Stage.parse(stage).value
-            found = self.entry(model).version(str(version)).version
+            found = self.entry(model).version(version).version
         except NbtrackError as exc:
             self._refuse(exc)
             return None
@@ -335,7 +335,7 @@ class RegistryPanel(WidgetPanel):
 
         try:
             entry = self.entry(model)
-            run_ids = entry.source_run_ids(None if versions is None else [str(v) for v in versions])
+            run_ids = entry.source_run_ids(versions)
             if not run_ids:
                 raise InvalidInputError(
                     f"no source run to compare for {model!r}: its versions were registered "
@@ -362,7 +362,7 @@ class RegistryPanel(WidgetPanel):
             metrics = run.data.metrics if run else {}
             rows.append(
                 [
-                    version.version,
+                    str(version.version),
                     version.current_stage,
                     ", ".join(f"@{a}" for a in version.aliases),
                     item.run_label,
