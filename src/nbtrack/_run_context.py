@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def default_tags() -> dict[str, str]:
     """``mlflow.user``, ``mlflow.source.name``, ``mlflow.source.type`` and the git commit."""
-    in_kernel = "ipykernel" in sys.modules
+    in_kernel = _in_ipython()
     source = os.environ.get("JPY_SESSION_NAME", "") if in_kernel else _script()
     tags = {
         mlflow_tags.MLFLOW_USER: current_user(),
@@ -33,6 +33,16 @@ def default_tags() -> dict[str, str]:
     if commit:
         tags[mlflow_tags.MLFLOW_GIT_COMMIT] = commit
     return {k: v for k, v in tags.items() if v}
+
+
+def _in_ipython() -> bool:
+    """Whether an IPython shell (a notebook's kernel, or IPython itself) runs this process.
+
+    Checked through ``sys.modules`` (nothing is imported): a script that merely imported
+    ipykernel or jupyter_client (a headless runner, a server) is not a notebook.
+    """
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
 
 
 def _script() -> str:

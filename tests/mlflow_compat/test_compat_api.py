@@ -70,9 +70,12 @@ def test_system_tags_are_set_searched_and_shown() -> None:
     tags = stored.data.tags
     assert tags["mlflow.runName"] == "renamed-child"
     assert tags["mlflow.parentRunId"] == parent.info.run_id
-    assert tags["mlflow.source.type"] == "LOCAL"
+    # NOTEBOOK inside an IPython shell (an earlier test of this process may have left one).
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    assert tags["mlflow.source.type"] == ("LOCAL" if shell is None else "NOTEBOOK")
     assert tags["mlflow.user"]
-    assert "mlflow.source.name" in tags
+    if shell is None:  # a script's path; in a shell, the notebook's path when Jupyter gives it
+        assert "mlflow.source.name" in tags
 
     found = nbtrack.search_runs(filter_string="tags.mlflow.runName = 'renamed-child'")
     assert found["run_id"].tolist() == [child.info.run_id]
