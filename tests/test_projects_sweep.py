@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,14 @@ from nbtrack.projects import _space
 
 NOTEBOOKS = Path(__file__).parent / "projects_notebooks"
 GRID = ["--grid", "lr=0.1,0.01", "--grid", "batch=32,64"]
+
+
+#: A kernel's own log record of a reply it could not send while being killed.
+KERNEL_SOCKET_ERROR = re.compile(
+    r"\[IPKernelApp\] ERROR \| Exception in message handler:\n"
+    r"Traceback.*?zmq\.error\.ZMQError[^\n]*\n",
+    re.DOTALL,
+)
 
 
 def copy_notebook(name: str, directory: Path) -> Path:
@@ -229,8 +238,11 @@ def test_ctrl_c_kills_the_sweep_and_its_running_children(
         process.kill()
     assert process.returncode == 130
     assert "marked KILLED" in stderr
+    # A kernel killed while it sends a reply may log its own ZMQ error (IPython 9 does):
+    # that record is the kernel's, so only what is left must be clean.
+    ours = KERNEL_SOCKET_ERROR.sub("", stderr)
     for sign in ("Parent appears to have exited", "leaked semaphore", "Traceback"):
-        assert sign not in stderr, stderr
+        assert sign not in ours, stderr
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(r.info.status for r in runs) == ["KILLED"] * 3  # the parent and 2 children
     children = [r.data.params["x"] for r in runs if r.info.parent_run_id]
