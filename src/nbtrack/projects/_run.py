@@ -107,6 +107,9 @@ class _Timeline:
                 "linked to it", seq, self.run_id, execution_count,
             )  # fmt: skip
         self._open = (seq, execution_count, start_ms, time.perf_counter_ns())
+        # Stored before the cell runs: a later cell of the notebook that asks which cell
+        # logged what (get_metric_provenance, in the kernel's process) must find it.
+        self.store.flush()
 
     def end(self, index: int, cell: NotebookNode, failure: CellFailure | None) -> None:
         if self._open is None:
