@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbtrack.store._verify import BlobReport
+    from nbtrack.store.queries import Queries
     from nbtrack.store.sql_store import SqlStore
 
 __all__ = ["PagedList", "TrackingClient", "ViewType", "current_user", "view_stage"]
@@ -121,6 +122,19 @@ class TrackingClient:
     def _store(self) -> SqlStore:
         """The store this client talks to (opened on first use)."""
         return get_store(self.tracking_uri, readonly=self.readonly)
+
+    @property
+    def queries(self) -> Queries:
+        """Reads for panels and tables, without flushing (see :mod:`nbtrack.store.queries`).
+
+        The MLflow-named methods of this client flush this process's pending
+        writes before they read; these never do, so a panel polling from a
+        background thread never waits on a training loop that is logging
+        (values show once the writer has committed them). Pages of runs with
+        counts, sorting and filters, run summaries, metric arrays and summaries,
+        histories cached between polls, artifact files.
+        """
+        return self._store.queries
 
     def _synced(self) -> SqlStore:
         store = self._store

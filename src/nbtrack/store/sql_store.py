@@ -8,14 +8,12 @@ store trusts its inputs: validation happens one layer up, in the client.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,27 +48,18 @@ from nbtrack.store._writer import (
 )
 from nbtrack.store._writer_statements import intern_keys
 from nbtrack.store.artifacts import BlobStore, safe_destination
+from nbtrack.store.queries import _history
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from nbtrack.store.queries import Queries
 
 log = logging.getLogger(__name__)
 
 
 runs_t = schema.runs
 _new_metric = partial(tuple.__new__, Metric)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building very many tuples (it would walk them all for nothing)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(slots=True)
@@ -129,6 +118,13 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         killed = self.mark_orphaned_runs_killed()
         if killed:
             log.info("nbtrack: marked %d run(s) of dead processes KILLED: %s", len(killed), killed)
+
+    @cached_property
+    def queries(self) -> Queries:
+        """The read side of this store (:mod:`nbtrack.store.queries`); reads never flush."""
+        from nbtrack.store.queries import Queries
+
+        return Queries(self)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -543,23 +539,16 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric, by step."""
+        """Every point of one metric, by step (NaN kept)."""
         run_pk = self.run_pk(run_id)
-        metrics, keys = schema.metrics, schema.metric_keys
-        query = (
-            sa.select(sa.literal(key), metrics.c.value, metrics.c.timestamp, metrics.c.step)
-            .where(metrics.c.run_pk == run_pk)
-            .where(
-                metrics.c.key_id
-                == sa.select(keys.c.key_id).where(keys.c.key == key).scalar_subquery()
-            )
-            .order_by(metrics.c.step)
-        )
-        # Histories reach 10^6 points: rows come straight from the driver and
-        # become Metric tuples in C; the cyclic GC, which would walk the
-        # growing lists over and over, pauses meanwhile (these tuples hold no cycles).
-        with gc_paused(), self._read() as conn:
-            rows = _dialect.fetch_tuples(conn, query)
+        # Histories reach 10^6 points: rows come straight from the driver, already
+        # in Metric's field order, and become Metric tuples in C.
+        columns = (sa.literal(key), _history.VALUE, _history.TIMESTAMP, _history.STEP)
+        with _history.gc_paused(), self._read() as conn:
+            key_id = _history.key_id(conn, key)
+            if key_id is None:
+                return []
+            rows = _history.point_rows(conn, run_pk, key_id, columns)
             history: list[Metric] = list(map(_new_metric, rows))
         if any(point.value is None for point in history):  # NaN is stored as NULL
             nan = float("nan")
