@@ -148,6 +148,19 @@ class TrackingClient:
         """
         self._store.flush(timeout)
 
+    def require_writable(self) -> None:
+        """Open the store for writing now (creating or upgrading it as needed).
+
+        Raises :class:`~nbtrack.exceptions.StoreError`, saying why, when this
+        client was opened read-only or this process may not write the store.
+        """
+        self._store.require_writable()
+
+    def logged_param(self, run_id: str, key: str) -> str | None:
+        """The value a param of the run already has, or None (no flush: params are
+        remembered as they are logged, so this is cheap enough for a cell hook)."""
+        return self._store.logged_param(run_id, key)
+
     # -- experiments ----------------------------------------------------------------
 
     def create_experiment(

@@ -320,9 +320,9 @@ class Tracker(Configurable):
         )
         for reason in skipped:
             log.info("nbtrack: parameters cell: not a param: %s", reason)
-        store, run_id = run.client._store, run.info.run_id
+        client, run_id = run.client, run.info.run_id
         # A resumed or joined run keeps what it has: params cannot change value.
-        new = [(k, v) for k, v in params.items() if store.logged_param(run_id, k) is None]
+        new = [(k, v) for k, v in params.items() if client.logged_param(run_id, k) is None]
         if new:
             run.client.log_batch(run_id, params=new)
 

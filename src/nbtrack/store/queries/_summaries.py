@@ -12,7 +12,7 @@ Experiments view loads 10,000 runs in 10 pages).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
@@ -95,8 +95,8 @@ def summaries(
         more = len(pks) > max_results
         pks = pks[:max_results]
         by_pk: dict[int, tuple[Any, ...]] = {}
-        for chunk in _chunks(pks):
-            query = sa.select(*_records.RUN_COLUMNS).where(_runs.c.run_pk.in_(chunk))
+        for condition in _of_runs(_runs.c.run_pk, pks):
+            query = sa.select(*_records.RUN_COLUMNS).where(condition)
             by_pk.update((row[_PK], row) for row in _dialect.fetch_tuples(conn, query))
         rows = [by_pk[pk] for pk in pks if pk in by_pk]
         return SummaryPage(_summaries(conn, rows), more)
@@ -110,22 +110,30 @@ def _summaries(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> list[Run
     assert len(_records.RUN_COLUMNS) == 10
     pks = [row[_PK] for row in rows]
     params, tags = schema.params, schema.tags
-    param_values = _by_run(conn, pks, lambda chunk: sa.select(
-        params.c.run_pk, params.c.key, params.c.value
-    ).where(params.c.run_pk.in_(chunk)))  # fmt: skip
-    tag_values = _by_run(conn, pks, lambda chunk: sa.select(
-        tags.c.run_pk, tags.c.key, tags.c.value
-    ).where(
-        tags.c.run_pk.in_(chunk), ~tags.c.key.startswith(INPUT_TAG_PREFIX, autoescape=True)
-    ))  # fmt: skip
+    param_values = _by_run(
+        conn, pks, params.c.run_pk, sa.select(params.c.run_pk, params.c.key, params.c.value)
+    )
+    tag_values = _by_run(
+        conn,
+        pks,
+        tags.c.run_pk,
+        sa.select(tags.c.run_pk, tags.c.key, tags.c.value).where(
+            ~tags.c.key.startswith(INPUT_TAG_PREFIX, autoescape=True)
+        ),
+    )
     latest, keys = schema.latest_metrics, schema.metric_keys
-    metric_values = _by_run(conn, pks, lambda chunk: sa.select(
-        latest.c.run_pk, keys.c.key, latest.c.value
-    ).join(keys, keys.c.key_id == latest.c.key_id).where(latest.c.run_pk.in_(chunk)))  # fmt: skip
+    metric_values = _by_run(
+        conn,
+        pks,
+        latest.c.run_pk,
+        sa.select(latest.c.run_pk, keys.c.key, latest.c.value).join(
+            keys, keys.c.key_id == latest.c.key_id
+        ),
+    )
     parent_pks = sorted({row[_PARENT] for row in rows if row[_PARENT] is not None})
     parents: dict[int, str] = {}
-    for chunk in _chunks(parent_pks):
-        query = sa.select(_runs.c.run_pk, _runs.c.run_id).where(_runs.c.run_pk.in_(chunk))
+    for condition in _of_runs(_runs.c.run_pk, parent_pks):
+        query = sa.select(_runs.c.run_pk, _runs.c.run_id).where(condition)
         parents.update(_dialect.fetch_tuples(conn, query))
     no_tags: dict[str, str] = {}
     out: list[RunSummary] = []
@@ -153,15 +161,31 @@ def _summaries(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> list[Run
     return out
 
 
-def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+def _of_runs(column: sa.ColumnElement[int], pks: Sequence[int]) -> list[sa.ColumnElement[bool]]:
+    """Conditions that together select the rows of runs ``pks`` (and maybe a few others).
+
+    A page in start-time order is nearly a run of consecutive keys: one index
+    range (``BETWEEN``) reads it without an ``IN`` list of 1,000 parameters to
+    build, bind and look up; the caller drops rows of runs it did not ask for.
+    Scattered keys (a page sorted by a metric) go in ``IN`` lists.
+    """
+    if not pks:
+        return []
+    low, high = min(pks), max(pks)
+    if high - low + 1 <= 2 * len(pks):
+        return [column.between(low, high)]
+    return [column.in_(pks[start : start + _CHUNK]) for start in range(0, len(pks), _CHUNK)]
 
 
-def _by_run(conn: sa.Connection, pks: Sequence[int], query: Any) -> dict[int, dict[str, Any]]:
-    """``{run_pk: {key: value}}`` from ``(run_pk, key, value)`` rows of ``query(chunk)``."""
+def _by_run(
+    conn: sa.Connection, pks: Sequence[int], column: sa.ColumnElement[int], query: sa.Select[Any]
+) -> dict[int, dict[str, Any]]:
+    """``{run_pk: {key: value}}`` of runs ``pks`` from the ``(run_pk, key, value)`` rows of
+    ``query``."""
+    wanted = set(pks)
     out: defaultdict[int, dict[str, Any]] = defaultdict(dict)
-    for chunk in _chunks(pks):
-        for pk, key, value in _dialect.fetch_tuples(conn, query(chunk)):
-            out[pk][key] = value
+    for condition in _of_runs(column, pks):
+        for pk, key, value in _dialect.fetch_tuples(conn, query.where(condition)):
+            if pk in wanted:
+                out[pk][key] = value
     return out
