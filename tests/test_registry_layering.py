@@ -7,10 +7,15 @@ Read from the source with :mod:`ast` (every import, in functions and under
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import deque
 from pathlib import Path
 
+import pytest
+
 import nbtrack
+from nbtrack.exceptions import NbtrackError
 
 PACKAGE = Path(nbtrack.__file__).parent
 
@@ -94,3 +99,26 @@ def test_the_checks_see_imports_made_in_functions() -> None:
     assert "nbtrack.models._registry_hooks" in graph["nbtrack.models._api"]
     # and see private store modules named in ``from nbtrack.store import _x``
     assert "nbtrack.store._dialect" in graph["nbtrack.store.registry._versions"]
+
+
+def test_importing_any_models_module_installs_the_registry_hooks() -> None:
+    # models never imports the registry, yet importing a models module runs
+    # nbtrack/__init__.py first, which imports nbtrack.registry: the hooks are set.
+    code = (
+        "import nbtrack.models._uris as uris, sys\n"
+        "from nbtrack.models import _registry_hooks as hooks\n"
+        "assert hooks._installed is not None\n"
+        "assert 'sqlalchemy' not in sys.modules and 'nbtrack.models._api' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_without_the_registry_models_uris_say_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nbtrack.models import _registry_hooks
+
+    monkeypatch.setattr(_registry_hooks, "_installed", None)
+    with pytest.raises(NbtrackError, match=r"import nbtrack\.registry"):
+        nbtrack.pyfunc.load_model("models:/iris/1")
