@@ -38,13 +38,13 @@ class RegistryMethods:
     if TYPE_CHECKING:
 
         @property
-        def store(self) -> SqlStore: ...
+        def _store(self) -> SqlStore: ...
 
     # -- plumbing -----------------------------------------------------------------------
 
     @property
     def _registry(self) -> RegistryStore:
-        return self.store.registry
+        return self._store.registry
 
     def _actor(self) -> Actor:
         from nbtrack.store.registry import Actor
@@ -113,7 +113,7 @@ class RegistryMethods:
 
         name = model_name(name)
         tag_items = _tag_items(tags)
-        files = _sources.version_source(self.store, str(source))
+        files = _sources.version_source(self._store, str(source))
         version = self._registry.create_version(
             name,
             source=str(source),
