@@ -14,8 +14,8 @@ every backend; anything backend-specific goes through
 * ``_imports``: models and versions from another registry, kept as they were.
 """
 
-from nbtrack.store.registry._api import RegistryStore, VersionFiles
+from nbtrack.store.registry._api import RegistryStore, StoredFiles
 from nbtrack.store.registry._imports import ImportedModel, ImportedVersion
 from nbtrack.store.registry._rows import Actor
 
-__all__ = ["Actor", "ImportedModel", "ImportedVersion", "RegistryStore", "VersionFiles"]
+__all__ = ["Actor", "ImportedModel", "ImportedVersion", "RegistryStore", "StoredFiles"]

@@ -30,7 +30,7 @@ FileRow = tuple[str, str, int]
 
 
 @dataclass(frozen=True)
-class VersionFiles:
+class StoredFiles:
     """Where a registered version's files are: ``(path, sha256, size)`` rows and its run."""
 
     name: str
@@ -171,13 +171,13 @@ class RegistryStore:
         """Whether ``name`` exists and has version ``version``."""
         return self._read(lambda c: _imports.has_version(c, name, version))
 
-    def version_files(self, name: str, version: int) -> VersionFiles:
+    def version_files(self, name: str, version: int) -> StoredFiles:
         """The stored files of a version and its source run."""
 
-        def get(conn: sa.Connection) -> VersionFiles:
+        def get(conn: sa.Connection) -> StoredFiles:
             row = _rows.version_row(conn, name, version)
             rows = _rows.version_files(conn, row.model_pk, version)
-            return VersionFiles(name, version, rows, row.run_id)
+            return StoredFiles(name, version, rows, row.run_id)
 
         return self._read(get)
 
