@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbtrack.store.queries import Queries
+    from nbtrack.store.registry import RegistryStore
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,13 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
     @writer.setter
     def writer(self, writer: BackgroundWriter) -> None:  # the mixins declare it an attribute
         self._writer = writer
+
+    @property
+    def registry(self) -> RegistryStore:
+        """The model registry's reads and writes on this store (:mod:`nbtrack.store.registry`)."""
+        from nbtrack.store.registry import RegistryStore
+
+        return RegistryStore(self)
 
     def require_writable(self) -> None:
         """Raise :class:`StoreError`, saying why, if this store was opened read-only."""
