@@ -23,7 +23,7 @@ from _tag_helpers import user_tags
 from nbtrack import InvalidInputError, TrackingClient, WriteError
 from nbtrack import _validation as check
 from nbtrack.store import _writer
-from nbtrack.store._writer import OP_STATEMENT, OP_TAG
+from nbtrack.store._writer_ops import metric_op, statement_op, tag_op
 from nbtrack.store.sql_store import SqlStore
 from test_writer import writer_held
 
@@ -81,7 +81,7 @@ def test_no_automatic_step_after_the_largest_one(
     reopened.log_metric(run_id, "other", 5.0)
     store = reopened._store
     with writer_held(store.writer):
-        store.writer.put((_writer.OP_METRIC, store.run_pk(run_id), "m", 3.0, 0, None, None, False))
+        store.writer.put(metric_op(store.run_pk(run_id), "m", 3.0, 0, None, None, False))
         reopened.log_metric(run_id, "other", 6.0)
     with pytest.raises(WriteError, match=r"(?s)^1 logged value\(s\).*metric 'm'.*largest step"):
         reopened.flush()
@@ -241,7 +241,7 @@ def test_bad_text_reaching_the_writer_loses_only_itself(
     run_pk = store.run_pk(run_id)
     with writer_held(store.writer):
         client.set_tag(run_id, "before", "1")
-        store.writer.put((OP_TAG, run_pk, "bad", "x\ud800", None))
+        store.writer.put(tag_op(run_pk, "bad", "x\ud800", None))
         client.log_metric(run_id, "m", 1.0)
         client.set_tag(run_id, "after", "2")
     expected = r"(?s)^1 logged value\(s\).*tag 'bad'.*UnicodeEncodeError"
@@ -259,7 +259,7 @@ def test_many_failures_are_counted_and_only_the_first_listed(
     with caplog.at_level(logging.ERROR, logger="nbtrack"):
         with writer_held(writer):
             for i in range(200):
-                writer.put((OP_STATEMENT, bad, f"bad statement {i}"))
+                writer.put(statement_op(bad, f"bad statement {i}"))
                 client.log_metric(run_id, "m", float(i))
         with pytest.raises(WriteError) as info:
             client.flush()

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from nbtrack import TrackingClient, WriteError
 from nbtrack.store import locate, schema
-from nbtrack.store._writer import OP_STATEMENT, BackgroundWriter
+from nbtrack.store._writer import BackgroundWriter
+from nbtrack.store._writer_ops import statement_op
 from nbtrack.store.sql_store import SqlStore
 
 
@@ -144,7 +145,7 @@ def test_raw_statements_from_several_threads_all_land(
     def work(index: int) -> None:
         for i in range(100):
             stmt = schema.tags.insert().values(run_pk=run_pk, key=f"t{index}-{i}", value=str(i))
-            writer.put((OP_STATEMENT, stmt, f"tag t{index}-{i}"))
+            writer.put(statement_op(stmt, f"tag t{index}-{i}"))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -169,7 +170,7 @@ def test_a_failing_write_is_reported_and_the_rest_of_its_batch_is_stored(
     with writer_held(store.writer):  # everything below is written as one batch
         client.log_metric(run_id, "before", 1.0, step=0)
         client.log_param(run_id, "lr", 0.1)
-        store.writer.put((OP_STATEMENT, duplicate, "the deliberately duplicated tag"))
+        store.writer.put(statement_op(duplicate, "the deliberately duplicated tag"))
         client.set_tag(run_id, "after", "yes")
         client.log_metric(run_id, "after", 2.0, step=0)
         client.log_text(run_id, "kept", "kept.txt")
@@ -204,8 +205,8 @@ def test_a_failing_write_is_reported_and_the_rest_of_its_batch_is_stored(
 def test_several_failures_are_all_listed(client: TrackingClient, run_id: str) -> None:
     writer = client._store.writer
     bad = schema.params.insert().values(run_pk=1, key="k", value=None)  # NOT NULL
-    writer.put((OP_STATEMENT, bad, "bad one"))
-    writer.put((OP_STATEMENT, bad, "bad two"))
+    writer.put(statement_op(bad, "bad one"))
+    writer.put(statement_op(bad, "bad two"))
     with pytest.raises(WriteError, match=r"^2 logged value\(s\)") as info:
         writer.flush()
     assert "bad one" in str(info.value)
@@ -233,7 +234,7 @@ def test_a_closed_writer_refuses_to_hang(tmp_path: Path) -> None:
     store = SqlStore(locate.normalize_tracking_uri(tmp_path / "own"))
     store.close()
     assert not store.writer._thread.is_alive()
-    store.writer.put((OP_STATEMENT, sa.text("SELECT 1"), "after close"))
+    store.writer.put(statement_op(sa.text("SELECT 1"), "after close"))
     with pytest.raises(WriteError, match="writer thread has stopped"):
         store.writer.flush()
     store.close()  # closing twice is harmless

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from nbtrack.entities import CellEvent, MetricProvenance
 from nbtrack.store import schema
-from nbtrack.store._writer import OP_CELL
+from nbtrack.store._writer_ops import cell_op
 
 if TYPE_CHECKING:
     from nbtrack.store._writer import BackgroundWriter
@@ -83,10 +83,7 @@ class TimelineMixin:
                 ).scalar_one()
         seq = int(last) + 1
         self._last_cell_seq[run_pk] = seq
-        self.writer.put(
-            (OP_CELL, run_pk, seq, cell_id, execution_count, source, start_ms, None, "running",
-             None, None)
-        )  # fmt: skip
+        self.writer.put(cell_op(run_pk, seq, cell_id, execution_count, source, start_ms))
         self.cell_context = (run_pk, seq)
         return seq
 
@@ -108,9 +105,19 @@ class TimelineMixin:
             outcome, error_type = "error", type(error).__name__
             message = str(error)[:MAX_ERROR_MESSAGE]
         self.writer.put(
-            (OP_CELL, run_pk, seq, cell_id, execution_count, source, start_ms, duration_ms,
-             outcome, error_type, message)
-        )  # fmt: skip
+            cell_op(
+                run_pk,
+                seq,
+                cell_id,
+                execution_count,
+                source,
+                start_ms,
+                duration_ms,
+                outcome,
+                error_type,
+                message,
+            )
+        )
         if self.cell_context == (run_pk, seq):
             self.cell_context = None
 

@@ -1,12 +1,14 @@
 """The one background writer of a store in this process.
 
-``log_*`` calls append a small tuple to a deque and return: no I/O, no lock,
-no wake-up on the hot path. A daemon thread drains the deque every
-``interval`` seconds (or at once when asked to flush, or when the backlog is
-large) and writes each drained batch in a single ``BEGIN IMMEDIATE``
-transaction. ``flush()`` returns when everything enqueued before it is
-committed. Functions submitted with :meth:`BackgroundWriter.call` run on the
-writer thread too, so the process never has two writers racing each other.
+``log_*`` calls append a small named tuple (one of :mod:`._writer_ops`) to a
+deque and return: no I/O, no lock, no wake-up on the hot path. A daemon thread
+drains the deque every ``interval`` seconds (or at once when asked to flush, or
+when the backlog is large) and writes each drained batch in a single
+``BEGIN IMMEDIATE`` transaction. ``flush()`` returns when everything enqueued
+before it is committed. How a batch becomes rows is :mod:`._writer_batch`'s
+part (metric points: :mod:`._writer_metrics`). Functions submitted with
+:meth:`BackgroundWriter.call` run on the writer thread too, so the process
+never has two writers racing each other.
 
 Metric points logged with ``step=None`` are queued without a step: the
 writer gives each the next step of its series inside the write transaction,
@@ -27,45 +29,36 @@ Failures are contained and bounded:
 from __future__ import annotations
 
 import collections
-import hashlib
 import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from itertools import groupby
-from operator import itemgetter
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from nbtrack._validation import MAX_STEP
-from nbtrack.exceptions import InvalidInputError, WriteError
+from nbtrack.exceptions import WriteError
 from nbtrack.store import _dialect, _liveness, schema
-from nbtrack.store._writer_statements import WriterStatements, intern_keys
+from nbtrack.store._writer_batch import BatchWriter
+from nbtrack.store._writer_ops import (
+    OP_CALL,
+    OP_FLUSH,
+    OP_METRICS,
+    CallSlot,
+    MetricsOp,
+    WriteOp,
+    call_op,
+    describe,
+    flush_op,
+    split,
+    values_in,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# Operation kinds: the first element of every queued tuple.
-# ``cell_seq`` is the run's timeline entry that logged the value, or None.
-# ``rewrite``: the step may already hold a value (it is not past the metric's last step).
-OP_METRIC: Final = 0  # (OP_METRIC, run_pk, key, value, timestamp_ms, step, cell_seq, rewrite)
-OP_PARAM: Final = 1  # (OP_PARAM, run_pk, key, value, cell_seq)
-OP_TAG: Final = 2  # (OP_TAG, run_pk, key, value, cell_seq)
-OP_STATEMENT: Final = 3  # (OP_STATEMENT, core_statement, description)
-OP_CALL: Final = 4  # (OP_CALL, fn, _Call)
-OP_FLUSH: Final = 5  # (OP_FLUSH, threading.Event)
-# (OP_CELL, run_pk, seq, cell_id, execution_count, source, start_ms, duration_ms,
-#  outcome, error_type, error_message): a timeline entry, written again when it ends
-OP_CELL: Final = 6
-# (OP_METRICS, run_pk, [(run_pk, key_id, step, timestamp_ms, value), ...], cell_seq, rewrite,
-#  auto): a log_batch, already in the metrics table's row shape (NaN as None); ``auto``:
-#  some steps are None (the series' next step, given by the writer)
-# A step of None in OP_METRIC too is the series' next step.
-OP_METRICS: Final = 7
 
 #: Backlog length at which the hot path wakes the writer early.
 WAKE_BACKLOG = 50_000
@@ -74,9 +67,6 @@ WAKE_BACKLOG = 50_000
 #: write would otherwise grow the queue, and the process, without bound.
 MAX_BACKLOG = 500_000
 MAX_BACKLOG_POINTS = 5_000_000
-#: Segments at least this long get their summaries from SQL; shorter ones
-#: (a notebook's metric per cell) are cheaper to summarise in Python.
-SQL_SUMMARY_MIN_ROWS = 64
 #: Points in one queued batch at which the writer is woken at once.
 WAKE_BATCH_POINTS = 1000
 #: Largest number of operations written in one transaction: a loop logging as fast
@@ -98,17 +88,6 @@ MAX_LISTED_FAILURES = 10
 MAX_FAILURE_CHARS = 300
 
 
-class _Call:
-    """The result slot of a function run on the writer thread."""
-
-    __slots__ = ("done", "error", "result")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-
 class BackgroundWriter:
     """Queues writes and commits them in batches from one daemon thread."""
 
@@ -125,16 +104,15 @@ class BackgroundWriter:
         self._errors_lock = threading.Lock()
         self._batch_points = 0  # points queued by put_batch and not yet taken by the writer
         self._points_lock = threading.Lock()
-        self._key_ids: dict[str, int] = {}
         self._heartbeat_runs: set[int] = set()
         self._last_heartbeat = time.monotonic()
-        self._statements = WriterStatements(engine)
+        self._batches = BatchWriter(engine)
         self._thread = threading.Thread(target=self._run, name="nbtrack-writer", daemon=True)
         self._thread.start()
 
     # -- producer side (any thread) -------------------------------------------------
 
-    def put(self, op: tuple[Any, ...]) -> None:
+    def put(self, op: WriteOp) -> None:
         """Enqueue one operation (hot path: an append and a length check)."""
         queue = self._queue
         queue.append(op)
@@ -143,7 +121,7 @@ class BackgroundWriter:
             if len(queue) >= MAX_BACKLOG:
                 self._wait_for_room()
 
-    def put_batch(self, op: tuple[Any, ...], size: int) -> None:
+    def put_batch(self, op: MetricsOp, size: int) -> None:
         """Enqueue one operation that carries ``size`` points (a ``log_batch``).
 
         A large batch wakes the writer at once, so writing overlaps the
@@ -167,7 +145,7 @@ class BackgroundWriter:
             self._wake.set()
             time.sleep(0.005)
 
-    def put_many(self, ops: Iterable[tuple[Any, ...]]) -> None:
+    def put_many(self, ops: Iterable[WriteOp]) -> None:
         """Enqueue several operations in order."""
         self._queue.extend(ops)
         if len(self._queue) >= WAKE_BACKLOG:
@@ -182,8 +160,8 @@ class BackgroundWriter:
         if threading.current_thread() is self._thread:
             with _dialect.write_transaction(self._engine) as conn:
                 return fn(conn)
-        slot = _Call()
-        self._queue.append((OP_CALL, fn, slot))
+        slot = CallSlot()
+        self._queue.append(call_op(fn, slot))
         self._wake.set()
         self._wait_alive(slot.done)
         if slot.error is not None:
@@ -197,7 +175,7 @@ class BackgroundWriter:
         """
         if self._queue or self._busy:
             done = threading.Event()
-            self._queue.append((OP_FLUSH, done))
+            self._queue.append(flush_op(done))
             self._wake.set()
             if not self._wait_alive(done, timeout):
                 raise WriteError(f"flush did not finish within {timeout} s")
@@ -274,22 +252,23 @@ class BackgroundWriter:
                 for _ in range(min(len(queue), MAX_BATCH)):
                     op = popleft()
                     kind = op[0]
-                    if kind == OP_METRICS:
-                        with self._points_lock:
-                            self._batch_points -= len(op[2])
                     if kind in (OP_CALL, OP_FLUSH):
                         self._write(batch)
                         batch = []
                         self._control(op)
-                    else:
-                        batch.append(op)
+                        continue
+                    if kind == OP_METRICS:
+                        with self._points_lock:
+                            self._batch_points -= values_in(op)
+                    batch.append(op)
                 self._write(batch)
             finally:
                 self._busy = False
 
     def _control(self, op: tuple[Any, ...]) -> None:
         if op[0] == OP_FLUSH:
-            op[1].set()
+            _, done = op
+            done.set()
             return
         _, fn, slot = op
         try:
@@ -328,9 +307,9 @@ class BackgroundWriter:
         """Write ``ops`` in one transaction; the error if it failed (and was rolled back)."""
         try:
             with _dialect.write_transaction(self._engine) as conn:
-                self._apply(conn, ops)
+                self._batches.apply(conn, ops)
         except Exception as exc:
-            self._key_ids.clear()  # ids made in the rolled-back transaction are gone
+            self._batches.forget_key_ids()  # ids made in the rolled-back transaction are gone
             return exc
         return None
 
@@ -341,7 +320,7 @@ class BackgroundWriter:
         again, down to single operations and single points of a batch. A
         database failure meanwhile (the disk filled up) fails the part whole.
         """
-        parts = _split(ops)
+        parts = split(ops, ONE_BY_ONE_BELOW)
         if parts is None or _database_failure(error):
             self._record_error(ops, error)
             return
@@ -351,8 +330,8 @@ class BackgroundWriter:
                 self._isolate(part, failed)
 
     def _record_error(self, ops: list[tuple[Any, ...]], exc: Exception) -> None:
-        values = sum(len(op[2]) if op[0] == OP_METRICS else 1 for op in ops)
-        what = _describe(ops[0])
+        values = sum(values_in(op) for op in ops)
+        what = describe(ops[0])
         if len(ops) > 1:
             what = f"{len(ops)} operations ({values} values; the first: {what})"
         message = f"{what}: {_error_text(exc)}"
@@ -367,138 +346,6 @@ class BackgroundWriter:
             log.error("nbtrack writer: could not store %s", message)
             if len(self._errors) == MAX_LISTED_FAILURES:
                 log.error("nbtrack writer: further failures are counted, not logged, until flush")
-
-    def _apply(self, conn: sa.Connection, batch: list[tuple[Any, ...]]) -> None:
-        """Write a batch, grouping rows by table between statements.
-
-        Rows of one kind keep their order (the last value of a tag or step
-        wins); a statement (a status change, a tag deletion) is executed only
-        after every row queued before it.
-        """
-        groups: dict[int, list[tuple[Any, ...]]] = {
-            OP_METRIC: [],
-            OP_METRICS: [],
-            OP_PARAM: [],
-            OP_TAG: [],
-            OP_CELL: [],
-        }
-        for op in batch:
-            group = groups.get(OP_METRIC if op[0] == OP_METRICS else op[0])
-            if group is not None:
-                group.append(op)
-                continue
-            self._write_groups(conn, groups)
-            conn.execute(op[1])
-        self._write_groups(conn, groups)
-
-    def _write_groups(self, conn: sa.Connection, groups: dict[int, list[tuple[Any, ...]]]) -> None:
-        if groups[OP_PARAM]:
-            self._statements.params.run(conn, [op[1:] for op in groups[OP_PARAM]])
-        if groups[OP_TAG]:
-            self._statements.tags.run(conn, [op[1:] for op in groups[OP_TAG]])
-        if groups[OP_METRIC]:
-            self._write_metrics(conn, groups[OP_METRIC])
-        if groups[OP_CELL]:
-            self._write_cells(conn, groups[OP_CELL])
-        for group in groups.values():
-            group.clear()
-
-    def _write_cells(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
-        # A cell's "running" entry and its final one usually share a batch:
-        # only the last entry per (run, seq) is written, each source hashed once.
-        last: dict[tuple[int, int], tuple[Any, ...]] = {}
-        for op in ops:
-            last[(op[1], op[2])] = op
-        shas: dict[str, str] = {}
-        rows = []
-        for (
-            _,
-            run_pk,
-            seq,
-            cell_id,
-            count,
-            source,
-            start,
-            duration,
-            outcome,
-            etype,
-            emsg,
-        ) in last.values():
-            # Cell text comes unchecked from the kernel (an exception message may quote
-            # an undecodable file name): lone surrogates are replaced, not fatal.
-            source, cell_id, etype, emsg = (
-                _storable(source),
-                _storable(cell_id),
-                _storable(etype),
-                _storable(emsg),
-            )
-            sha = shas.get(source)
-            if sha is None:
-                sha = shas[source] = hashlib.sha256(
-                    source.encode("utf-8", "surrogatepass")
-                ).hexdigest()
-            rows.append((run_pk, seq, cell_id, count, sha, start, duration, outcome, etype, emsg))
-        self._statements.sources.run(conn, [(sha, source) for source, sha in shas.items()])
-        self._statements.cells.run(conn, rows)
-
-    def _write_metrics(self, conn: sa.Connection, ops: list[tuple[Any, ...]]) -> None:
-        """Insert metric rows, then merge each touched series' latest/min/max.
-
-        This runs for every point logged and bounds batch throughput: batches
-        arrive already in row shape, and when no point can replace a stored
-        one (steps past each metric's last), the per-series summaries are read
-        back with SQL over the batch's step range (SQLite's C code, with the
-        GIL released) instead of being computed point by point in Python.
-        """
-        key_ids = self._key_ids
-        missing = {op[2] for op in ops if op[0] == OP_METRIC} - key_ids.keys()
-        if missing:
-            key_ids.update(intern_keys(conn, missing))
-        segments = _segments(ops, key_ids, _NextSteps(conn, self._statements))
-        # A replaced value is gone from the table before SQL could see it: when
-        # any point of the batch may replace one, summarise every point in Python.
-        exact = any(segment[2] for segment in segments)
-        rows: list[tuple[Any, ...]] = []
-        touched: dict[tuple[int, int], list[int]] = {}  # (run_pk, key_id) -> [low, high step]
-        spans: list[tuple[Any, ...]] = []
-        summaries: list[tuple[Any, ...]] = []
-        for run_pk, cell_seq, _, segment in segments:
-            rows.extend(segment)
-            if exact or len(segment) < SQL_SUMMARY_MIN_ROWS:
-                summaries.extend(_summaries(segment))
-            else:
-                low, high = min(segment, key=_STEP)[2], max(segment, key=_STEP)[2]
-                for key_id in {row[1] for row in segment}:
-                    window = touched.setdefault((run_pk, key_id), [low, high])
-                    window[0], window[1] = min(window[0], low), max(window[1], high)
-            if cell_seq is not None:
-                spans.extend(_cell_spans(segment, cell_seq))
-        self._statements.metrics.run(conn, rows)
-        for (run_pk, key_id), (low, high) in touched.items():
-            summaries.append(self._series_summary(conn, run_pk, key_id, low, high))
-        # Rows for the same series merge in the upsert, in order.
-        self._statements.latest.run(conn, summaries)
-        # A replaced value may have been a series' min, max or latest: those series'
-        # summaries are read again over the whole series and replace the merged ones.
-        rewritten = {(row[0], row[1]) for segment in segments if segment[2] for row in segment[3]}
-        if rewritten:
-            self._statements.latest_exact.run(
-                conn,
-                [
-                    self._series_summary(conn, run_pk, key_id, -(2**63), 2**63 - 1)
-                    for run_pk, key_id in sorted(rewritten)
-                ],
-            )
-        if spans:
-            self._statements.metric_cells.run(conn, spans)
-
-    def _series_summary(
-        self, conn: sa.Connection, run_pk: int, key_id: int, low: int, high: int
-    ) -> tuple[Any, ...]:
-        """A latest_metrics row for one series from the stored points with steps in [low, high]."""
-        ((lowest, highest, top),) = self._statements.extremes.all(conn, run_pk, key_id, low, high)
-        ((timestamp, value),) = self._statements.point.all(conn, run_pk, key_id, top)
-        return (run_pk, key_id, top, timestamp, value, lowest, highest)
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()
@@ -522,225 +369,6 @@ class BackgroundWriter:
                 .where(writers.c.pid == os.getpid())
                 .values(heartbeat=beat)
             )
-
-
-def _storable(text: Any) -> Any:
-    """``text`` with lone surrogates (which have no UTF-8 form) replaced by U+FFFD."""
-    if type(text) is not str or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Through UTF-16 with surrogatepass: a surrogate pair becomes its character,
-        # a lone surrogate U+FFFD.
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
-
-
-_SERIES = itemgetter(0, 1)
-_STEP = itemgetter(2)
-
-
-def _summaries(segment: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Latest point and min/max of each series among metric rows, in Python."""
-    out = []
-    for (run_pk, key_id), group in groupby(sorted(segment, key=_SERIES), key=_SERIES):
-        series = list(group)
-        last = max(reversed(series), key=_STEP)  # the last logged of the top step
-        values = [row[4] for row in series if row[4] is not None]
-        low, high = (min(values), max(values)) if values else (None, None)
-        out.append((run_pk, key_id, last[2], last[3], last[4], low, high))
-    return out
-
-
-def _cell_spans(segment: list[tuple[Any, ...]], cell_seq: int) -> list[tuple[Any, ...]]:
-    """``(run_pk, key_id, cell_seq, first_step, last_step, count)`` per series of a segment."""
-    spans = []
-    for (run_pk, key_id), group in groupby(sorted(segment, key=_SERIES), key=_SERIES):
-        steps = [row[2] for row in group]
-        spans.append((run_pk, key_id, cell_seq, min(steps), max(steps), len(steps)))
-    return spans
-
-
-Segment = tuple[int, int | None, bool, list[tuple[Any, ...]]]
-
-
-class _NextSteps:
-    """Steps for points logged with ``step=None``, within one write transaction.
-
-    A series' first such point of the transaction continues after the larger of
-    its stored last step (read here, under the write lock, so another process's
-    points are counted) and the steps of this transaction's rows before it;
-    later ones follow it. Never below 0, as a first step is 0 even after
-    negative ones.
-    """
-
-    __slots__ = ("_conn", "_explicit", "_locked", "_statements", "last")
-
-    def __init__(self, conn: sa.Connection, statements: WriterStatements) -> None:
-        self._conn = conn
-        self._statements = statements
-        self._locked: set[int] = set()
-        #: (run_pk, key_id) -> last step in this transaction, for series with auto steps.
-        self.last: dict[tuple[int, int], int] = {}
-        #: (run_pk, key_id) -> largest explicit step in this transaction so far, for
-        #: the other series; built at the first auto step (one pass), then kept by saw().
-        self._explicit: dict[tuple[int, int], int] | None = None
-
-    def next(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
-        series = (run_pk, key_id)
-        last = self.last.get(series)
-        if last is None:
-            last = self._start(run_pk, key_id, segments)
-        if last >= MAX_STEP:
-            raise InvalidInputError(
-                f"this metric already has the largest step ({MAX_STEP}); "
-                "give later points explicit steps"
-            )
-        self.last[series] = last + 1
-        return last + 1
-
-    def saw(self, run_pk: int, key_id: int, step: int) -> None:
-        """An explicit step, once this transaction has auto steps."""
-        series = (run_pk, key_id)
-        last = self.last.get(series)
-        if last is not None:
-            if step > last:
-                self.last[series] = step
-            return
-        explicit = self._explicit
-        if explicit is not None and step > explicit.get(series, step - 1):
-            explicit[series] = step
-
-    def _start(self, run_pk: int, key_id: int, segments: list[Segment]) -> int:
-        statements = self._statements
-        if statements.lock_run is not None and run_pk not in self._locked:
-            statements.lock_run.all(self._conn, run_pk)
-            self._locked.add(run_pk)
-        ((stored,),) = statements.max_step.all(self._conn, run_pk, key_id)
-        last = -1 if stored is None else max(int(stored), -1)
-        explicit = self._explicit
-        if explicit is None:  # the rows of this transaction so far, not inserted yet
-            explicit = self._explicit = {}
-            for segment in segments:
-                for row in segment[3]:
-                    series = (row[0], row[1])
-                    if row[2] > explicit.get(series, row[2] - 1):
-                        explicit[series] = row[2]
-        return max(last, explicit.pop((run_pk, key_id), -1))
-
-
-def _segments(  # noqa: PLR0912 (one loop per point: inlined, not split into calls)
-    ops: list[tuple[Any, ...]], key_ids: dict[str, int], steps: _NextSteps
-) -> list[Segment]:
-    """Consecutive metric ops of one run, cell and rewrite flag, as table rows.
-
-    ``(run_pk, cell_seq, rewrite, [(run_pk, key_id, step, timestamp, value), ...])``
-    in logging order, every step assigned.
-    """
-    segments: list[Segment] = []
-    current: tuple[int, int | None, bool] | None = None
-    rows: list[tuple[Any, ...]] = []
-    auto = steps.last  # non-empty once a series got an auto step: explicit steps count too
-    # The series of the last log_metric(step=None) and its step, kept in locals while
-    # the same series repeats (a logging loop) and put back into ``auto`` when another
-    # op needs it.
-    cached_run: int | None = None
-    cached_key: int | None = None
-    cached = 0
-    for op in ops:
-        ident = (op[1], op[3], op[4]) if op[0] == OP_METRICS else (op[1], op[6], op[7])
-        if ident != current:
-            current, rows = ident, []
-            segments.append((*ident, rows))
-        if op[0] == OP_METRICS:
-            if cached_key is not None:
-                auto[(cached_run, cached_key)] = cached  # type: ignore[index]
-                cached_key = None
-            if op[5]:
-                _fill_steps(op[2], rows, segments, steps)
-            else:
-                if auto:
-                    for row in op[2]:
-                        steps.saw(row[0], row[1], row[2])
-                rows.extend(op[2])
-        else:
-            _, run_pk, key, value, timestamp, step = op[:6]
-            key_id = key_ids[key]
-            if step is None:
-                if key_id == cached_key and run_pk == cached_run and cached < MAX_STEP:
-                    cached += 1
-                    step = cached
-                else:
-                    if cached_key is not None:
-                        auto[(cached_run, cached_key)] = cached  # type: ignore[index]
-                    step = cached = steps.next(run_pk, key_id, segments)
-                    cached_run, cached_key = run_pk, key_id
-            elif auto:
-                if cached_key is not None:
-                    auto[(cached_run, cached_key)] = cached  # type: ignore[index]
-                    cached_key = None
-                steps.saw(run_pk, key_id, step)
-            # value != value only for NaN, which is stored as NULL.
-            rows.append((run_pk, key_id, step, timestamp, None if value != value else value))  # noqa: PLR0124
-    if cached_key is not None:
-        auto[(cached_run, cached_key)] = cached  # type: ignore[index]
-    return segments
-
-
-def _fill_steps(
-    batch: list[tuple[Any, ...]],
-    rows: list[tuple[Any, ...]],
-    segments: list[Segment],
-    steps: _NextSteps,
-) -> None:
-    """Append a batch's rows to ``rows`` (the current segment's), giving None steps theirs."""
-    append = rows.append
-    for row in batch:
-        if row[2] is None:
-            append((row[0], row[1], steps.next(row[0], row[1], segments), row[3], row[4]))
-        else:
-            steps.saw(row[0], row[1], row[2])
-            append(row)
-
-
-def _split(ops: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]] | None:
-    """``ops`` in halves, or one by one when few, in order; None for a single value.
-
-    A single log_batch is split by its points.
-    """
-    if len(ops) > 1:
-        if len(ops) <= ONE_BY_ONE_BELOW:
-            return [[op] for op in ops]
-        middle = len(ops) // 2
-        return [ops[:middle], ops[middle:]]
-    op = ops[0]
-    rows = op[2] if op[0] == OP_METRICS else ()
-    if len(rows) <= 1:
-        return None
-    if len(rows) <= ONE_BY_ONE_BELOW:
-        return [[(*op[:2], [row], *op[3:])] for row in rows]
-    middle = len(rows) // 2
-    return [[(*op[:2], rows[:middle], *op[3:])], [(*op[:2], rows[middle:], *op[3:])]]
-
-
-_NAMES = {OP_METRIC: "metric", OP_PARAM: "param", OP_TAG: "tag", OP_CELL: "cell"}
-
-
-def _describe(op: tuple[Any, ...]) -> str:
-    """What one queued operation writes, for a failure report."""
-    if op[0] == OP_STATEMENT:
-        return str(op[2])
-    if op[0] == OP_METRICS:  # a whole batch's rows would flood the log
-        rows = op[2]
-        if len(rows) == 1:
-            return f"point at step {rows[0][2]} of metric #{rows[0][1]} of run #{op[1]} (log_batch)"
-        return f"metric batch of {len(rows)} points of run #{op[1]}"
-    if op[0] == OP_CELL:
-        return f"cell #{op[2]} of run #{op[1]}"
-    key = op[2]
-    shown = repr(key) if len(key) <= 60 else repr(key[:57] + "...")
-    return f"{_NAMES[op[0]]} {shown} of run #{op[1]}"
 
 
 def _error_text(exc: BaseException) -> str:

@@ -38,14 +38,8 @@ from nbtrack.store._maintenance import (
 )
 from nbtrack.store._names import random_run_name
 from nbtrack.store._timeline import TimelineMixin
-from nbtrack.store._writer import (
-    OP_METRIC,
-    OP_METRICS,
-    OP_PARAM,
-    OP_STATEMENT,
-    OP_TAG,
-    BackgroundWriter,
-)
+from nbtrack.store._writer import BackgroundWriter
+from nbtrack.store._writer_ops import metric_op, metrics_op, param_op, statement_op, tag_op
 from nbtrack.store._writer_statements import intern_keys
 from nbtrack.store.artifacts import BlobStore, safe_destination
 from nbtrack.store.queries import _history
@@ -166,7 +160,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         writer = self._writer
         if writer is not None:
             if writer.is_alive():
-                writer.put((OP_STATEMENT, leave_runs_statement(), "end of this process's writes"))
+                writer.put(statement_op(leave_runs_statement(), "end of this process's writes"))
             writer.close()
         self.engine.dispose()
 
@@ -333,7 +327,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         """
         state.registered = True
         self.writer.put(
-            (OP_STATEMENT, join_run_statement(state.run_pk), f"writer record of run {run_id}")
+            statement_op(join_run_statement(state.run_pk), f"writer record of run {run_id}")
         )
         self.writer.add_heartbeat(state.run_pk)
 
@@ -341,8 +335,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         """End a run with ``status``; written in order with everything logged before."""
         state = self._state(run_id)
         self.writer.put(
-            (
-                OP_STATEMENT,
+            statement_op(
                 runs_t.update()
                 .where(runs_t.c.run_pk == state.run_pk)
                 .values(status=status, end_time=end_time, heartbeat=end_time),
@@ -351,8 +344,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         )
         writers = schema.run_writers
         self.writer.put(
-            (
-                OP_STATEMENT,
+            statement_op(
                 writers.delete().where(writers.c.run_pk == state.run_pk),
                 f"writer records of ended run {run_id}",
             )
@@ -364,8 +356,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         """Rename a run."""
         state = self._writable(run_id)
         self.writer.put(
-            (
-                OP_STATEMENT,
+            statement_op(
                 runs_t.update().where(runs_t.c.run_pk == state.run_pk).values(name=name),
                 f"name of run {run_id}",
             )
@@ -476,7 +467,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 state.last_steps[key] = step
         context = self.cell_context
         cell = context[1] if context is not None and context[0] == state.run_pk else None
-        self.writer.put((OP_METRIC, state.run_pk, key, value, timestamp, step, cell, rewrite))
+        self.writer.put(metric_op(state.run_pk, key, value, timestamp, step, cell, rewrite))
 
     def prepare_metrics(self, run_id: str, points: Iterable[Any]) -> MetricRows:
         """Check ``(key, value, timestamp, step)`` points and shape them as table rows.
@@ -501,7 +492,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         state.last_steps.update(batch.last_steps)
         run_pk = state.run_pk
         self.writer.put_batch(
-            (OP_METRICS, run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite, batch.auto),
+            metrics_op(run_pk, batch.rows, self._cell_of(run_pk), batch.rewrite, batch.auto),
             len(batch.rows),
         )
 
@@ -526,21 +517,20 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         state = self._writable(run_id)
         state.params.update(params)
         cell = self._cell_of(state.run_pk)
-        self.writer.put_many((OP_PARAM, state.run_pk, k, v, cell) for k, v in params.items())
+        self.writer.put_many(param_op(state.run_pk, k, v, cell) for k, v in params.items())
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Queue tags; a tag set again takes the new value."""
         state = self._writable(run_id)
         cell = self._cell_of(state.run_pk)
-        self.writer.put_many((OP_TAG, state.run_pk, k, v, cell) for k, v in tags.items())
+        self.writer.put_many(tag_op(state.run_pk, k, v, cell) for k, v in tags.items())
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run."""
         state = self._writable(run_id)
         tags = schema.tags
         self.writer.put(
-            (
-                OP_STATEMENT,
+            statement_op(
                 tags.delete().where(tags.c.run_pk == state.run_pk).where(tags.c.key == key),
                 f"deletion of tag {key!r} of run {run_id}",
             )
@@ -600,7 +590,7 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
             created=now_ms(),
             cell_seq=self._cell_of(state.run_pk),
         )
-        self.writer.put((OP_STATEMENT, stmt, f"artifact {artifact_path!r} of run {run_id}"))
+        self.writer.put(statement_op(stmt, f"artifact {artifact_path!r} of run {run_id}"))
 
     def artifact_rows(self, run_id: str, prefix: str = "") -> list[tuple[str, str, int]]:
         """``(path, sha256, size)`` of the run's artifacts at or under ``prefix``."""
