@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbtrack import fluent
+from nbtrack.autologging import _background
 from nbtrack.entities import RunStatus
 
 log = logging.getLogger("nbtrack.autolog")
@@ -230,6 +231,22 @@ def run_patched(
     config = settings(flavor)
     if config is None or in_patch():
         return original(*args, **kwargs)
+    _background.note_activity()
+    try:
+        return _run_session(flavor, config, original, args, kwargs, before, after)
+    finally:
+        _background.note_activity()
+
+
+def _run_session(
+    flavor: str,
+    config: Settings,
+    original: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    before: Callable[[Session], Any],
+    after: Callable[[Session, Any, Any], None],
+) -> Any:
     with patch_scope():
         try:
             session = begin(flavor, config)
@@ -335,19 +352,40 @@ def caller_variable_name(value: Any, fallback: str) -> str:
     return fallback
 
 
-def log_model_once(log: Callable[[str], Any], name: str) -> Any:
+_model_names: dict[tuple[str, str], int] = {}  # (run, name) -> the next number to try
+_model_names_lock = threading.Lock()
+
+
+def forget_model_names(run_id: str) -> None:
+    """Drop what :func:`log_model_once` remembers of a run (it has ended)."""
+    with _model_names_lock:
+        for key in [k for k in _model_names if k[0] == run_id]:
+            del _model_names[key]
+
+
+def log_model_once(log: Callable[[str], Any], name: str, run_id: str | None = None) -> Any:
     """Log a model under ``name``, or ``name-2``, ``name-3``... when the run has one there.
 
     A run that trains twice (a fit cell re-run with the same settings) keeps
-    every model; the last one is the highest number.
+    every model; the last one is the highest number. With ``run_id``, the
+    numbers this process already used in that run are skipped without a look
+    at the store (a loop of fits would otherwise try every taken name first).
     """
     from nbtrack.exceptions import InvalidInputError
 
-    for attempt in range(1, 1000):
+    key = (run_id or "", name)
+    with _model_names_lock:
+        first = _model_names.get(key, 1) if run_id is not None else 1
+    for attempt in range(first, 1000):
         path = name if attempt == 1 else f"{name}-{attempt}"
         try:
-            return log(path)
+            info = log(path)
         except InvalidInputError as exc:
             if "already has artifacts" not in str(exc):
                 raise
+            continue
+        if run_id is not None:
+            with _model_names_lock:
+                _model_names[key] = max(_model_names.get(key, 1), attempt + 1)
+        return info
     raise InvalidInputError(f"the run has 999 models named {name}-N; start a new run")

@@ -123,11 +123,48 @@ def log_model(
     from nbtrack import fluent
     from nbtrack.registry._client import model_name
 
-    artifact_path = normalize_artifact_path(name, what="model name")
+    normalize_artifact_path(name, what="model name")
     if registered_model_name is not None:  # refused before anything is logged
         model_name(registered_model_name)
     run = fluent.active_run() or fluent.start_run()
-    client, run_id = run.client, run.info.run_id
+    return log_model_into(
+        run.client,
+        run.info.run_id,
+        flavor,
+        model,
+        name,
+        input_example=input_example,
+        signature=signature,
+        serialization=serialization,
+        options=options,
+        extras=extras,
+        registered_model_name=registered_model_name,
+    )
+
+
+def log_model_into(
+    client: TrackingClient,
+    run_id: str,
+    flavor: str,
+    model: Any,
+    name: str,
+    *,
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    serialization: str | None,
+    options: Mapping[str, Any] | None = None,
+    extras: Extras | None = None,
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """:func:`log_model` into a given run of a given client (no active run involved).
+
+    Autolog writes models on a background thread, which has no active run.
+    """
+    from nbtrack.registry._client import model_name
+
+    artifact_path = normalize_artifact_path(name, what="model name")
+    if registered_model_name is not None:  # refused before anything is logged
+        model_name(registered_model_name)
     client.flush()
     if client.store.artifact_rows(run_id, artifact_path):
         raise InvalidInputError(
@@ -225,6 +262,9 @@ def _fetch(
     if not _uris.is_store_uri(uri):
         path = _uris.local_path(uri)
         return _Fetched(path, read_metadata(path, source=uri), False, False)
+    from nbtrack import fluent
+
+    fluent.wait_background()  # a model autolog is still writing
     if client is None:
         from nbtrack.client import TrackingClient
 
