@@ -389,3 +389,55 @@ def log_model_once(log: Callable[[str], Any], name: str, run_id: str | None = No
                 _model_names[key] = max(_model_names.get(key, 1), attempt + 1)
         return info
     raise InvalidInputError(f"the run has 999 models named {name}-N; start a new run")
+
+
+#: Rows of the training data kept as the input example (MLflow's ``INPUT_EXAMPLE_SAMPLE_ROWS``).
+INPUT_EXAMPLE_ROWS = 5
+
+
+def example_rows(data: Any) -> Any:
+    """A copy of the first rows of training data (numpy, pandas, scipy sparse, torch), or None.
+
+    None for what has no rows to take (a file name, an iterator); the copy
+    keeps the example as it was even if the user changes the data in place.
+    """
+    import copy
+
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        return data.iloc[:INPUT_EXAMPLE_ROWS].copy()
+    if module.startswith("torch"):
+        return data[:INPUT_EXAMPLE_ROWS].detach().cpu().numpy().copy()
+    if module.startswith(("numpy", "scipy")) and getattr(data, "ndim", 0) >= 1:
+        return copy.deepcopy(data[:INPUT_EXAMPLE_ROWS])
+    if isinstance(data, list) and data:
+        return copy.deepcopy(data[:INPUT_EXAMPLE_ROWS])
+    return None
+
+
+def model_signature(flavor: str, model: Any, example: Any) -> Any:
+    """The signature of ``model`` for the example rows (their types and the model's output's)."""
+    from nbtrack.models._flavor import flavor_named
+    from nbtrack.models._signature import infer_signature
+
+    return infer_signature(example, flavor_named(flavor).output_for_signature(model, example))
+
+
+def example_and_signature(
+    integration: str, flavor: str, model: Any, example: Any, config: Settings
+) -> tuple[Any, Any]:
+    """What ``log_model`` gets as ``(input_example, signature)`` under the settings.
+
+    ``log_input_examples`` keeps the rows with the model; ``log_model_signatures``
+    infers the signature from them. A failure to infer is reported and the model
+    is logged without one.
+    """
+    if example is None:
+        return None, None
+    signature = None
+    if config.log_model_signatures:
+        try:
+            signature = model_signature(flavor, model, example)
+        except Exception as exc:  # a model that refuses a few rows
+            report(integration, "infer the model signature", exc)
+    return (example if config.log_input_examples else None), signature

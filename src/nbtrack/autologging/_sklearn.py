@@ -41,7 +41,7 @@ from nbtrack.autologging._core import Session, Settings
 
 FLAVOR = "sklearn"
 TRAINING_PREFIX = "training_"
-INPUT_EXAMPLE_ROWS = 5
+INPUT_EXAMPLE_ROWS = _core.INPUT_EXAMPLE_ROWS
 _FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 _PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
 # sklearn.metrics functions that are not scores of predictions (MLflow leaves them out too)
@@ -335,7 +335,7 @@ def _log_model(
     even if the estimator is refit (or changed) before the worker gets to it.
     """
     example = None
-    if x is not None:
+    if x is not None and (config.log_input_examples or config.log_model_signatures):
         try:
             example = copy.deepcopy(x[:INPUT_EXAMPLE_ROWS])  # a slice may be a view of x
         except Exception as exc:  # an input that does not slice
@@ -365,15 +365,8 @@ def _write_model(
     registered_model_name: str | None,
 ) -> None:  # fmt: skip
     from nbtrack.models import _api
-    from nbtrack.models._signature import infer_signature
 
-    signature = None
-    if config.log_model_signatures and example is not None:
-        try:
-            method = model.predict if hasattr(model, "predict") else model.transform
-            signature = infer_signature(example, method(example))
-        except Exception as exc:  # a transform that refuses a few rows
-            _core.report(FLAVOR, "infer the model signature", exc)
+    example, signature = _core.example_and_signature(FLAVOR, FLAVOR, model, example, config)
     _core.log_model_once(
         lambda path: _api.log_model_into(
             client,
@@ -381,10 +374,11 @@ def _write_model(
             FLAVOR,
             model,
             path,
-            input_example=example if config.log_input_examples else None,
+            input_example=example,
             signature=signature,
             serialization=config.extra.get("serialization_format", "skops"),
             registered_model_name=registered_model_name,
+            signature_from_example=False,
         ),
         name,
         run_id,

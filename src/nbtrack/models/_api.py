@@ -61,11 +61,14 @@ def save_model(
     extras: Extras | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
+    signature_from_example: bool = True,
 ) -> ModelMetadata:
     """Write ``model`` as a model directory at ``path`` (which must not hold anything yet).
 
     ``serialization=None`` lets the flavor choose: its safe format when the
     model allows it, else cloudpickle (a class defined in a notebook).
+    Without ``signature``, one is inferred from ``input_example`` unless
+    ``signature_from_example`` is False (autolog's ``log_model_signatures=False``).
     """
     impl = flavor_named(flavor)
     extras = extras or Extras()
@@ -78,7 +81,7 @@ def save_model(
     try:
         copy_code_paths(extras.code_paths, target)
         saved = impl.save(model, target, serialization, options)
-        if signature is None and input_example is not None:
+        if signature is None and input_example is not None and signature_from_example:
             try:
                 output = impl.output_for_signature(model, input_example)
             except Exception as exc:
@@ -155,10 +158,12 @@ def log_model_into(
     options: Mapping[str, Any] | None = None,
     extras: Extras | None = None,
     registered_model_name: str | None = None,
+    signature_from_example: bool = True,
 ) -> ModelInfo:
     """:func:`log_model` into a given run of a given client (no active run involved).
 
     Autolog writes models on a background thread, which has no active run.
+    ``signature_from_example``: see :func:`save_model`.
     """
     from nbtrack.registry._client import model_name
 
@@ -184,6 +189,7 @@ def log_model_into(
             extras=extras,
             run_id=run_id,
             artifact_path=artifact_path,
+            signature_from_example=signature_from_example,
         )
         client.log_artifacts(run_id, local, artifact_path)
         _trust.record(client, run_id, artifact_path, local)
