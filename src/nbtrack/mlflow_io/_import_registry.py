@@ -138,7 +138,7 @@ class RegistryImport:
                 conn, name, model.last_updated_timestamp or model.creation_timestamp or 0
             )
 
-        self.dst.store.writer.call(write)
+        self.dst._store.writer.call(write)
 
     def _has_version(self, name: str, version: int) -> bool:
         from nbtrack.registry import _imports as reg
@@ -157,7 +157,7 @@ class RegistryImport:
         if sha is None:
             return None
         try:
-            document = _yaml.load(self.dst.store.blobs.read_bytes(sha).decode(), source=MLMODEL)
+            document = _yaml.load(self.dst._store.blobs.read_bytes(sha).decode(), source=MLMODEL)
         except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
             log.debug("MLmodel is not nbtrack's format: %s", error)
             return None
@@ -179,7 +179,7 @@ class RegistryImport:
             if not root.resolve().is_relative_to(Path(tmp).resolve()) or root.is_symlink():
                 raise InvalidInputError(f"{where}: MLflow downloaded it outside {tmp}")
             for file, rel in regular_files(root, where):
-                sha, size = self.dst.store.blobs.put_file(file)
+                sha, size = self.dst._store.blobs.put_file(file)
                 rows.append((rel, sha, size))
         if not rows:
             self._warn(f"{where}: MLflow has no files for it at {uri}")

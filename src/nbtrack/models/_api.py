@@ -171,7 +171,7 @@ def log_model_into(
     if registered_model_name is not None:  # refused before anything is logged
         model_name(registered_model_name)
     client.flush()
-    if client.store.artifact_rows(run_id, artifact_path):
+    if client._store.artifact_rows(run_id, artifact_path):
         raise InvalidInputError(
             f"run {run_id} already has artifacts at {artifact_path!r}; "
             "log the model under another name"
@@ -275,7 +275,7 @@ def _fetch(
         from nbtrack.client import TrackingClient
 
         client = TrackingClient()
-    store = client.store
+    store = client._store
     store.flush()
     source = _uris.store_source(store, uri)
     temporary = dst_path is None
