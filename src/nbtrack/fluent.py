@@ -125,6 +125,25 @@ def remove_run_listener(listener: RunListener) -> None:
         _listeners.remove(listener)
 
 
+#: Called as ``waiter(timeout)`` by :func:`flush` and before a model is read by
+#: ``runs:/`` URI: work queued off the caller's thread (autologged models are
+#: written by a background worker) that must be stored first.
+BackgroundWaiter = Callable[[float | None], None]
+_background_waiters: list[BackgroundWaiter] = []
+
+
+def add_background_waiter(waiter: BackgroundWaiter) -> None:
+    """Have :func:`flush` wait for ``waiter`` too (see :data:`BackgroundWaiter`)."""
+    if waiter not in _background_waiters:
+        _background_waiters.append(waiter)
+
+
+def wait_background(timeout: float | None = None) -> None:
+    """Return once the background work queued so far (autologged models) is stored."""
+    for waiter in list(_background_waiters):
+        waiter(timeout)
+
+
 def _notify(event: str, run: ActiveRun) -> None:
     for listener in list(_listeners):
         try:
@@ -633,7 +652,11 @@ def restore_run(run_id: str) -> None:
 
 
 def flush(timeout: float | None = None) -> None:
-    """Block until everything logged in this process is durable on disk."""
+    """Block until everything logged in this process is durable on disk.
+
+    Models that autolog writes in the background are waited for too.
+    """
+    wait_background(timeout)
     _client().flush(timeout)
 
 

@@ -10,7 +10,12 @@ What a training logs (MLflow's names):
   iteration's results again at the step after the last;
 - feature importance per type: ``feature_importance_<type>.json`` and a bar chart
   ``feature_importance_<type>.png`` (matplotlib; skipped with a debug message without it);
-- the booster under ``model``: XGBoost's JSON or LightGBM's text format (no pickle).
+- the booster under ``model``: XGBoost's JSON or LightGBM's text format (no pickle),
+  with a signature inferred from the training data's first rows
+  (``log_model_signatures``) and those rows as its input example
+  (``log_input_examples``), as MLflow does. The rows come from the data a
+  ``DMatrix`` was built from (XGBoost), the ``Dataset``'s data (LightGBM), or
+  ``X`` of a scikit-learn API ``fit``.
 """
 
 from __future__ import annotations
@@ -121,6 +126,7 @@ def _install_xgboost() -> None:
     for owner in (xgboost, xgboost.training, xgboost.sklearn):
         if hasattr(owner, "train"):
             _core.patch("xgboost", owner, "train", _patched_xgboost_train)
+    _core.patch("xgboost", xgboost.DMatrix, "__init__", _patched_dmatrix_init)
     for name in ("XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier",
                  "XGBRFRegressor"):  # fmt: skip
         cls = getattr(xgboost.sklearn, name, None)
@@ -221,6 +227,7 @@ def _run_training(
         logger = _MetricLogger(session)
         add_callback(kwargs, logger)
         state["logger"] = logger
+        arguments["_example"] = _training_example(flavor, arguments, config)
         return arguments
 
     def after(session: Session, arguments: Any, booster: Any) -> None:
@@ -248,6 +255,7 @@ def _train_inside_fit(
         arguments = _bound(original, args, kwargs)
         _core.log_params(session, _train_params(arguments))
         add_callback(kwargs, logger)
+        arguments["_example"] = None  # the wrapper's fit logs the model with its X
     except Exception as exc:
         _core.report(session.flavor, "log what it trains with", exc)
     booster = original(*args, **kwargs)
@@ -272,7 +280,8 @@ def _patched_xgboost_fit(original: Any, self: Any, *args: Any, **kwargs: Any) ->
         _wrapper_fit.session = None
         config = _core.settings("xgboost") or Settings()
         if config.log_models:
-            _log_booster(session, "xgboost", self, config)
+            x = args[0] if args else kwargs.get("X")
+            _log_booster(session, "xgboost", self, config, _example_of(x, config, "xgboost"))
 
     try:
         return _core.run_patched("xgboost", original, (self, *args), kwargs, before, after)
@@ -325,7 +334,7 @@ def _finish_xgboost(
             continue
         _log_importance(session, kind, {str(k): float(v) for k, v in scores.items()})
     if config.log_models and not arguments.get("_inside_fit"):
-        _log_booster(session, "xgboost", booster, config)
+        _log_booster(session, "xgboost", booster, config, arguments.get("_example"))
 
 
 # -- LightGBM ------------------------------------------------------------------------------
@@ -365,7 +374,7 @@ def _finish_lightgbm(
             continue
         _log_importance(session, kind, {n: float(v) for n, v in zip(names, values, strict=True)})
     if config.log_models:
-        _log_booster(session, "lightgbm", booster, config)
+        _log_booster(session, "lightgbm", booster, config, arguments.get("_example"))
 
 
 # -- shared ---------------------------------------------------------------------------------
@@ -394,18 +403,76 @@ def _log_importance(session: Session, kind: str, scores: dict[str, float]) -> No
         plt.close(figure)
 
 
-def _log_booster(session: Session, flavor: str, booster: Any, config: Settings) -> None:
-    import importlib
+def _log_booster(
+    session: Session, flavor: str, booster: Any, config: Settings, example: Any
+) -> None:
+    from nbtrack.models import _api
 
-    module = importlib.import_module(f"nbtrack.{flavor}")
     try:
+        input_example, signature = _core.example_and_signature(
+            flavor, flavor, booster, example, config
+        )
         _core.log_model_once(
-            lambda path: module.log_model(
+            lambda path: _api.log_model_into(
+                session.client,
+                session.run_id,
+                flavor,
                 booster,
                 path,
+                input_example=input_example,
+                signature=signature,
+                serialization=_SERIALIZATION[flavor],
                 registered_model_name=config.extra.get("registered_model_name"),
+                signature_from_example=False,
             ),
             "model",
+            session.run_id,
         )
     except Exception as exc:
         _core.report(flavor, "log the model", exc)
+
+
+_SERIALIZATION = {"xgboost": "json", "lightgbm": "text"}
+
+
+# -- input examples -------------------------------------------------------------------------
+
+#: The attribute of a ``DMatrix`` holding the first rows of the data it was built from.
+_EXAMPLE_ATTR = "_nbtrack_input_example"
+
+
+def _wants_example(config: Settings) -> bool:
+    return config.log_models and (config.log_input_examples or config.log_model_signatures)
+
+
+def _example_of(data: Any, config: Settings, flavor: str) -> Any:
+    """The first rows of training data when the settings need them, else None."""
+    if data is None or not _wants_example(config):
+        return None
+    try:
+        return _core.example_rows(data)
+    except Exception as exc:  # data that does not slice as its type promises
+        _core.report(flavor, "take the input example", exc)
+        return None
+
+
+def _patched_dmatrix_init(original: Any, self: Any, *args: Any, **kwargs: Any) -> None:
+    """``DMatrix(data, ...)`` keeps its data's first rows (a DMatrix cannot give them back)."""
+    original(self, *args, **kwargs)
+    config = _core.settings("xgboost")
+    if config is None or not _wants_example(config):
+        return
+    data = args[0] if args else kwargs.get("data")
+    example = _example_of(data, config, "xgboost")
+    if example is not None:
+        setattr(self, _EXAMPLE_ATTR, example)
+
+
+def _training_example(flavor: str, arguments: Mapping[str, Any], config: Settings) -> Any:
+    """The training data's first rows: the DMatrix's (XGBoost), the Dataset's (LightGBM)."""
+    if not _wants_example(config):
+        return None
+    if flavor == "xgboost":
+        return getattr(arguments.get("dtrain"), _EXAMPLE_ATTR, None)
+    train_set = arguments.get("train_set")
+    return _example_of(getattr(train_set, "data", None), config, flavor)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbtrack import fluent
+from nbtrack.autologging import _background
 from nbtrack.entities import RunStatus
 
 log = logging.getLogger("nbtrack.autolog")
@@ -230,6 +231,22 @@ def run_patched(
     config = settings(flavor)
     if config is None or in_patch():
         return original(*args, **kwargs)
+    _background.note_activity()
+    try:
+        return _run_session(flavor, config, original, args, kwargs, before, after)
+    finally:
+        _background.note_activity()
+
+
+def _run_session(
+    flavor: str,
+    config: Settings,
+    original: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    before: Callable[[Session], Any],
+    after: Callable[[Session, Any, Any], None],
+) -> Any:
     with patch_scope():
         try:
             session = begin(flavor, config)
@@ -335,19 +352,92 @@ def caller_variable_name(value: Any, fallback: str) -> str:
     return fallback
 
 
-def log_model_once(log: Callable[[str], Any], name: str) -> Any:
+_model_names: dict[tuple[str, str], int] = {}  # (run, name) -> the next number to try
+_model_names_lock = threading.Lock()
+
+
+def forget_model_names(run_id: str) -> None:
+    """Drop what :func:`log_model_once` remembers of a run (it has ended)."""
+    with _model_names_lock:
+        for key in [k for k in _model_names if k[0] == run_id]:
+            del _model_names[key]
+
+
+def log_model_once(log: Callable[[str], Any], name: str, run_id: str | None = None) -> Any:
     """Log a model under ``name``, or ``name-2``, ``name-3``... when the run has one there.
 
     A run that trains twice (a fit cell re-run with the same settings) keeps
-    every model; the last one is the highest number.
+    every model; the last one is the highest number. With ``run_id``, the
+    numbers this process already used in that run are skipped without a look
+    at the store (a loop of fits would otherwise try every taken name first).
     """
     from nbtrack.exceptions import InvalidInputError
 
-    for attempt in range(1, 1000):
+    key = (run_id or "", name)
+    with _model_names_lock:
+        first = _model_names.get(key, 1) if run_id is not None else 1
+    for attempt in range(first, 1000):
         path = name if attempt == 1 else f"{name}-{attempt}"
         try:
-            return log(path)
+            info = log(path)
         except InvalidInputError as exc:
             if "already has artifacts" not in str(exc):
                 raise
+            continue
+        if run_id is not None:
+            with _model_names_lock:
+                _model_names[key] = max(_model_names.get(key, 1), attempt + 1)
+        return info
     raise InvalidInputError(f"the run has 999 models named {name}-N; start a new run")
+
+
+#: Rows of the training data kept as the input example (MLflow's ``INPUT_EXAMPLE_SAMPLE_ROWS``).
+INPUT_EXAMPLE_ROWS = 5
+
+
+def example_rows(data: Any) -> Any:
+    """A copy of the first rows of training data (numpy, pandas, scipy sparse, torch), or None.
+
+    None for what has no rows to take (a file name, an iterator); the copy
+    keeps the example as it was even if the user changes the data in place.
+    """
+    import copy
+
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        return data.iloc[:INPUT_EXAMPLE_ROWS].copy()
+    if module.startswith("torch"):
+        return data[:INPUT_EXAMPLE_ROWS].detach().cpu().numpy().copy()
+    if module.startswith(("numpy", "scipy")) and getattr(data, "ndim", 0) >= 1:
+        return copy.deepcopy(data[:INPUT_EXAMPLE_ROWS])
+    if isinstance(data, list) and data:
+        return copy.deepcopy(data[:INPUT_EXAMPLE_ROWS])
+    return None
+
+
+def model_signature(flavor: str, model: Any, example: Any) -> Any:
+    """The signature of ``model`` for the example rows (their types and the model's output's)."""
+    from nbtrack.models._flavor import flavor_named
+    from nbtrack.models._signature import infer_signature
+
+    return infer_signature(example, flavor_named(flavor).output_for_signature(model, example))
+
+
+def example_and_signature(
+    integration: str, flavor: str, model: Any, example: Any, config: Settings
+) -> tuple[Any, Any]:
+    """What ``log_model`` gets as ``(input_example, signature)`` under the settings.
+
+    ``log_input_examples`` keeps the rows with the model; ``log_model_signatures``
+    infers the signature from them. A failure to infer is reported and the model
+    is logged without one.
+    """
+    if example is None:
+        return None, None
+    signature = None
+    if config.log_model_signatures:
+        try:
+            signature = model_signature(flavor, model, example)
+        except Exception as exc:  # a model that refuses a few rows
+            report(integration, "infer the model signature", exc)
+    return (example if config.log_input_examples else None), signature

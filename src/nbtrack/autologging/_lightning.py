@@ -11,7 +11,10 @@ What a fit logs (MLflow's names where MLflow has them):
   at step = the trainer's global step; nbtrack is added as one more logger;
 - the model under ``model`` (``nbtrack.pytorch.log_model``: safetensors weights
   and the class path, ``init_kwargs`` from the hyperparameters): the best
-  checkpoint's weights when a ``ModelCheckpoint`` kept one, else the final ones.
+  checkpoint's weights when a ``ModelCheckpoint`` kept one, else the final ones;
+  as MLflow does, the input of the module's first ``forward`` in training (one
+  tensor) gives the signature (``log_model_signatures``), and its first rows
+  are kept as the input example (``log_input_examples``).
 """
 
 from __future__ import annotations
@@ -177,20 +180,81 @@ def _patched_fit(original: Any, trainer: Any, *args: Any, **kwargs: Any) -> Any:
         ours = cls(session, config.extra.get("log_every_n_step"), 1)
         previous = list(trainer.loggers)
         trainer.loggers = [*previous, ours]
+        wants = config.log_input_examples or config.log_model_signatures
+        first = _FirstInput(trainer, module) if config.log_models and wants else None
+        state["first"] = first
         return previous
 
     def after(session: Session, previous: Any, _result: Any) -> None:
         if previous is not None:
             trainer.loggers = previous
+        first = state.get("first")
+        if first is not None:
+            first.restore()
         _log_optimizer(session, trainer)
         stopped = [cb.stopped_epoch for cb in _early_stopping(trainer)]
         if stopped:
             session.client.log_metric(session.run_id, "stopped_epoch", float(stopped[0]), step=0)
         config = _core.settings(FLAVOR) or Settings()
         if config.log_models and module is not None:
-            _log_model(session, trainer, module, config)
+            example = first.example if first is not None else None
+            _log_model(session, trainer, module, config, example)
 
-    return _core.run_patched(FLAVOR, original, (trainer, *args), kwargs, before, after)
+    state: dict[str, Any] = {}
+    try:
+        return _core.run_patched(FLAVOR, original, (trainer, *args), kwargs, before, after)
+    finally:
+        first = state.get("first")
+        if first is not None:  # the fit failed: leave the module as it was
+            first.restore()
+
+
+class _FirstInput:
+    """Wraps the module's ``forward`` (on the instance) until its first call in training.
+
+    That call's input, when it is one tensor, is the training data as the
+    module sees it (``training_step`` decides what of a batch is the input);
+    its first rows are kept. The validation sanity check before training is
+    not taken.
+    """
+
+    def __init__(self, trainer: Any, module: Any) -> None:
+        self.example: Any = None
+        self.module = module
+        own = vars(module)
+        self.had_own = "forward" in own
+        self.previous = own.get("forward")
+        self.active = True
+        original = module.forward
+
+        def forward(*inputs: Any, **kwargs: Any) -> Any:
+            result = original(*inputs, **kwargs)
+            if self.active and _training(trainer):
+                self.restore()
+                if len(inputs) == 1 and not kwargs and type(inputs[0]).__module__ == "torch":
+                    try:
+                        self.example = _core.example_rows(inputs[0])
+                    except Exception as exc:
+                        _core.report(FLAVOR, "take the input example", exc)
+            return result
+
+        module.forward = forward
+
+    def restore(self) -> None:
+        """Put the module's own ``forward`` back (idempotent)."""
+        if not self.active:
+            return
+        self.active = False
+        if self.had_own:
+            self.module.forward = self.previous
+        else:
+            vars(self.module).pop("forward", None)
+
+
+def _training(trainer: Any) -> bool:
+    return bool(getattr(trainer, "training", True)) and not getattr(
+        trainer, "sanity_checking", False
+    )
 
 
 def _early_stopping(trainer: Any) -> list[Any]:
@@ -220,8 +284,8 @@ def _log_optimizer(session: Session, trainer: Any) -> None:
     _core.log_params(session, params)
 
 
-def _log_model(session: Session, trainer: Any, module: Any, config: Settings) -> None:
-    from nbtrack import pytorch
+def _log_model(session: Session, trainer: Any, module: Any, config: Settings, example: Any) -> None:
+    from nbtrack.models import _api
 
     model = module
     best = getattr(getattr(trainer, "checkpoint_callback", None), "best_model_path", "")
@@ -238,14 +302,25 @@ def _log_model(session: Session, trainer: Any, module: Any, config: Settings) ->
             model = module
     init_kwargs = _json_hparams(module)
     try:
+        input_example, signature = _core.example_and_signature(
+            FLAVOR, FLAVOR, model, example, config
+        )
         _core.log_model_once(
-            lambda path: pytorch.log_model(
+            lambda path: _api.log_model_into(
+                session.client,
+                session.run_id,
+                FLAVOR,
                 model,
                 path,
-                init_kwargs=init_kwargs,
+                input_example=input_example,
+                signature=signature,
+                serialization=None,
+                options={"init_kwargs": init_kwargs},
                 registered_model_name=config.extra.get("registered_model_name"),
+                signature_from_example=False,
             ),
             "model",
+            session.run_id,
         )
     except Exception as exc:
         _core.report(FLAVOR, "log the model", exc)

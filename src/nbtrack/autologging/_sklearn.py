@@ -26,6 +26,7 @@ What a fit logs (into the active run, or a run it starts and ends):
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import math
@@ -35,12 +36,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from nbtrack.autologging import _core, _fast_metrics
+from nbtrack.autologging import _background, _core, _fast_metrics
 from nbtrack.autologging._core import Session, Settings
 
 FLAVOR = "sklearn"
 TRAINING_PREFIX = "training_"
-INPUT_EXAMPLE_ROWS = 5
+INPUT_EXAMPLE_ROWS = _core.INPUT_EXAMPLE_ROWS
 _FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 _PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
 # sklearn.metrics functions that are not scores of predictions (MLflow leaves them out too)
@@ -207,9 +208,9 @@ def _after_fit(session: Session, estimator: Any, x: Any, y: Any, weight: Any) ->
     if search:
         _log_search(session, estimator, config)
     if config.log_models and x is not None:
-        _log_model(estimator, x, config, "model", extra.get("registered_model_name"))
+        _log_model(session, estimator, x, config, "model", extra.get("registered_model_name"))
         if search and hasattr(estimator, "best_estimator_"):
-            _log_model(estimator.best_estimator_, x, config, "best_estimator", None)
+            _log_model(session, estimator.best_estimator_, x, config, "best_estimator", None)
     if extra.get("log_post_training_metrics", True):
         _post_training.register_model(estimator, run_id)
 
@@ -325,34 +326,63 @@ def _loggable(value: Any) -> bool:
 
 
 def _log_model(
-    estimator: Any, x: Any, config: Settings, name: str, registered_model_name: str | None
-) -> None:
-    from nbtrack import sklearn as nb_sklearn
-    from nbtrack.models._signature import infer_signature
+    session: Session, estimator: Any, x: Any, config: Settings, name: str,
+    registered_model_name: str | None,
+) -> None:  # fmt: skip
+    """Snapshot the fitted model now; write it in the background (:mod:`._background`).
 
+    The snapshot is a deep copy, so the model logged is the one this fit made
+    even if the estimator is refit (or changed) before the worker gets to it.
+    """
     example = None
-    signature = None
+    if x is not None and (config.log_input_examples or config.log_model_signatures):
+        try:
+            example = copy.deepcopy(x[:INPUT_EXAMPLE_ROWS])  # a slice may be a view of x
+        except Exception as exc:  # an input that does not slice
+            _core.report(FLAVOR, "take the input example", exc)
+    client, run_id = session.client, session.run_id
     try:
-        example = x[:INPUT_EXAMPLE_ROWS]
-        if config.log_model_signatures:
-            method = estimator.predict if hasattr(estimator, "predict") else estimator.transform
-            signature = infer_signature(example, method(example))
-    except Exception as exc:  # an input that does not slice, a transform that refuses
-        _core.report(FLAVOR, "infer the model signature", exc)
-    try:
-        _core.log_model_once(
-            lambda path: nb_sklearn.log_model(
-                estimator,
-                path,
-                input_example=example if config.log_input_examples else None,
-                signature=signature,
-                serialization=config.extra.get("serialization_format", "skops"),
-                registered_model_name=registered_model_name,
-            ),
-            name,
-        )
-    except Exception as exc:
-        _core.report(FLAVOR, f"log the model ({name})", exc)
+        snapshot = copy.deepcopy(estimator)
+    except Exception as exc:  # something in the estimator refuses a copy: write it now
+        log.debug("nbtrack: %s not copied (%s); its model is written now", type(estimator), exc)
+        try:
+            _write_model(client, run_id, estimator, example, config, name, registered_model_name)
+        except Exception as exc:
+            _core.report(FLAVOR, f"log the model ({name})", exc)
+        return
+    _background.submit(
+        run_id,
+        FLAVOR,
+        f"log the model ({name})",
+        lambda: _write_model(
+            client, run_id, snapshot, example, config, name, registered_model_name
+        ),
+    )
+
+
+def _write_model(
+    client: Any, run_id: str, model: Any, example: Any, config: Settings, name: str,
+    registered_model_name: str | None,
+) -> None:  # fmt: skip
+    from nbtrack.models import _api
+
+    example, signature = _core.example_and_signature(FLAVOR, FLAVOR, model, example, config)
+    _core.log_model_once(
+        lambda path: _api.log_model_into(
+            client,
+            run_id,
+            FLAVOR,
+            model,
+            path,
+            input_example=example,
+            signature=signature,
+            serialization=config.extra.get("serialization_format", "skops"),
+            registered_model_name=registered_model_name,
+            signature_from_example=False,
+        ),
+        name,
+        run_id,
+    )
 
 
 def _log_search(session: Session, search: Any, config: Settings) -> None:

@@ -61,11 +61,14 @@ def save_model(
     extras: Extras | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
+    signature_from_example: bool = True,
 ) -> ModelMetadata:
     """Write ``model`` as a model directory at ``path`` (which must not hold anything yet).
 
     ``serialization=None`` lets the flavor choose: its safe format when the
     model allows it, else cloudpickle (a class defined in a notebook).
+    Without ``signature``, one is inferred from ``input_example`` unless
+    ``signature_from_example`` is False (autolog's ``log_model_signatures=False``).
     """
     impl = flavor_named(flavor)
     extras = extras or Extras()
@@ -78,7 +81,7 @@ def save_model(
     try:
         copy_code_paths(extras.code_paths, target)
         saved = impl.save(model, target, serialization, options)
-        if signature is None and input_example is not None:
+        if signature is None and input_example is not None and signature_from_example:
             try:
                 output = impl.output_for_signature(model, input_example)
             except Exception as exc:
@@ -122,11 +125,50 @@ def log_model(
     """Save ``model`` into the active run's artifacts under ``name`` (a run is started if none)."""
     from nbtrack import fluent
 
-    artifact_path = normalize_artifact_path(name, what="model name")
+    normalize_artifact_path(name, what="model name")
     if registered_model_name is not None:  # refused before anything is logged
         _registry_hooks.registry().check_name(registered_model_name)
     run = fluent.active_run() or fluent.start_run()
-    client, run_id = run.client, run.info.run_id
+    return log_model_into(
+        run.client,
+        run.info.run_id,
+        flavor,
+        model,
+        name,
+        input_example=input_example,
+        signature=signature,
+        serialization=serialization,
+        options=options,
+        extras=extras,
+        registered_model_name=registered_model_name,
+    )
+
+
+def log_model_into(
+    client: TrackingClient,
+    run_id: str,
+    flavor: str,
+    model: Any,
+    name: str,
+    *,
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    serialization: str | None,
+    options: Mapping[str, Any] | None = None,
+    extras: Extras | None = None,
+    registered_model_name: str | None = None,
+    signature_from_example: bool = True,
+) -> ModelInfo:
+    """:func:`log_model` into a given run of a given client (no active run involved).
+
+    Autolog writes models on a background thread, which has no active run.
+    ``signature_from_example``: see :func:`save_model`.
+    """
+    from nbtrack.registry._client import model_name
+
+    artifact_path = normalize_artifact_path(name, what="model name")
+    if registered_model_name is not None:  # refused before anything is logged
+        model_name(registered_model_name)
     client.flush()
     if client._store.artifact_rows(run_id, artifact_path):
         raise InvalidInputError(
@@ -146,6 +188,7 @@ def log_model(
             extras=extras,
             run_id=run_id,
             artifact_path=artifact_path,
+            signature_from_example=signature_from_example,
         )
         client.log_artifacts(run_id, local, artifact_path)
         _trust.record(client, run_id, artifact_path, local)
@@ -223,6 +266,9 @@ def _fetch(
     if not _uris.is_store_uri(uri):
         path = _uris.local_path(uri)
         return _Fetched(path, read_metadata(path, source=uri), False, False)
+    from nbtrack import fluent
+
+    fluent.wait_background()  # a model autolog is still writing
     if client is None:
         from nbtrack.client import TrackingClient
 

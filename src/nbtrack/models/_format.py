@@ -18,6 +18,7 @@ verifies every hash before anything is deserialized.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -84,11 +85,27 @@ def pinned(distributions: Iterable[str]) -> list[str]:
     """``name==version`` for each installed distribution (those not installed are left out)."""
     lines = []
     for name in dict.fromkeys(distributions):
-        try:
-            lines.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
+        version = installed_version(name)
+        if version is None:
             log.debug("requirements: %s is not installed; not pinned", name)
+        else:
+            lines.append(f"{name}=={version}")
     return lines
+
+
+@functools.cache
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution, or None; looked up once per process.
+
+    Reading a distribution's metadata costs about a millisecond, and a model is
+    saved after every autologged fit. Once per process is also the right
+    answer: a library upgraded by ``pip install`` in a running kernel stays at
+    the version imported, which is the one that trained the model.
+    """
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def prepare_directory(path: Path) -> None:
@@ -216,10 +233,7 @@ def _write_example(path: Path, example: Any) -> dict[str, Any]:
 
 
 def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+    return installed_version(distribution) or "unknown"
 
 
 def read_document(path: Path) -> dict[str, Any]:
