@@ -138,7 +138,7 @@ class RegistryImport:
                 conn, name, model.last_updated_timestamp or model.creation_timestamp or 0
             )
 
-        self.dst.store.writer.call(write)
+        self.dst._store.writer.call(write)
 
     def _has_version(self, name: str, version: int) -> bool:
         from nbtrack.registry import _imports as reg
@@ -158,7 +158,7 @@ class RegistryImport:
             return None
         try:
             document = _yaml.load(
-                self.dst.store.blobs_holding(sha).read_bytes(sha).decode(), source=MLMODEL
+                self.dst._store.blobs_holding(sha).read_bytes(sha).decode(), source=MLMODEL
             )
         except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
             log.debug("MLmodel is not nbtrack's format: %s", error)
@@ -181,7 +181,7 @@ class RegistryImport:
             if not root.resolve().is_relative_to(Path(tmp).resolve()) or root.is_symlink():
                 raise InvalidInputError(f"{where}: MLflow downloaded it outside {tmp}")
             for file, rel in regular_files(root, where):
-                sha, size = self.dst.store.blobs.put_file(file)
+                sha, size = self.dst._store.blobs.put_file(file)
                 rows.append((rel, sha, size))
         if not rows:
             self._warn(f"{where}: MLflow has no files for it at {uri}")

@@ -129,7 +129,7 @@ def log_model(
     run = fluent.active_run() or fluent.start_run()
     client, run_id = run.client, run.info.run_id
     client.flush()
-    if client.store.artifact_rows(run_id, artifact_path):
+    if client._store.artifact_rows(run_id, artifact_path):
         raise InvalidInputError(
             f"run {run_id} already has artifacts at {artifact_path!r}; "
             "log the model under another name"
@@ -229,7 +229,7 @@ def _fetch(
         from nbtrack.client import TrackingClient
 
         client = TrackingClient()
-    store = client.store
+    store = client._store
     store.flush()
     source = _uris.store_source(store, uri)
     temporary = dst_path is None

@@ -253,7 +253,7 @@ class TrackMagics(Magics):
             return
         info, client = run.info, run.client
         data = client.get_run(info.run_id).data
-        artifacts = client.store.artifact_rows(info.run_id)
+        artifacts = client._store.artifact_rows(info.run_id)
         elapsed = time.time() - info.start_time / 1000
         snapshot = "taken" if any(p == SNAPSHOT_FILE for p, _, _ in artifacts) else "not yet"
         if self.tracker.channel is not None and self.tracker.channel.connected:
@@ -382,7 +382,7 @@ class TrackMagics(Magics):
         if run is None:
             run = fluent.start_run()
             print(f"nbtrack: started run {run.info.run_name!r} ({run.info.run_id[:8]})")
-        store = run.client.store
+        store = run.client._store
         changed = {
             k: (old, v)
             for k, v in params.items()

@@ -66,12 +66,12 @@ class RegistryMethods:
     if TYPE_CHECKING:
 
         @property
-        def store(self) -> SqlStore: ...
+        def _store(self) -> SqlStore: ...
 
     # -- plumbing -----------------------------------------------------------------------
 
     def _registry_read(self, fn: Callable[[sa.Connection], T]) -> T:
-        store = self.store
+        store = self._store
         store.flush()
         with store.engine.connect() as conn:
             return fn(conn)
@@ -80,7 +80,7 @@ class RegistryMethods:
         from nbtrack.registry._store import Actor
 
         actor = Actor(tracking.current_user())
-        return self.store.writer.call(lambda conn: fn(conn, actor))
+        return self._store.writer.call(lambda conn: fn(conn, actor))
 
     # -- registered models --------------------------------------------------------------
 
@@ -183,7 +183,7 @@ class RegistryMethods:
 
         name = model_name(name)
         tag_items = _tag_items(tags)
-        files = _sources.version_source(self.store, str(source))
+        files = _sources.version_source(self._store, str(source))
 
         def create(conn: sa.Connection, actor: Actor) -> int:
             return _store.create_version(

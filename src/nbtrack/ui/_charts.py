@@ -176,7 +176,7 @@ def run_ids_of(runs: str | Run | Sequence[str | Run]) -> list[str]:
 
 def run_labels(client: TrackingClient, run_ids: Sequence[str]) -> dict[str, str]:
     """A legend label per run: its name, with a short id where names repeat."""
-    names = {run_id: client.store.get_run(run_id).info.run_name for run_id in run_ids}
+    names = {run_id: client._store.get_run(run_id).info.run_name for run_id in run_ids}
     counts: dict[str, int] = {}
     for name in names.values():
         counts[name] = counts.get(name, 0) + 1

@@ -80,7 +80,7 @@ def count_runs(
     """How many runs match (raises ``FilterSyntaxError`` for a bad filter)."""
     where = _where(experiment_ids, filter_string, view_stage(view_type))
     query = sa.select(sa.func.count()).select_from(schema.runs).where(*where)
-    with client.store.engine.connect() as conn:
+    with client._store.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
 
@@ -108,7 +108,7 @@ def page_of_runs(
         base = ATTRIBUTE_SORT[key] if kind == "attribute" else f"{kind}s.`{key}`"
         order_by.append(f"{base} {'DESC' if descending else 'ASC'}")
     stage = view_stage(ViewType.ACTIVE_ONLY)
-    found = client.store.search_runs(
+    found = client._store.search_runs(
         experiment_ids, filter_string or None, stage, limit, order_by, offset
     )
     return Page(found, total, offset)
@@ -133,12 +133,12 @@ def _page_by_duration(
         .limit(limit)
         .offset(offset)
     )
-    with client.store.engine.connect() as conn:
+    with client._store.engine.connect() as conn:
         ids = [row[0] for row in conn.execute(query)]
     if not ids:
         return []
     quoted = ", ".join(f"'{i}'" for i in ids)  # run ids are hex: nothing to escape
-    found = client.store.search_runs(None, f"attributes.run_id IN ({quoted})", "all", None)
+    found = client._store.search_runs(None, f"attributes.run_id IN ({quoted})", "all", None)
     by_id = {run.info.run_id: run for run in found}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -153,7 +153,7 @@ def _metric_table(
     selected = [metrics.c.step, metrics.c.timestamp, metrics.c.value]
     query = (
         sa.select(*(selected if columns == 3 else [metrics.c.step, metrics.c.value]))
-        .where(metrics.c.run_pk == client.store.run_pk(run_id))
+        .where(metrics.c.run_pk == client._store.run_pk(run_id))
         .where(
             metrics.c.key_id == sa.select(keys.c.key_id).where(keys.c.key == key).scalar_subquery()
         )
@@ -162,7 +162,7 @@ def _metric_table(
     )
     if after_step is not None:
         query = query.where(metrics.c.step > after_step)
-    with client.store.engine.connect() as conn:
+    with client._store.engine.connect() as conn:
         rows = _dialect.fetch_tuples(conn, query)  # plain tuples: 10^6 rows in well under 1 s
     count = columns * len(rows)
     flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=count)
@@ -194,17 +194,17 @@ def metric_extremes(client: TrackingClient, run_id: str) -> dict[str, tuple[Any,
     query = (
         sa.select(keys.c.key, latest.c.value, latest.c.min_value, latest.c.max_value)
         .join(keys, keys.c.key_id == latest.c.key_id)
-        .where(latest.c.run_pk == client.store.run_pk(run_id))
+        .where(latest.c.run_pk == client._store.run_pk(run_id))
         .order_by(keys.c.key)
     )
-    with client.store.engine.connect() as conn:
+    with client._store.engine.connect() as conn:
         return {row[0]: (row[1], row[2], row[3]) for row in conn.execute(query)}
 
 
 def run_status(client: TrackingClient, run_id: str) -> str:
     """A run's status as stored now (no flush)."""
     query = sa.select(schema.runs.c.status).where(schema.runs.c.run_id == run_id)
-    with client.store.engine.connect() as conn:
+    with client._store.engine.connect() as conn:
         status = conn.execute(query).scalar_one_or_none()
     if status is None:
         raise NotFoundError(f"no run with id {run_id!r}")
@@ -229,7 +229,7 @@ def group_children(client: TrackingClient, page: Page) -> Page:
         .where(parents.c.run_id.in_(shown), runs_t.c.lifecycle_stage == "active")
         .order_by(runs_t.c.start_time, runs_t.c.run_pk)
     )
-    with client.store.engine.connect() as conn:
+    with client._store.engine.connect() as conn:
         children = _records.runs_from_rows(conn, conn.execute(query).all())
     if not children:
         return page
