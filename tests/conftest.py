@@ -76,3 +76,81 @@ def manager(monkeypatch: pytest.MonkeyPatch) -> CommManager:
     from _comm_helpers import install_comm_manager
 
     return install_comm_manager(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 API (moto's server, its own process) on 127.0.0.1; yields its endpoint URL.
+
+    Clients find it through ``AWS_ENDPOINT_URL`` (botocore, s3fs and the
+    processes tests start all read it), with dummy credentials and no AWS
+    configuration file, so nothing can reach AWS. When moto cannot start the
+    S3 tests are skipped with the reason, except under ``CI=true``, where that
+    is a failure.
+    """
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:  # a free port: moto's command line needs a number
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    problem = None
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            # http://127.0.0.1 only, built here: never a user-given or file: URL.
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):  # noqa: S310
+                break
+        except OSError as error:
+            problem = error
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            server.wait()
+            why = f"moto's S3 server did not start ({problem!r}): {log.read_text()[-2000:]}"
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{why}; in CI this is a failure (pip install 'moto[server]')")
+            pytest.skip(f"{why}; pip install 'moto[server]'")
+        time.sleep(0.2)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", endpoint)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.setenv("AWS_CONFIG_FILE", os.devnull)
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN"):
+            env.delenv(name, raising=False)
+        try:
+            yield endpoint
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: str) -> str:
+    """A new empty bucket on the moto server, for this test only; yields its name."""
+    import uuid
+
+    import boto3
+
+    name = f"nbtrack-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=name)
+    return name

@@ -269,14 +269,23 @@ def upgrade(ctx: click.Context) -> None:
     help="First check every artifact blob against its sha256 (reads them all); list damaged, "
     "missing and invalid ones and exit 1 if there are any. Nothing damaged is deleted.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Only count the trashed runs and unreferenced blobs that would be removed.",
+)
 @click.pass_context
-def gc(ctx: click.Context, grace: float, verify: bool) -> None:
+def gc(ctx: click.Context, grace: float, verify: bool, dry_run: bool) -> None:
     """Delete trashed runs for good and remove artifact blobs no run refers to.
+
+    Every artifact root the store uses is swept, a bucket (s3://...) as well
+    as a directory.
 
     \b
     Example:
       nbtrack gc --grace 0
       nbtrack gc --verify
+      nbtrack gc --dry-run
     """
     client = _client(ctx)
     problems = 0
@@ -295,10 +304,11 @@ def gc(ctx: click.Context, grace: float, verify: bool) -> None:
             )
         else:
             click.echo(f"{report.checked} blob(s) checked, all intact.")
-    stats = client.garbage_collect(grace)
+    stats = client.garbage_collect(grace, dry_run=dry_run)
     click.echo(
-        f"Removed {stats['runs']} deleted run(s) and {stats['blobs']} unreferenced blob(s), "
-        f"freeing {stats['bytes']} bytes."
+        f"{'Would remove' if dry_run else 'Removed'} {stats['runs']} deleted run(s) and "
+        f"{stats['blobs']} unreferenced blob(s), freeing "
+        f"{stats['bytes']} bytes."
     )
     if problems:
         ctx.exit(1)
@@ -397,6 +407,10 @@ register(main)
 from nbtrack._cli_models import models  # noqa: E402 (registered after `main` exists)
 
 main.add_command(models)
+
+from nbtrack._cli_artifacts import artifacts  # noqa: E402 (registered after `main` exists)
+
+main.add_command(artifacts)
 
 from nbtrack._cli_mlflow import register as register_mlflow  # noqa: E402 (after `main`)
 

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,10 +36,12 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import get_store, locate
+from nbtrack.store._artifact_roots import ROOT_TAG
 from nbtrack.store.artifacts import (
     directory_files,
     join_artifact_path,
     normalize_artifact_path,
+    parallel_map,
 )
 
 if TYPE_CHECKING:
@@ -171,8 +173,10 @@ class TrackingClient:
     ) -> str:
         """Create an experiment and return its id; an existing name is an error.
 
-        ``artifact_location`` is recorded on the experiment (MLflow's argument);
-        nbtrack stores artifacts in its content-addressed store whatever it says.
+        ``artifact_location`` is where the experiment's runs keep their artifacts
+        (content-addressed, as in the store's own root): a local directory or an
+        fsspec URL such as ``s3://bucket/prefix`` (``pip install 'nbtrack[s3]'``).
+        Without it they go to the store's root (``NBTRACK_ARTIFACT_ROOT``).
         For code written before it was added, a mapping passed second is taken as ``tags``.
         """
         if isinstance(artifact_location, Mapping):  # create_experiment(name, {"tag": ...})
@@ -186,6 +190,11 @@ class TrackingClient:
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set a tag of an experiment (a tag set again takes the new value)."""
         key = check.key(key, "tag name")
+        if key == ROOT_TAG:
+            raise InvalidInputError(
+                f"{ROOT_TAG!r} is where the experiment's artifacts are stored and is set only by "
+                "create_experiment(name, artifact_location=...); choose another tag name"
+            )
         self._store.set_experiment_tag(str(experiment_id), key, check.tag_value(key, value))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
@@ -462,9 +471,17 @@ class TrackingClient:
     # -- artifacts ------------------------------------------------------------------
 
     def log_artifact(
-        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+        self,
+        run_id: str,
+        local_path: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> str:
-        """Store a local file under ``artifact_path/<file name>``; returns the artifact path."""
+        """Store a local file under ``artifact_path/<file name>``; returns the artifact path.
+
+        The file is streamed into the store (never read whole into memory);
+        ``progress`` is called with the size of each piece stored.
+        """
         source = Path(local_path)
         if not source.is_file():
             raise InvalidInputError(
@@ -475,18 +492,24 @@ class TrackingClient:
         target = join_artifact_path(artifact_path, source.name)
         store = self._store
         store.run_pk(run_id)  # fail before writing a blob for a run that does not exist
-        sha, size = store.blobs.put_file(source)
+        sha, size = store.blobs_for_run(run_id).put_file(source, progress)
         store.log_artifact_blob(run_id, target, sha, size)
         return target
 
     def log_artifacts(
-        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+        self,
+        run_id: str,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> list[str]:
         """Store every file under a local directory, keeping its layout.
 
         Symbolic links are followed only to files inside ``local_dir``; links that
         point outside it, to directories, or nowhere are skipped with an
-        :class:`~nbtrack.exceptions.NbtrackWarning` naming each.
+        :class:`~nbtrack.exceptions.NbtrackWarning` naming each. Files are
+        stored several at once (streamed, never read whole into memory);
+        ``progress`` is called with the size of each piece stored.
         """
         root = Path(local_dir)
         if not root.is_dir():
@@ -498,8 +521,9 @@ class TrackingClient:
         files = [
             (file, join_artifact_path(artifact_path, rel)) for file, rel in directory_files(root)
         ]
-        for file, target in files:
-            sha, size = store.blobs.put_file(file)
+        blobs = store.blobs_for_run(run_id)
+        stored = parallel_map(lambda item: blobs.put_file(item[0], progress), files)
+        for (_file, target), (sha, size) in zip(files, stored, strict=True):
             store.log_artifact_blob(run_id, target, sha, size)
             logged.append(target)
         return logged
@@ -509,7 +533,7 @@ class TrackingClient:
         target = normalize_artifact_path(artifact_file, what="artifact_file")
         store = self._store
         store.run_pk(run_id)
-        sha, size = store.blobs.put_bytes(data)
+        sha, size = store.blobs_for_run(run_id).put_bytes(data)
         store.log_artifact_blob(run_id, target, sha, size)
         return target
 
@@ -550,12 +574,20 @@ class TrackingClient:
         return self._synced().list_artifacts(run_id, prefix)
 
     def download_artifacts(
-        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
+        self,
+        run_id: str,
+        path: str = "",
+        dst_path: str | os.PathLike[str] | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> str:
-        """Copy an artifact file or directory to ``dst_path`` (a new temp dir by default)."""
+        """Copy an artifact file or directory to ``dst_path`` (a new temp dir by default).
+
+        Each file is checked against its sha256 before it is renamed into place;
+        ``progress`` is called with the size of each piece copied.
+        """
         prefix = normalize_artifact_path(path) if path else ""
         destination = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp())
-        return str(self._synced().download_artifacts(run_id, prefix, destination))
+        return str(self._synced().download_artifacts(run_id, prefix, destination, progress))
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         """The content of one artifact file."""
@@ -565,7 +597,7 @@ class TrackingClient:
         exact = [sha for p, sha, _ in rows if p == target]
         if not exact:
             raise NotFoundError(f"run {run_id} has no artifact file {path!r}")
-        return store.blobs.read_bytes(exact[0])
+        return store.blobs_holding(exact[0], store.blobs_for_run(run_id)).read_bytes(exact[0])
 
     # -- notebook provenance --------------------------------------------------------
 
@@ -583,9 +615,16 @@ class TrackingClient:
 
     # -- maintenance ----------------------------------------------------------------
 
-    def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
-        """Remove deleted runs and unreferenced blobs older than ``grace_seconds``."""
-        return self._synced().garbage_collect(grace_seconds)
+    def garbage_collect(
+        self, grace_seconds: float = 3600.0, dry_run: bool = False
+    ) -> dict[str, int]:
+        """Remove deleted runs and unreferenced blobs older than ``grace_seconds``.
+
+        Every artifact root the store uses is swept, remote ones included.
+        ``dry_run`` counts what would go (``runs``, ``blobs``, ``bytes``) and
+        changes nothing.
+        """
+        return self._synced().garbage_collect(grace_seconds, dry_run)
 
     def verify_artifacts(self) -> BlobReport:
         """Check every stored artifact blob against its sha256 (reads them all; changes nothing).

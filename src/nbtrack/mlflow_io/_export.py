@@ -197,9 +197,7 @@ class _Exporter:
         if not rows:
             return
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
-            root = Path(tmp)
-            for path, sha, _size in rows:
-                self.src._store.blobs.copy_to(sha, safe_destination(root, path))
+            self.src._store.download_artifacts(run_id, "", Path(tmp))  # checked, in parallel
             self.dst.log_artifacts(mlflow_id, tmp)
         self.report.artifacts += len(rows)
 
@@ -262,7 +260,7 @@ class _Exporter:
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
             root = Path(tmp)
             for path, sha in mv.files.items():
-                self.src._store.blobs.copy_to(sha, safe_destination(root, path))
+                self.src._store.blobs_holding(sha).copy_to(sha, safe_destination(root, path))
             self.dst.log_model_artifacts(logged.model_id, tmp)
         self.dst.finalize_logged_model(logged.model_id, "READY")
         tags = dict(mv.tags)

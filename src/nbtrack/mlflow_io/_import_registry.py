@@ -147,7 +147,9 @@ class RegistryImport:
         if sha is None:
             return None
         try:
-            document = _yaml.load(self.dst._store.blobs.read_bytes(sha).decode(), source=MLMODEL)
+            document = _yaml.load(
+                self.dst._store.blobs_holding(sha).read_bytes(sha).decode(), source=MLMODEL
+            )
         except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
             log.debug("MLmodel is not nbtrack's format: %s", error)
             return None

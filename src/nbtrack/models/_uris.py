@@ -15,7 +15,6 @@ blob's sha256 on the way, so a blob altered on disk is refused.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -23,17 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from nbtrack.exceptions import InvalidInputError, NotFoundError
+from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from nbtrack.models import _registry_hooks
 from nbtrack.models._errors import ModelIntegrityError
-from nbtrack.store.artifacts import normalize_artifact_path, safe_destination
+from nbtrack.store.artifacts import normalize_artifact_path, parallel_map, safe_destination
 
 if TYPE_CHECKING:
     from nbtrack.store.sql_store import SqlStore
 
 FileRow = tuple[str, str, int]
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -92,29 +90,32 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 
 def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path:
-    """Copy stored files into ``destination``, verifying every blob's sha256."""
+    """Copy stored files into ``destination``, verifying every blob's sha256.
+
+    Blobs come from whichever root of the store holds them (a bucket too),
+    several at once; each file is renamed into place only once its sha256
+    matched, so a refused blob leaves nothing behind.
+    """
     destination.mkdir(parents=True, exist_ok=True)
-    for rel, sha, _size in rows:
-        blob = store.blobs.path_of(sha)
-        target = safe_destination(destination, rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        try:
-            with blob.open("rb") as src, target.open("wb") as out:
-                while chunk := src.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-        except FileNotFoundError:
+    targets = [(rel, sha, safe_destination(destination, rel)) for rel, sha, _size in rows]
+
+    def fetch(item: tuple[str, str, Path]) -> None:
+        rel, sha, target = item
+        blobs = store.blobs_holding(sha)
+        if not blobs.exists(sha):
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} (blob {sha[:16]}...) is missing "
-                f"from {store.blobs.root}; the store was damaged or cleaned by hand"
-            ) from None
-        if digest.hexdigest() != sha:
-            target.unlink()
-            raise ModelIntegrityError(
-                f"the stored content of model file {rel!r} was changed on disk: its sha256 is "
-                f"{digest.hexdigest()[:16]}..., the store records {sha[:16]}.... Refusing it"
+                f"from {blobs.url}; the store was damaged or cleaned by hand"
             )
+        try:
+            blobs.copy_to(sha, target)
+        except ArtifactIntegrityError as error:
+            raise ModelIntegrityError(
+                f"the stored content of model file {rel!r} was changed on disk and is "
+                f"refused: {error}"
+            ) from None
+
+    parallel_map(fetch, targets)
     return destination
 
 

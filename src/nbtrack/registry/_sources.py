@@ -50,7 +50,7 @@ def version_source(store: SqlStore, source: str) -> VersionFiles:
             f"{source} is not a model: it has no MLmodel file. Register what "
             "nbtrack.<flavor>.log_model logged, e.g. runs:/RUN_ID/model"
         )
-    data = store.blobs.read_bytes(by_path[MLMODEL])
+    data = store.blobs_holding(by_path[MLMODEL]).read_bytes(by_path[MLMODEL])
     if hashlib.sha256(data).hexdigest() != by_path[MLMODEL]:
         raise ModelIntegrityError(f"the stored MLmodel of {source} was changed on disk")
     document = _yaml.load(data.decode(), source=source)

@@ -316,10 +316,11 @@ def artifact_file(
         what = "a directory; list it with artifacts?path=" if rows else "no such file"
         raise NotFoundError(f"run {run_id} has no artifact file {target!r}: {what}")
     sha, size = exact[0]
-    blob = store.blobs.path_of(sha)  # refuses a row whose sha256 is not one
-    if not blob.is_file():
+    blobs = store.blobs_holding(sha, store.blobs_for_run(run_id))
+    blob = blobs.location(sha)  # refuses a row whose sha256 is not one
+    if not blobs.exists(sha):
         raise NotFoundError(
             f"the content of artifact {target!r} of run {run_id} is gone from the store "
             f"({blob} is missing)"
         )
-    return target, store.blobs.chunks(sha, int(size)), int(size)
+    return target, blobs.chunks(sha, int(size)), int(size)

@@ -14,18 +14,19 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import _dialect, _records, schema
+from nbtrack.store._artifact_roots import ROOT_TAG
 from nbtrack.store._liveness import now_ms
 
 if TYPE_CHECKING:
     from nbtrack.store._writer import BackgroundWriter
-    from nbtrack.store.artifacts import BlobStore
+    from nbtrack.store.artifacts import Blobs
 
 
 class ExperimentsMixin:
     """Create, find and trash experiments."""
 
     writer: BackgroundWriter
-    blobs: BlobStore
+    blobs: Blobs
 
     def _read(self) -> Any:  # provided by SqlStore
         raise NotImplementedError
@@ -43,7 +44,7 @@ class ExperimentsMixin:
                     _dialect.upsert(exp, ["experiment_id"]).values(
                         experiment_id=DEFAULT_EXPERIMENT_ID,
                         name=DEFAULT_EXPERIMENT_NAME,
-                        artifact_location=str(self.blobs.root),
+                        artifact_location=self.blobs.url,
                         lifecycle_stage=LifecycleStage.ACTIVE,
                         creation_time=now,
                         last_update_time=now,
@@ -59,10 +60,18 @@ class ExperimentsMixin:
     ) -> str:
         """Create an experiment; returns its id. A taken name is an error.
 
-        ``artifact_location`` is recorded as given (MLflow's argument); artifacts
-        themselves always go to the store's content-addressed blob directory.
+        ``artifact_location`` is recorded as given (MLflow's argument) and is the
+        root of the experiment's content-addressed blobs: a local directory or an
+        fsspec URL (``s3://bucket/prefix``), checked and opened here so that a bad
+        one or a missing filesystem package fails now, not at the first artifact.
         """
+        from nbtrack.store._blob_roots import canonical_root, open_blobs
+
         exp = schema.experiments
+        if artifact_location is not None:
+            root = canonical_root(artifact_location)
+            open_blobs(root)
+            tags = {**(tags or {}), ROOT_TAG: str(root)}
 
         def insert(conn: sa.Connection) -> int:
             existing = conn.execute(
@@ -77,7 +86,7 @@ class ExperimentsMixin:
             experiment_id = conn.execute(
                 exp.insert().values(
                     name=name,
-                    artifact_location=artifact_location or str(self.blobs.root),
+                    artifact_location=artifact_location or self.blobs.url,
                     lifecycle_stage=LifecycleStage.ACTIVE,
                     creation_time=now,
                     last_update_time=now,
@@ -104,7 +113,8 @@ class ExperimentsMixin:
             if ids:
                 for eid, key, value in conn.execute(
                     sa.select(exp_tags.c.experiment_id, exp_tags.c.key, exp_tags.c.value).where(
-                        exp_tags.c.experiment_id.in_(ids)
+                        exp_tags.c.experiment_id.in_(ids),
+                        exp_tags.c.key != ROOT_TAG,  # the blob root: the store's own record
                     )
                 ):
                     tags.setdefault(eid, {})[key] = value

@@ -42,7 +42,7 @@ def insert_experiment(
         new_id = conn.execute(
             exp.insert().values(
                 name=name,
-                artifact_location=str(store.blobs.root),
+                artifact_location=store.blobs.url,
                 lifecycle_stage=lifecycle_stage,
                 creation_time=creation_time,
                 last_update_time=last_update_time,

@@ -15,7 +15,7 @@ from nbtrack.store._liveness import now_ms
 if TYPE_CHECKING:
     from nbtrack.store._verify import BlobReport
     from nbtrack.store._writer import BackgroundWriter
-    from nbtrack.store.artifacts import BlobStore
+    from nbtrack.store.artifacts import Blobs
 
 runs_t = schema.runs
 
@@ -24,11 +24,14 @@ class MaintenanceMixin:
     """Marking dead processes' runs KILLED; purging trashed runs and orphan blobs."""
 
     writer: BackgroundWriter
-    blobs: BlobStore
+    blobs: Blobs
     _runs: dict[str, Any]
     _last_cell_seq: dict[int, int]
 
     def _read(self) -> Any:  # provided by SqlStore
+        raise NotImplementedError
+
+    def artifact_roots(self) -> list[Blobs]:  # provided by ArtifactRootsMixin
         raise NotImplementedError
 
     def mark_orphaned_runs_killed(self) -> list[str]:
@@ -108,38 +111,57 @@ class MaintenanceMixin:
         """Check every artifact blob against its sha256; changes nothing (see ``_verify``)."""
         from nbtrack.store._verify import verify_blobs
 
+        roots = self.artifact_roots()
         with self._read() as conn:
-            return verify_blobs(conn, self.blobs)
+            return verify_blobs(conn, roots)
 
-    def garbage_collect(self, grace_seconds: float = 3600.0) -> dict[str, int]:
+    def garbage_collect(
+        self, grace_seconds: float = 3600.0, dry_run: bool = False
+    ) -> dict[str, int]:
         """Remove deleted runs and every blob no run or model version refers to.
 
+        Every root the store uses is swept (a bucket as well as a directory).
         Blobs younger than ``grace_seconds`` are kept: another process may have
-        written one whose artifact row is not committed yet.
+        written one whose artifact row is not committed yet. ``dry_run``: count
+        what would go (runs in the trash, the blobs only they or nobody use) and
+        change nothing.
         """
-        purged = self.writer.call(_purge_deleted_runs)
-        for run_id in purged:  # forget them, so logging to a purged id is an error
-            state = self._runs.pop(run_id, None)
-            if state is not None:
-                self._last_cell_seq.pop(state.run_pk, None)
+        if dry_run:
+            with self._read() as conn:
+                purged = list(
+                    conn.execute(
+                        sa.select(runs_t.c.run_id).where(
+                            runs_t.c.lifecycle_stage == LifecycleStage.DELETED
+                        )
+                    ).scalars()
+                )
+        else:
+            purged = self.writer.call(_purge_deleted_runs)
+            for run_id in purged:  # forget them, so logging to a purged id is an error
+                state = self._runs.pop(run_id, None)
+                if state is not None:
+                    self._last_cell_seq.pop(state.run_pk, None)
         arts, version_files = schema.artifacts, schema.model_version_files
+        kept = sa.select(runs_t.c.run_pk).where(runs_t.c.lifecycle_stage != LifecycleStage.DELETED)
         with self._read() as conn:
-            referenced = set(conn.execute(sa.select(arts.c.sha256).distinct()).scalars())
+            referenced = set(
+                conn.execute(
+                    sa.select(arts.c.sha256).where(arts.c.run_pk.in_(kept)).distinct()
+                ).scalars()
+            )
             # Registered model versions keep their files after their run is purged.
             referenced.update(conn.execute(sa.select(version_files.c.sha256).distinct()).scalars())
         cutoff = time.time() - grace_seconds
         removed_blobs = freed = 0
-        for sha in list(self.blobs.all_blobs()):
-            if sha in referenced:
-                continue
-            path = self.blobs.path_of(sha)
-            try:
-                if path.stat().st_mtime > cutoff:
+        for blobs in self.artifact_roots():
+            for sha in list(blobs.all_blobs()):
+                if sha in referenced:
                     continue
-            except FileNotFoundError:
-                continue
-            freed += self.blobs.delete(sha)
-            removed_blobs += 1
+                written = blobs.modified(sha)
+                if written is None or written > cutoff:
+                    continue
+                freed += blobs.size(sha) if dry_run else blobs.delete(sha)
+                removed_blobs += 1
         return {"runs": len(purged), "blobs": removed_blobs, "bytes": freed}
 
 

@@ -16,7 +16,9 @@ from nbtrack.store import schema
 from nbtrack.store.artifacts import is_sha256
 
 if TYPE_CHECKING:
-    from nbtrack.store.artifacts import BlobStore
+    from collections.abc import Sequence
+
+    from nbtrack.store.artifacts import Blobs
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,12 @@ class BlobReport:
         return not self.problems
 
 
-def verify_blobs(conn: sa.Connection, blobs: BlobStore) -> BlobReport:
-    """Check every blob the store refers to, and every blob file it holds."""
+def verify_blobs(conn: sa.Connection, roots: Sequence[Blobs]) -> BlobReport:
+    """Check every blob the store refers to, and every blob file in each of its ``roots``.
+
+    A referenced blob is missing when no root holds it; a damaged copy in any
+    root is reported (with where it is) even if another root holds a good one.
+    """
     users: dict[object, list[str]] = {}
     arts, runs = schema.artifacts, schema.runs
     for run_id, path, sha in conn.execute(
@@ -63,15 +69,20 @@ def verify_blobs(conn: sa.Connection, blobs: BlobStore) -> BlobReport:
     ):
         users.setdefault(sha, []).append(f"model {name!r} version {version} file {path!r}")
     problems = []
-    checked = 0
-    for sha in sorted({*users, *blobs.all_blobs()}, key=str):
+    stored = [set(blobs.all_blobs()) for blobs in roots]
+    checked: set[str] = set()
+    for sha in sorted({*users, *set().union(*stored)}, key=str):
         used_by = tuple(users.get(sha, ()))
         if not is_sha256(sha):
             problems.append(BlobProblem("invalid sha256", repr(sha), used_by))
             continue
-        checked += 1
         assert isinstance(sha, str)
-        found = blobs.check(sha)
-        if found is not None:
-            problems.append(BlobProblem(found, str(blobs.path_of(sha)), used_by))
-    return BlobReport(checked, problems)
+        checked.add(sha)
+        holders = [blobs for blobs, names in zip(roots, stored, strict=True) if sha in names]
+        if not holders:
+            problems.append(BlobProblem("missing", roots[0].location(sha), used_by))
+        for blobs in holders:
+            found = blobs.check(sha)
+            if found is not None:
+                problems.append(BlobProblem(found, blobs.location(sha), used_by))
+    return BlobReport(len(checked), problems)

@@ -5,28 +5,34 @@ runs log it; the ``artifacts`` table maps (run, path) to the blob. Blobs are
 written atomically (temporary file, fsync, rename), so a crash leaves either
 the whole blob or nothing under its name.
 
-Nothing read from the database becomes a path unchecked: :meth:`BlobStore.path_of`
-is the one place a sha256 turns into a file name, and it refuses anything but 64
-lowercase hex characters. Every read checks the content against its name
-(sha256, computed while reading) and raises
-:class:`~nbtrack.exceptions.ArtifactIntegrityError` rather than hand out edited
-bytes; storing a file whose blob exists checks that blob too and replaces a
-damaged one.
+The root is a local directory (:class:`BlobStore`) or any fsspec URL
+(``s3://bucket/prefix``, ``gs://``, ``az://``: :mod:`nbtrack.store._remote_blobs`);
+both share :class:`Blobs`, so reading, verifying and copying out work the same.
+
+Nothing read from the database becomes a path unchecked: :func:`require_sha256`
+(through :meth:`BlobStore.path_of` and the remote store's key) refuses anything
+but 64 lowercase hex characters before a sha256 names a file or an object.
+Every read checks the content against its name (sha256, computed while
+reading) and raises :class:`~nbtrack.exceptions.ArtifactIntegrityError` rather
+than hand out edited bytes; storing a file whose blob exists checks that blob
+too and replaces a damaged one.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import posixpath
 import re
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar, cast
 
 from nbtrack._validation import text
 from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NbtrackWarning
@@ -35,6 +41,10 @@ _CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _log = logging.getLogger(__name__)
 MAX_PATH_LENGTH = 1024
+#: Files uploaded or downloaded at once by ``log_artifacts`` and ``download_artifacts``.
+TRANSFER_WORKERS = 8
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def normalize_artifact_path(path: str, *, what: str = "artifact path") -> str:
@@ -144,11 +154,144 @@ def is_sha256(value: object) -> bool:
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
-class BlobStore:
-    """sha256-addressed files under one root directory."""
+class Blobs(abc.ABC):
+    """sha256-addressed blobs under one root: a local directory or an fsspec URL.
+
+    Subclasses store and list; reading, verifying and copying out are shared, so
+    every backend checks content against its sha256 the same way.
+    """
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """The root as recorded and shown: a local directory or a URL such as ``s3://b/p``."""
+
+    @abc.abstractmethod
+    def location(self, sha256: str) -> str:
+        """Where the blob ``sha256`` lives (a path or URL); refuses anything not a sha256."""
+
+    @abc.abstractmethod
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        """Copy a binary stream into the store while hashing it; returns (sha256, size)."""
+
+    @abc.abstractmethod
+    def _open_blob(self, sha256: str) -> tuple[BinaryIO, int]:
+        """The blob's stream and size; FileNotFoundError if it is not there."""
+
+    @abc.abstractmethod
+    def all_blobs(self) -> Iterable[str]:
+        """Every sha256 stored (for garbage collection); stray files are not blobs."""
+
+    @abc.abstractmethod
+    def delete(self, sha256: str) -> int:
+        """Remove a blob; returns the bytes freed (0 if it was already gone)."""
+
+    @abc.abstractmethod
+    def modified(self, sha256: str) -> float | None:
+        """When the blob was last written (seconds since the epoch); None if it is not there."""
+
+    @abc.abstractmethod
+    def exists(self, sha256: str) -> bool:
+        """Whether a blob file of that name is there (its content is not checked)."""
+
+    @abc.abstractmethod
+    def size(self, sha256: str) -> int:
+        """The blob's size in bytes as stored (0 if it is not there)."""
+
+    def put_file(
+        self, source: Path, progress: Callable[[int], object] | None = None
+    ) -> tuple[str, int]:
+        """Store a local file; returns (sha256, size). Identical content is stored once."""
+        with source.open("rb") as stream:
+            return self.put_stream(
+                cast(BinaryIO, _Counted(stream, progress)) if progress else stream
+            )
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes; returns (sha256, size)."""
+        return self.put_stream(io.BytesIO(data))
+
+    def chunks(self, sha256: str, size: int | None = None) -> Iterator[bytes]:
+        """The blob's content in chunks, checked against its sha256 (and ``size`` if given).
+
+        The last chunk is held back until the whole content has been hashed: a
+        damaged blob raises :class:`ArtifactIntegrityError` before it is
+        delivered, so a blob of one chunk (1 MiB) or less yields nothing at all,
+        and a longer one never yields its complete content. A size that differs
+        from ``size`` is refused before the first chunk.
+        """
+        where = self.location(sha256)
+        digest = hashlib.sha256()
+        try:
+            stream, actual = self._open_blob(sha256)
+        except FileNotFoundError:
+            raise _missing(where, sha256) from None
+        with stream:
+            if size is not None and actual != size:
+                raise _damaged(where, f"it holds {actual} bytes, the store recorded {size}")
+            pending = stream.read(_CHUNK)
+            while pending:
+                digest.update(pending)
+                following = stream.read(_CHUNK)
+                if not following:
+                    break
+                yield pending
+                pending = following
+            found = digest.hexdigest()
+            if found != sha256:
+                raise _damaged(where, f"its content's sha256 is {found[:16]}...")
+            if pending:
+                yield pending
+
+    def copy_to(
+        self, sha256: str, destination: Path, progress: Callable[[int], object] | None = None
+    ) -> None:
+        """Write the blob's content to ``destination`` (parents created), checked.
+
+        The content goes to a temporary file beside ``destination`` that is
+        renamed into place only once its sha256 matched, so a damaged blob
+        leaves no file behind. ``progress`` is called with each chunk's size.
+        """
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        # Not mkstemp: its 0600 mode would survive the rename; os.open honours the umask.
+        partial = destination.with_name(f".{destination.name}.{os.urandom(6).hex()}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.chunks(sha256):
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+            partial.replace(destination)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+
+    def read_bytes(self, sha256: str) -> bytes:
+        """The blob's content, checked against its sha256."""
+        return b"".join(self.chunks(sha256))
+
+    def check(self, sha256: str) -> str | None:
+        """None when the blob is intact, else what is wrong with it ('missing', 'damaged')."""
+        self.location(sha256)  # refuses a value that is not a sha256
+        try:
+            stream, _ = self._open_blob(sha256)
+        except FileNotFoundError:
+            return "missing"
+        with stream:
+            return None if stream_sha256(stream) == sha256 else "damaged"
+
+
+class BlobStore(Blobs):
+    """sha256-addressed files under one local directory."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @property
+    def url(self) -> str:
+        """The root directory, as a string."""
+        return str(self.root)
 
     def path_of(self, sha256: str) -> Path:
         """The file holding the blob ``sha256``; refuses anything that is not a sha256.
@@ -156,24 +299,12 @@ class BlobStore:
         Every blob path is built here, so a database row whose ``sha256`` was
         edited (``../../etc/passwd``) can never name a file outside the store.
         """
-        if not is_sha256(sha256):
-            raise ArtifactIntegrityError(
-                f"the store records {str(sha256)[:80]!r} as an artifact's sha256, which is not "
-                "one (64 lowercase hex characters): its database was altered. Nothing was read; "
-                "run `nbtrack gc --verify` to list every damaged row, and log the file again"
-            )
+        require_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:]
 
-    def put_file(self, source: Path) -> tuple[str, int]:
-        """Store a local file; returns (sha256, size). Identical content is stored once."""
-        with source.open("rb") as stream:
-            return self.put_stream(stream)
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store bytes; returns (sha256, size)."""
-        import io
-
-        return self.put_stream(io.BytesIO(data))
+    def location(self, sha256: str) -> str:
+        """The blob's file, as a string."""
+        return str(self.path_of(sha256))
 
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
         """Copy a binary stream into the store while hashing it.
@@ -221,71 +352,9 @@ class BlobStore:
         )
         return False
 
-    def chunks(self, sha256: str, size: int | None = None) -> Iterator[bytes]:
-        """The blob's content in chunks, checked against its sha256 (and ``size`` if given).
-
-        The last chunk is held back until the whole content has been hashed: a
-        damaged blob raises :class:`ArtifactIntegrityError` before it is
-        delivered, so a blob of one chunk (1 MiB) or less yields nothing at all,
-        and a longer one never yields its complete content. A size that differs
-        from ``size`` is refused before the first chunk.
-        """
-        path = self.path_of(sha256)
-        digest = hashlib.sha256()
-        try:
-            stream = path.open("rb")
-        except FileNotFoundError:
-            raise _missing(path, sha256) from None
-        with stream:
-            if size is not None:
-                actual = os.fstat(stream.fileno()).st_size
-                if actual != size:
-                    raise _damaged(path, f"it holds {actual} bytes, the store recorded {size}")
-            pending = stream.read(_CHUNK)
-            while pending:
-                digest.update(pending)
-                following = stream.read(_CHUNK)
-                if not following:
-                    break
-                yield pending
-                pending = following
-            found = digest.hexdigest()
-            if found != sha256:
-                raise _damaged(path, f"its content's sha256 is {found[:16]}...")
-            if pending:
-                yield pending
-
-    def copy_to(self, sha256: str, destination: Path) -> None:
-        """Write the blob's content to ``destination`` (parents created), checked.
-
-        The content goes to a temporary file beside ``destination`` that is
-        renamed into place only once its sha256 matched, so a damaged blob
-        leaves no file behind.
-        """
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        # Not mkstemp: its 0600 mode would survive the rename; os.open honours the umask.
-        partial = destination.with_name(f".{destination.name}.{os.urandom(6).hex()}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in self.chunks(sha256):
-                    out.write(chunk)
-            partial.replace(destination)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-
-    def read_bytes(self, sha256: str) -> bytes:
-        """The blob's content, checked against its sha256."""
-        return b"".join(self.chunks(sha256))
-
-    def check(self, sha256: str) -> str | None:
-        """None when the blob is intact, else what is wrong with it ('missing', 'damaged')."""
-        path = self.path_of(sha256)
-        try:
-            return None if _file_sha256(path) == sha256 else "damaged"
-        except FileNotFoundError:
-            return "missing"
+    def _open_blob(self, sha256: str) -> tuple[BinaryIO, int]:
+        stream = self.path_of(sha256).open("rb")
+        return stream, os.fstat(stream.fileno()).st_size
 
     def all_blobs(self) -> Iterable[str]:
         """Every sha256 stored (for garbage collection); stray files are not blobs."""
@@ -307,30 +376,102 @@ class BlobStore:
             return 0
         return size
 
+    def modified(self, sha256: str) -> float | None:
+        """The blob file's mtime; None if it is not there."""
+        try:
+            return self.path_of(sha256).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
-def _file_sha256(path: Path) -> str:
+    def exists(self, sha256: str) -> bool:
+        """Whether the blob's file is there."""
+        return self.path_of(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        """The blob file's size (0 if it is not there)."""
+        try:
+            return self.path_of(sha256).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+
+class _Counted(io.RawIOBase):
+    """A read-only stream that reports how many bytes were read (for progress bars)."""
+
+    def __init__(self, stream: BinaryIO, progress: Callable[[int], object]) -> None:
+        self._stream = stream
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        if chunk:
+            self._progress(len(chunk))
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:  # io.RawIOBase's contract, unused by the store
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def parallel_map(
+    function: Callable[[_T], _R], items: Sequence[_T], workers: int = TRANSFER_WORKERS
+) -> list[_R]:
+    """``[function(item) for item in items]``, run in up to ``workers`` threads.
+
+    Transfers of many files wait on the network (or fsync) far more than on the
+    CPU, so threads overlap them. Results keep the order of ``items``; the first
+    error is raised once the calls already started have finished.
+    """
+    if len(items) <= 1 or workers <= 1:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="nbtrack-blobs") as pool:
+        return list(pool.map(function, items))
+
+
+def require_sha256(sha256: object) -> None:
+    """Refuse a value that is not a sha256 before it becomes part of any path or key."""
+    if not is_sha256(sha256):
+        raise ArtifactIntegrityError(
+            f"the store records {str(sha256)[:80]!r} as an artifact's sha256, which is not "
+            "one (64 lowercase hex characters): its database was altered. Nothing was read; "
+            "run `nbtrack gc --verify` to list every damaged row, and log the file again"
+        )
+
+
+def stream_sha256(stream: BinaryIO) -> str:
+    """The sha256 of what is left in ``stream``, read in chunks."""
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
-def _damaged(path: Path, how: str) -> ArtifactIntegrityError:
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as stream:
+        return stream_sha256(stream)
+
+
+def _damaged(path: str, how: str) -> ArtifactIntegrityError:
     return ArtifactIntegrityError(
         f"artifact blob {path} was changed on disk ({how}; its name is the sha256 it was "
         "stored with). Refusing to serve it: log the original file again to repair the blob, "
         "and run `nbtrack gc --verify` to check every other one",
-        str(path),
+        path,
     )
 
 
-def _missing(path: Path, sha256: str) -> ArtifactIntegrityError:
+def _missing(path: str, sha256: str) -> ArtifactIntegrityError:
     return ArtifactIntegrityError(
         f"artifact blob {sha256[:16]}... is missing from the store ({path} does not exist): "
         "it was deleted by hand. Log the original file again to restore it, and run "
         "`nbtrack gc --verify` to check every other blob",
-        str(path),
+        path,
     )
 
 

@@ -148,11 +148,19 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
     return sqlite_uri(path / DB_FILE_NAME)
 
 
-def artifact_root_for(uri: str) -> Path:
-    """Where blobs of the store at ``uri`` live (``NBTRACK_ARTIFACT_ROOT`` overrides)."""
+def artifact_root_for(uri: str) -> Path | str:
+    """Where blobs of the store at ``uri`` live (``NBTRACK_ARTIFACT_ROOT`` overrides).
+
+    A local directory (a :class:`~pathlib.Path`), or an fsspec URL such as
+    ``s3://bucket/prefix`` as :func:`~nbtrack.store._blob_roots.canonical_root` writes it.
+    """
+    from nbtrack.store._blob_roots import canonical_root
+
     env = os.environ.get(ENV_ARTIFACT_ROOT)
     if env:
-        return Path(env).expanduser().resolve()
+        return canonical_root(env)
     if uri.startswith("sqlite:///"):
         return Path(uri[len("sqlite:///") :]).parent / "artifacts"
-    raise InvalidInputError(f"no artifact root for {uri!r}; set {ENV_ARTIFACT_ROOT} to a directory")
+    raise InvalidInputError(
+        f"no artifact root for {uri!r}; set {ENV_ARTIFACT_ROOT} to a directory or a URL such as s3://bucket/prefix"
+    )

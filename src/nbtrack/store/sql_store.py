@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -29,6 +29,8 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError, StoreError
 from nbtrack.store import _dialect, _liveness, _probe, _records, locate, migrate, schema
+from nbtrack.store._artifact_roots import ArtifactRootsMixin
+from nbtrack.store._blob_roots import open_blobs
 from nbtrack.store._experiments import ExperimentsMixin, int_id
 from nbtrack.store._liveness import now_ms
 from nbtrack.store._maintenance import (
@@ -41,7 +43,7 @@ from nbtrack.store._timeline import TimelineMixin
 from nbtrack.store._writer import BackgroundWriter
 from nbtrack.store._writer_ops import metric_op, metrics_op, param_op, statement_op, tag_op
 from nbtrack.store._writer_statements import intern_keys
-from nbtrack.store.artifacts import BlobStore, safe_destination
+from nbtrack.store.artifacts import Blobs, parallel_map, safe_destination
 from nbtrack.store.queries import _history
 
 if TYPE_CHECKING:
@@ -70,7 +72,7 @@ class _RunState:
     registered: bool = False
 
 
-class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
+class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineMixin):
     """One tracking store (a database plus its blob directory) opened in this process."""
 
     def __init__(self, uri: str, readonly: bool = False, why_readonly: str = "") -> None:
@@ -97,7 +99,8 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
             info.refuse_foreign()
             migrate.refuse_newer(info)
         self.engine = _dialect.create_engine(uri, readonly=readonly)
-        self.blobs = BlobStore(locate.artifact_root_for(uri))
+        self.blobs: Blobs = open_blobs(locate.artifact_root_for(uri))
+        self._experiment_blobs: dict[int, Blobs] = {}
         self._runs: dict[str, _RunState] = {}
         # (run_pk, seq) of the notebook cell executing now: values logged to that
         # run while it runs remember the cell (see nbtrack.notebook).
@@ -620,11 +623,27 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
                 children[child] = ArtifactInfo(child, False, size, sha)
         return sorted(children.values(), key=lambda info: info.path)
 
-    def download_artifacts(self, run_id: str, path: str, destination: Path) -> Path:
-        """Copy the artifact (file or directory) at ``path`` to ``destination/path``."""
+    def download_artifacts(
+        self,
+        run_id: str,
+        path: str,
+        destination: Path,
+        progress: Callable[[int], object] | None = None,
+    ) -> Path:
+        """Copy the artifact (file or directory) at ``path`` to ``destination/path``.
+
+        Files are fetched in parallel (each checked against its sha256 and renamed
+        into place only then); ``progress`` is called with each chunk's size.
+        """
         rows = self.artifact_rows(run_id, path)
         if not rows:
             raise NotFoundError(f"run {run_id} has no artifact at {path!r}")
-        for full, sha, _size in rows:
-            self.blobs.copy_to(sha, safe_destination(destination, full))
+        blobs = self.blobs_for_run(run_id)
+        targets = [(sha, safe_destination(destination, full)) for full, sha, _size in rows]
+
+        def fetch(item: tuple[str, Path]) -> None:
+            sha, target = item
+            self.blobs_holding(sha, blobs).copy_to(sha, target, progress)
+
+        parallel_map(fetch, targets)
         return destination / path if path else destination
