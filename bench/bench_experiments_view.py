@@ -134,8 +134,8 @@ def server_only(store: Path, tries: int) -> None:
 
     from nbtrack.server import _queries as queries
     from nbtrack.server import _view as view
-    from nbtrack.server._series import SeriesCache
     from nbtrack.store import get_store
+    from nbtrack.store.queries import SeriesCache
 
     db = get_store(str(store / ".nbtrack"))
     cache = SeriesCache(4_000_000, 2.0)
@@ -145,7 +145,7 @@ def server_only(store: Path, tries: int) -> None:
         while True:
             query = queries.RunQuery(None, None, [], "active", 1000, offset, ())
             runs, _, more = queries.search_runs(db, query)
-            json.dumps([queries.run_json(r, None, False) for r in runs])
+            json.dumps([queries.summary_json(r, None, False) for r in runs])
             count += len(runs)
             offset += len(runs)
             if not more:

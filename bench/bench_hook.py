@@ -237,7 +237,7 @@ def writer_us_per_cell(session: Session, cells: int) -> tuple[float, float]:
     session.enter(CONFIGS[2])
     run = nbtrack.active_run()
     assert run is not None
-    store, run_id = run.client.store, run.info.run_id
+    store, run_id = run.client._store, run.info.run_id
     _flush()
     start = time.perf_counter_ns()
     for i in range(cells):
@@ -273,7 +273,7 @@ def profile_hook(session: Session, cells: int, change: bool) -> None:
     session.enter(CONFIGS[4] if change else CONFIGS[2])
     run = nbtrack.active_run()
     assert run is not None
-    writer = run.client.store.writer
+    writer = run.client._store.writer
     hook_profile, writer_profile = cProfile.Profile(), cProfile.Profile()
     tracker = _tracker(session.shell)
     info = ExecutionInfo("a += 1" if change else "pass", False, False, False, None)

@@ -112,7 +112,7 @@ def test_unknown_run_id_is_not_found(client: TrackingClient, tmp_path: Path) -> 
         with pytest.raises(NotFoundError, match=f"no run with id '{UNKNOWN}'"):
             call()
     client.flush()  # nothing bad was queued
-    assert _blob_files(client.store.blobs.root.parent) == []  # no blob written for a bad run
+    assert _blob_files(client._store.blobs.root.parent) == []  # no blob written for a bad run
 
 
 def test_delete_and_restore_run(client: TrackingClient, run_id: str) -> None:
@@ -341,7 +341,7 @@ def test_garbage_collect(client: TrackingClient, store_dir: Path) -> None:
         client.log_metric(run_id, "m", 1.0)
         client.log_param(run_id, "p", 1)
         client.set_tag(run_id, "t", 1)
-    orphan_sha, _ = client.store.blobs.put_bytes(b"written but never recorded")
+    orphan_sha, _ = client._store.blobs.put_bytes(b"written but never recorded")
     client.delete_run(drop)
     assert len(_blob_files(store_dir)) == 3
 
@@ -366,7 +366,7 @@ def test_garbage_collect(client: TrackingClient, store_dir: Path) -> None:
     result = client.garbage_collect(grace_seconds=0)
     freed = len(b"only in the dropped run") + len(b"written but never recorded")
     assert result == {"runs": 0, "blobs": 2, "bytes": freed}
-    assert not client.store.blobs.path_of(orphan_sha).exists()
+    assert not client._store.blobs.path_of(orphan_sha).exists()
     assert len(_blob_files(store_dir)) == 1
     assert client.read_artifact(keep, "shared.txt") == b"shared"
     kept_run = client.get_run(keep)
@@ -402,7 +402,7 @@ def test_experiments(client: TrackingClient) -> None:
 
 def test_two_clients_share_one_store(store_dir: Path, client: TrackingClient) -> None:
     other = TrackingClient(f"sqlite:///{store_dir / 'nbtrack.db'}")
-    assert other.store is client.store
+    assert other._store is client._store
     run_id = client.create_run("0").info.run_id
     client.log_metric(run_id, "m", 2.0)
     assert other.get_run(run_id).data.metrics == {"m": 2.0}

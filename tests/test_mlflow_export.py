@@ -134,8 +134,8 @@ def test_round_trip_loses_nothing(exported: Exported, client: nbtrack.TrackingCl
             want, got = ours.get_metric_history(run_id, key), client.get_metric_history(run_id, key)
             assert [(m.step, m.timestamp) for m in got] == [(m.step, m.timestamp) for m in want]
             assert all(_same(g.value, w.value) for g, w in zip(got, want, strict=True))
-        assert [(p, s) for p, s, _ in ours.store.artifact_rows(run_id)] == [
-            (p, s) for p, s, _ in client.store.artifact_rows(run_id)
+        assert [(p, s) for p, s, _ in ours._store.artifact_rows(run_id)] == [
+            (p, s) for p, s, _ in client._store.artifact_rows(run_id)
         ]
     a_model, b_model = ours.get_registered_model("iris"), client.get_registered_model("iris")
     assert (a_model.tags, a_model.aliases, a_model.description) == (

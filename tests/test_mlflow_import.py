@@ -188,7 +188,7 @@ def test_every_field_is_copied(source: Source, client: nbtrack.TrackingClient) -
     shutil.rmtree(local)
     # MLflow 3 keeps the run's two logged models apart; they arrive under their names.
     logged = theirs.search_logged_models([theirs.get_run(parent).info.experiment_id])
-    paths = [p for p, _, _ in client.store.artifact_rows(parent)]
+    paths = [p for p, _, _ in client._store.artifact_rows(parent)]
     models = {p.split("/")[0] for p in paths} - {"plots", "README.md"}
     assert "m" in models
     assert len(models) == 2
@@ -223,7 +223,7 @@ def test_registry_rows_are_copied_and_models_never_loaded(
         assert mine.source == mv.source
         assert mine.creation_timestamp == mv.creation_timestamp
         assert set(mine.files) == {"MLmodel", "model.pkl"}
-        pickled = client.store.blobs.read_bytes(mine.files["model.pkl"])
+        pickled = client._store.blobs.read_bytes(mine.files["model.pkl"])
         assert pickled == (source.root / "model" / "model.pkl").read_bytes()
     assert not source.marker.exists()
 

@@ -112,7 +112,7 @@ def test_a_stored_blob_changed_on_disk_is_refused(store_dir: Path) -> None:
         a.sha256 for a in client.list_artifacts(info.run_id, "model") if a.path.endswith(".skops")
     )
     assert sha is not None
-    blob = client.store.blobs.path_of(sha)
+    blob = client._store.blobs.path_of(sha)
     blob.write_bytes(blob.read_bytes()[:-1])
     with pytest.raises(ModelIntegrityError, match=r"'model\.skops' was changed on disk"):
         nbtrack.pyfunc.load_model(info.model_uri)

@@ -105,7 +105,7 @@ def _run_id() -> str:
 
 
 def _artifact_paths(client: nbtrack.TrackingClient, run_id: str) -> set[str]:
-    return {p for p, _, _ in client.store.artifact_rows(run_id)}
+    return {p for p, _, _ in client._store.artifact_rows(run_id)}
 
 
 def _steps(client: nbtrack.TrackingClient, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -880,7 +880,7 @@ def test_hook_keeps_cells_running_with_a_stopped_writer(
     run = nbtrack.active_run()
     assert run is not None
     _ok(run_cell("loss = 1.0\n%track watch loss"))
-    run.client.store.writer.close()
+    run.client._store.writer.close()
     for value in (0.5, 0.25):
         _ok(run_cell(f"loss = {value}"))
     _ok(run_cell("x = 1"))

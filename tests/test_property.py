@@ -167,7 +167,7 @@ class LoggingModel(RuleBasedStateMachine):
                 assert same(stored_extremes[key][1], high), (run, key, stored_extremes[key])
 
     def _stored_extremes(self, run_id: str) -> dict[str, tuple[float | None, float | None]]:
-        store = self.client.store
+        store = self.client._store
         latest, keys = schema.latest_metrics, schema.metric_keys
         query = (
             sa.select(keys.c.key, latest.c.min_value, latest.c.max_value)

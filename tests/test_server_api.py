@@ -41,9 +41,9 @@ from _store_files import tree_state
 from _ui_helpers import make_runs
 from nbtrack.cli import main
 from nbtrack.server import _handlers
-from nbtrack.server._series import SeriesCache
 from nbtrack.server._view_handlers import VIEW_ROUTES
 from nbtrack.store import close_all, locate
+from nbtrack.store.queries import SeriesCache
 
 #: A child that starts a run, logs one point, says the run's id and waits to be killed.
 DYING_LOGGER = """
@@ -540,11 +540,11 @@ def test_history_cache_keeps_to_its_budget(client: nbtrack.TrackingClient) -> No
     cache = SeriesCache(budget=150, recheck_after=0)
     for _ in range(2):
         for key, n in sizes.items():
-            series = cache.get(client.store, run_id, key)
+            series = cache.get(client.queries, run_id, key)
             assert series.values.tolist() == [i * 0.25 for i in range(n)]
             assert series.steps.tolist() == list(range(n))
             assert sum(len(s) for s in cache._entries.values()) <= 150
-    assert len(cache.get(client.store, run_id, "never")) == 0
+    assert len(cache.get(client.queries, run_id, "never")) == 0
 
 
 def test_history_cache_trusts_appends_and_verifies_later(client: nbtrack.TrackingClient) -> None:
@@ -554,7 +554,7 @@ def test_history_cache_trusts_appends_and_verifies_later(client: nbtrack.Trackin
     def log(*points: tuple[float, int, int]) -> list[float]:
         client.log_batch(run_id, metrics=[("x", v, t, step) for v, t, step in points])
         client.flush()
-        return cache.get(client.store, run_id, "x").values.tolist()
+        return cache.get(client.queries, run_id, "x").values.tolist()
 
     assert log(*((float(i), 1000 + i, i) for i in range(10))) == [float(i) for i in range(10)]
     # Appended: read at once, trusted until the next verification.
@@ -564,13 +564,13 @@ def test_history_cache_trusts_appends_and_verifies_later(client: nbtrack.Trackin
     cache.recheck_after = 0  # ... and both seen by it.
     expected = [float(i) for i in range(12)]
     expected[3], expected[11] = -3.0, -11.0
-    assert cache.get(client.store, run_id, "x").values.tolist() == expected
+    assert cache.get(client.queries, run_id, "x").values.tolist() == expected
     cache.recheck_after = 3600
     # A trusted append rewritten before the next verification is read again by it.
     assert log((12.0, 4000, 12))[-1] == 12.0
     assert log((-12.0, 4001, 12))[-1] == 12.0
     cache.recheck_after = 0
-    assert cache.get(client.store, run_id, "x").values.tolist() == [*expected, -12.0]
+    assert cache.get(client.queries, run_id, "x").values.tolist() == [*expected, -12.0]
 
 
 def test_timeline_snapshot_and_environment_of_a_notebook_run(

@@ -79,7 +79,7 @@ def test_no_automatic_step_after_the_largest_one(
     # A process that did not log the largest step itself: the writer refuses the point alone.
     reopened = TrackingClient(store_dir)
     reopened.log_metric(run_id, "other", 5.0)
-    store = reopened.store
+    store = reopened._store
     with writer_held(store.writer):
         store.writer.put((_writer.OP_METRIC, store.run_pk(run_id), "m", 3.0, 0, None, None, False))
         reopened.log_metric(run_id, "other", 6.0)
@@ -215,7 +215,7 @@ def test_negative_zero_comes_back_as_zero(client: TrackingClient, run_id: str) -
 def test_a_bad_point_inside_a_batch_loses_only_itself(
     client: TrackingClient, run_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = client.store
+    store = client._store
     client.log_metric(run_id, "m", -1.0, step=-1)
     client.flush()
     batch = store.prepare_metrics(run_id, [("m", float(i), 1000 + i, i) for i in range(1000)])
@@ -237,7 +237,7 @@ def test_a_bad_point_inside_a_batch_loses_only_itself(
 def test_bad_text_reaching_the_writer_loses_only_itself(
     client: TrackingClient, run_id: str, store_dir: Path
 ) -> None:
-    store = client.store
+    store = client._store
     run_pk = store.run_pk(run_id)
     with writer_held(store.writer):
         client.set_tag(run_id, "before", "1")
@@ -254,7 +254,7 @@ def test_bad_text_reaching_the_writer_loses_only_itself(
 def test_many_failures_are_counted_and_only_the_first_listed(
     client: TrackingClient, run_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    writer = client.store.writer
+    writer = client._store.writer
     bad = sa.text("INSERT INTO params (run_pk, key, value) VALUES (1, 'k', NULL)")  # NOT NULL
     with caplog.at_level(logging.ERROR, logger="nbtrack"):
         with writer_held(writer):
@@ -308,7 +308,7 @@ def test_a_full_disk_is_reported_briefly_after_bounded_retries(
 
 def _log_on_full_disk(client: TrackingClient, run_id: str, points: int) -> tuple[int, str]:
     """Log ``points`` points while the disk is full; (write transactions begun, WriteError)."""
-    engine = client.store.engine
+    engine = client._store.engine
     with engine.connect() as conn:
         pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar() or 0)
     begun = 0
@@ -321,7 +321,7 @@ def _log_on_full_disk(client: TrackingClient, run_id: str, points: int) -> tuple
         if conn.get_execution_options().get("nbtrack_write"):
             begun += 1
 
-    writer = client.store.writer
+    writer = client._store.writer
     sa.event.listen(engine, "connect", cap)
     try:
         engine.dispose()  # pooled connections reconnect, capped
@@ -350,7 +350,7 @@ def durability_reset() -> Iterator[None]:
 
 def _synchronous(client: TrackingClient) -> tuple[int, int]:
     """``PRAGMA synchronous`` of the writer's connection and of a reading one (1 NORMAL, 2 FULL)."""
-    store = client.store
+    store = client._store
     written = store.writer.call(lambda conn: conn.exec_driver_sql("PRAGMA synchronous").scalar())
     with store.engine.connect() as conn:
         read = conn.exec_driver_sql("PRAGMA synchronous").scalar()
@@ -438,7 +438,7 @@ def test_cell_text_with_lone_surrogates_is_stored_with_replacements(
 ) -> None:
     """The kernel's cell text is not checked at the call (the hook never raises): the writer
     stores it with U+FFFD for each lone surrogate, and a surrogate pair as its character."""
-    store = client.store
+    store = client._store
     source = "open('caf\udce9.txt')  # \ud83d\ude00"
     error = ValueError("no file named caf\udce9.txt")
     seq = store.begin_cell(run_id, "cell-\udce9", 1, source, 1000)
@@ -459,7 +459,7 @@ def test_cell_text_with_lone_surrogates_is_stored_with_replacements(
 def test_automatic_steps_follow_explicit_ones_within_one_write(
     client: TrackingClient, run_id: str
 ) -> None:
-    store = client.store
+    store = client._store
     with writer_held(store.writer):  # one transaction: the writer assigns from its rows
         client.log_metric(run_id, "a", 1.0, step=5)
         client.log_metric(run_id, "a", 2.0)
@@ -482,7 +482,7 @@ def test_two_writers_on_one_key_never_take_the_same_automatic_step(
     client: TrackingClient, run_id: str
 ) -> None:
     """Two stores on one file, as two processes: each writer reads the stored last step."""
-    other = SqlStore(client.store.uri)
+    other = SqlStore(client._store.uri)
     try:
         client.log_metric(run_id, "m", 0.0)
         client.flush()

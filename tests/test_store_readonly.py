@@ -75,7 +75,7 @@ def test_reading_changes_no_byte_of_the_store(tmp_path: Path) -> None:
     assert Path(out).read_text() == "notes of run 0"
     assert {e.name for e in client.search_experiments()} == {"Default", "shared"}
     # The connections themselves cannot write.
-    with client.store.engine.connect() as conn, pytest.raises(Exception, match="readonly"):
+    with client._store.engine.connect() as conn, pytest.raises(Exception, match="readonly"):
         conn.exec_driver_sql("CREATE TABLE intruder (a)")
     # Writing through the client says why it is refused, before touching anything.
     with pytest.raises(StoreError, match="read-only here"):

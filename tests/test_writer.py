@@ -89,11 +89,11 @@ def test_flush_returns_only_when_a_fresh_connection_sees_the_data(
 def test_flush_with_nothing_pending_returns_at_once(client: TrackingClient) -> None:
     client.flush()
     client.flush(timeout=0.01)
-    assert client.store.writer.pending() == 0
+    assert client._store.writer.pending() == 0
 
 
 def test_flush_timeout_is_reported(client: TrackingClient, run_id: str) -> None:
-    writer = client.store.writer
+    writer = client._store.writer
     with writer_held(writer):
         client.log_metric(run_id, "m", 1.0)
         with pytest.raises(WriteError, match=re.escape("flush did not finish within 0.1 s")):
@@ -138,8 +138,8 @@ def test_puts_from_several_threads_all_land(client: TrackingClient, store_dir: P
 def test_raw_statements_from_several_threads_all_land(
     client: TrackingClient, run_id: str, store_dir: Path
 ) -> None:
-    writer = client.store.writer
-    run_pk = client.store.run_pk(run_id)
+    writer = client._store.writer
+    run_pk = client._store.run_pk(run_id)
 
     def work(index: int) -> None:
         for i in range(100):
@@ -161,7 +161,7 @@ def test_raw_statements_from_several_threads_all_land(
 def test_a_failing_write_is_reported_and_the_rest_of_its_batch_is_stored(
     client: TrackingClient, run_id: str, store_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = client.store
+    store = client._store
     run_pk = store.run_pk(run_id)
     client.set_tag(run_id, "dup", "first")
     client.flush()
@@ -202,7 +202,7 @@ def test_a_failing_write_is_reported_and_the_rest_of_its_batch_is_stored(
 
 
 def test_several_failures_are_all_listed(client: TrackingClient, run_id: str) -> None:
-    writer = client.store.writer
+    writer = client._store.writer
     bad = schema.params.insert().values(run_pk=1, key="k", value=None)  # NOT NULL
     writer.put((OP_STATEMENT, bad, "bad one"))
     writer.put((OP_STATEMENT, bad, "bad two"))
@@ -216,7 +216,7 @@ def test_several_failures_are_all_listed(client: TrackingClient, run_id: str) ->
 
 
 def test_an_error_in_a_call_goes_back_to_the_caller(client: TrackingClient, run_id: str) -> None:
-    writer = client.store.writer
+    writer = client._store.writer
 
     def boom(_conn: sa.Connection) -> None:
         raise ZeroDivisionError("in the writer")
@@ -245,7 +245,7 @@ def test_a_closed_writer_refuses_to_hang(tmp_path: Path) -> None:
 def test_latest_min_max_across_batches(
     client: TrackingClient, run_id: str, store_dir: Path
 ) -> None:
-    run_pk = client.store.run_pk(run_id)
+    run_pk = client._store.run_pk(run_id)
     steps_and_expected = [
         ((5, 1.0), (5, 1.0, 1.0, 1.0)),
         ((3, 10.0), (5, 1.0, 1.0, 10.0)),  # an older step: extremes change, latest does not
@@ -269,7 +269,7 @@ def test_latest_min_max_across_batches(
 def test_latest_min_max_within_one_batch(
     client: TrackingClient, run_id: str, store_dir: Path
 ) -> None:
-    run_pk = client.store.run_pk(run_id)
+    run_pk = client._store.run_pk(run_id)
     client.log_batch(
         run_id,
         metrics=[
@@ -292,7 +292,7 @@ def test_latest_min_max_within_one_batch(
 def test_latest_when_only_nan_was_logged(
     client: TrackingClient, run_id: str, store_dir: Path
 ) -> None:
-    run_pk = client.store.run_pk(run_id)
+    run_pk = client._store.run_pk(run_id)
     client.log_metric(run_id, "m", math.nan, step=0)
     client.flush()
     assert _latest(store_dir, run_pk, "m") == (0, None, None, None)
@@ -315,8 +315,8 @@ def test_latest_values_are_kept_per_run(
         client.log_metric(run_id, "m", float(step), step=step)
         client.log_metric(other, "m", float(-step), step=step)
     client.flush()
-    assert _latest(store_dir, client.store.run_pk(run_id), "m") == (2, 2.0, 0.0, 2.0)
-    assert _latest(store_dir, client.store.run_pk(other), "m") == (2, -2.0, -2.0, 0.0)
+    assert _latest(store_dir, client._store.run_pk(run_id), "m") == (2, 2.0, 0.0, 2.0)
+    assert _latest(store_dir, client._store.run_pk(other), "m") == (2, -2.0, -2.0, 0.0)
 
 
 def test_a_long_batch_repeating_steps_keeps_the_last_value_of_each(
@@ -331,7 +331,7 @@ def test_a_long_batch_repeating_steps_keeps_the_last_value_of_each(
     nearby = [point for s in range(steps) for point in (("n", 1.0, None, s), ("n", 2.0, None, s))]
     client.log_batch(run_id, metrics=first + second + third + nearby)
     client.flush()
-    run_pk = client.store.run_pk(run_id)
+    run_pk = client._store.run_pk(run_id)
     stored = dict(
         _query(
             store_dir,
@@ -354,7 +354,7 @@ def test_a_producer_faster_than_the_writer_waits_instead_of_growing_the_queue(
     monkeypatch.setattr(_writer, "WAKE_BACKLOG", 100)
     monkeypatch.setattr(_writer, "MAX_BACKLOG", 500)
     monkeypatch.setattr(_writer, "MAX_BACKLOG_POINTS", 5_000)
-    writer = client.store.writer
+    writer = client._store.writer
     longest = 0
     for i in range(5_000):
         client.log_metric(run_id, "loss", float(i), step=i)
@@ -375,7 +375,7 @@ def test_a_producer_faster_than_the_writer_waits_instead_of_growing_the_queue(
 def test_replaced_values_leave_min_max_and_latest(
     client: TrackingClient, run_id: str, store_dir: Path, batched: bool
 ) -> None:
-    run_pk = client.store.run_pk(run_id)
+    run_pk = client._store.run_pk(run_id)
 
     def log(points: list[tuple[int, float]]) -> None:
         if batched:

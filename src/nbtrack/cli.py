@@ -252,7 +252,7 @@ def upgrade(ctx: click.Context) -> None:
     why = why_not_writable(uri)
     if why:
         raise StoreError(f"cannot upgrade the store at {where}: {why}; ask its owner to run it")
-    TrackingClient(uri).store.require_writable()  # opening it for writing upgrades it
+    TrackingClient(uri).require_writable()  # opening it for writing upgrades it
     click.echo(f"Upgraded the store at {where} from schema {before} to {HEAD_REVISION}.")
 
 
@@ -360,7 +360,7 @@ def _run_rows(
 
 
 def _all_artifacts(client: TrackingClient, run_id: str) -> list[tuple[str, str]]:
-    return [(path, str(size)) for path, _sha, size in client.store.artifact_rows(run_id)]
+    return [(path, str(size)) for path, _sha, size in client.queries.artifact_files(run_id)]
 
 
 def _section(title: str, items: list[tuple[str, str]]) -> None:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbtrack.store._verify import BlobReport
+    from nbtrack.store.queries import Queries
     from nbtrack.store.sql_store import SqlStore
 
 __all__ = ["PagedList", "TrackingClient", "ViewType", "current_user", "view_stage"]
@@ -118,12 +119,25 @@ class TrackingClient:
         self.readonly = readonly
 
     @property
-    def store(self) -> SqlStore:
+    def _store(self) -> SqlStore:
         """The store this client talks to (opened on first use)."""
         return get_store(self.tracking_uri, readonly=self.readonly)
 
+    @property
+    def queries(self) -> Queries:
+        """Reads for panels and tables, without flushing (see :mod:`nbtrack.store.queries`).
+
+        The MLflow-named methods of this client flush this process's pending
+        writes before they read; these never do, so a panel polling from a
+        background thread never waits on a training loop that is logging
+        (values show once the writer has committed them). Pages of runs with
+        counts, sorting and filters, run summaries, metric arrays and summaries,
+        histories cached between polls, artifact files.
+        """
+        return self._store.queries
+
     def _synced(self) -> SqlStore:
-        store = self.store
+        store = self._store
         store.flush()
         return store
 
@@ -132,7 +146,20 @@ class TrackingClient:
 
         Raises :class:`~nbtrack.exceptions.WriteError` if something could not be stored.
         """
-        self.store.flush(timeout)
+        self._store.flush(timeout)
+
+    def require_writable(self) -> None:
+        """Open the store for writing now (creating or upgrading it as needed).
+
+        Raises :class:`~nbtrack.exceptions.StoreError`, saying why, when this
+        client was opened read-only or this process may not write the store.
+        """
+        self._store.require_writable()
+
+    def logged_param(self, run_id: str, key: str) -> str | None:
+        """The value a param of the run already has, or None (no flush: params are
+        remembered as they are logged, so this is cheap enough for a cell hook)."""
+        return self._store.logged_param(run_id, key)
 
     # -- experiments ----------------------------------------------------------------
 
@@ -150,7 +177,7 @@ class TrackingClient:
         """
         if isinstance(artifact_location, Mapping):  # create_experiment(name, {"tag": ...})
             artifact_location, tags = None, artifact_location
-        return self.store.create_experiment(
+        return self._store.create_experiment(
             check.experiment_name(name),
             _tags(tags),
             artifact_location=str(artifact_location) if artifact_location is not None else None,
@@ -159,19 +186,19 @@ class TrackingClient:
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set a tag of an experiment (a tag set again takes the new value)."""
         key = check.key(key, "tag name")
-        self.store.set_experiment_tag(str(experiment_id), key, check.tag_value(key, value))
+        self._store.set_experiment_tag(str(experiment_id), key, check.tag_value(key, value))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove a tag of an experiment; a tag it does not have is an error."""
-        self.store.set_experiment_tag(str(experiment_id), check.key(key, "tag name"), None)
+        self._store.set_experiment_tag(str(experiment_id), check.key(key, "tag name"), None)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id."""
-        return self.store.get_experiment(experiment_id)
+        return self._store.get_experiment(experiment_id)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name``, or None."""
-        return self.store.get_experiment_by_name(name)
+        return self._store.get_experiment_by_name(name)
 
     def search_experiments(
         self,
@@ -198,18 +225,18 @@ class TrackingClient:
                 escape = "\\"
                 for special in ("\\", "%", "_"):
                     pattern = pattern.replace(special, escape + special)
-        found = self.store.search_experiments(
+        found = self._store.search_experiments(
             view_stage(view_type), pattern, case_insensitive=op == "ILIKE", escape=escape
         )
         return found[:max_results] if max_results is not None else found
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Move an experiment to the trash (its runs stay, hidden from default searches)."""
-        self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
+        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Bring a deleted experiment back."""
-        self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
+        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
 
     # -- runs -----------------------------------------------------------------------
 
@@ -232,7 +259,7 @@ class TrackingClient:
         all_tags.pop(RUN_NAME_TAG, None)
         parent_run_id = parent_run_id or all_tags.pop(PARENT_RUN_TAG, None)
         all_tags.pop(PARENT_RUN_TAG, None)
-        return self.store.create_run(
+        return self._store.create_run(
             experiment_id=_experiment_id(experiment_id),
             run_name=check.run_name(run_name),
             tags=all_tags,
@@ -243,7 +270,7 @@ class TrackingClient:
 
     def resume_run(self, run_id: str) -> Run:
         """Make an ended run RUNNING again in this process; new steps continue after its last."""
-        return self.store.resume_run(run_id)
+        return self._store.resume_run(run_id)
 
     def get_run(self, run_id: str) -> Run:
         """A run with its latest metrics, params and tags."""
@@ -256,13 +283,13 @@ class TrackingClient:
         final = _status(status)
         if not final.is_terminal:
             raise InvalidInputError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
-        store = self.store
+        store = self._store
         store.set_terminated(run_id, final, check.timestamp(end_time))
         store.flush()
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         """Change a run's status and/or name."""
-        store = self.store
+        store = self._store
         if name is not None:
             store.set_run_name(run_id, check.run_name(name) or name)
         if status is not None:
@@ -279,7 +306,7 @@ class TrackingClient:
 
     def restore_run(self, run_id: str) -> None:
         """Bring a deleted run back."""
-        self.store.set_run_lifecycle(run_id, LifecycleStage.ACTIVE)
+        self._store.set_run_lifecycle(run_id, LifecycleStage.ACTIVE)
 
     def search_runs(
         self,
@@ -340,7 +367,7 @@ class TrackingClient:
     ) -> None:
         """Queue one metric point. ``step=None`` takes the next step of that metric."""
         key = check.key(key, "metric name")
-        self.store.log_metric(
+        self._store.log_metric(
             run_id,
             key,
             check.metric_value(key, value),
@@ -365,7 +392,7 @@ class TrackingClient:
                 f"No tag with name {key!r} in run {run_id}; list its tags with "
                 "get_run(run_id).data.tags"
             )
-        self.store.delete_tag(run_id, key)
+        self._store.delete_tag(run_id, key)
 
     def log_batch(
         self,
@@ -379,7 +406,7 @@ class TrackingClient:
         ``metrics`` holds :class:`Metric` or ``(key, value, timestamp, step)`` tuples
         (timestamp and step may be None).
         """
-        store = self.store
+        store = self._store
         new_params = _check_params(store, run_id, params)
         new_tags = {
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
@@ -422,7 +449,7 @@ class TrackingClient:
             records[key] = json.dumps(
                 {"dataset": dataclasses.asdict(entity), "tags": input_tags}, sort_keys=True
             )
-        self.store.set_tags(run_id, records)  # internal records: no tag-length limit
+        self._store.set_tags(run_id, records)  # internal records: no tag-length limit
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """All points of a metric, ordered by step; NaN comes back as NaN."""
@@ -446,7 +473,7 @@ class TrackingClient:
                 else f"{source} does not exist"
             )
         target = join_artifact_path(artifact_path, source.name)
-        store = self.store
+        store = self._store
         store.run_pk(run_id)  # fail before writing a blob for a run that does not exist
         sha, size = store.blobs.put_file(source)
         store.log_artifact_blob(run_id, target, sha, size)
@@ -464,7 +491,7 @@ class TrackingClient:
         root = Path(local_dir)
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a directory")
-        store = self.store
+        store = self._store
         store.run_pk(run_id)
         logged = []
         # Every path is checked before anything is stored (warns of each symlink skipped).
@@ -480,7 +507,7 @@ class TrackingClient:
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> str:
         """Store bytes as the artifact ``artifact_file``."""
         target = normalize_artifact_path(artifact_file, what="artifact_file")
-        store = self.store
+        store = self._store
         store.run_pk(run_id)
         sha, size = store.blobs.put_bytes(data)
         store.log_artifact_blob(run_id, target, sha, size)

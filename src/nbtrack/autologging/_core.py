@@ -280,7 +280,7 @@ def log_params(session: Session, params: Mapping[str, Any]) -> None:
     from nbtrack._validation import MAX_PARAM_VALUE_LENGTH
 
     values = {str(k): _param_text(v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()}
-    store = session.client.store
+    store = session.client._store
     changed = {
         k: (old, v)
         for k, v in values.items()

@@ -142,7 +142,7 @@ class _Importer(RegistryImport):
         if dry_run:
             try:  # what exists decides what would be copied; nothing is created
                 probe = TrackingClient(tracking_uri, readonly=True)
-                probe.store  # noqa: B018 (opens it: a missing store raises here)
+                probe._store  # noqa: B018 (opens it: a missing store raises here)
                 self.dst = probe
             except NotFoundError:
                 self.dst = None
@@ -208,7 +208,7 @@ class _Importer(RegistryImport):
             else:
                 assert self.dst is not None
                 experiment_id = _imports.insert_experiment(
-                    self.dst.store,
+                    self.dst._store,
                     name,
                     tags=tags,
                     creation_time=experiment.creation_time or 0,
@@ -220,7 +220,7 @@ class _Importer(RegistryImport):
             changed = {k: v for k, v in tags.items() if existing.tags.get(k) != v}
             if changed and not self.dry_run:
                 assert self.dst is not None
-                _imports.set_experiment_tags(self.dst.store, experiment_id, changed)
+                _imports.set_experiment_tags(self.dst._store, experiment_id, changed)
             if existing.lifecycle_stage != LifecycleStage.ACTIVE and not self.dry_run:
                 assert self.dst is not None
                 self.dst.restore_experiment(experiment_id)  # to add runs; trashed again below
@@ -272,7 +272,7 @@ class _Importer(RegistryImport):
         from nbtrack.store import _imports
 
         targets = [self._target_id(run) for run in runs]
-        done = _imports.run_summary(self.dst.store, targets) if self.dst is not None else {}
+        done = _imports.run_summary(self.dst._store, targets) if self.dst is not None else {}
         for run, target in zip(runs, targets, strict=True):
             info = run.info
             status = RunStatus(info.status)
@@ -334,7 +334,7 @@ class _Importer(RegistryImport):
         dst = self.dst
         if not exists:
             _imports.insert_run(
-                dst.store,
+                dst._store,
                 run_id=target,
                 experiment_id=experiment_id,
                 name=check.run_name(name) or "" if name else "",
@@ -431,7 +431,7 @@ class _Importer(RegistryImport):
     ) -> None:
         """A logged model's files, as bytes, under ``prefix/`` of the run (never loaded)."""
         assert self.dst is not None
-        have = {p for p, _sha, _size in self.dst.store.artifact_rows(target, prefix)}
+        have = {p for p, _sha, _size in self.dst._store.artifact_rows(target, prefix)}
         if not files or all(p in have for p, _ in files):
             return
         model = self.src.get_logged_model(model_id)
@@ -453,7 +453,7 @@ class _Importer(RegistryImport):
         self, run_id: str, target: str, files: list[tuple[str, int | None]], where: str
     ) -> None:
         assert self.dst is not None
-        have = {p: size for p, _sha, size in self.dst.store.artifact_rows(target)}
+        have = {p: size for p, _sha, size in self.dst._store.artifact_rows(target)}
         wanted = [(p, s) for p, s in files if p not in have or (s is not None and have[p] != s)]
         if not wanted:
             return
@@ -485,6 +485,6 @@ class _Importer(RegistryImport):
             try:
                 current = self.dst.get_run(child).info.parent_run_id
                 if current != target:
-                    _imports.set_parent(self.dst.store, child, target)
+                    _imports.set_parent(self.dst._store, child, target)
             except NotFoundError:
                 self._warn(f"run {child}: its parent run {parent} was not imported")

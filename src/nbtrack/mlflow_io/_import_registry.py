@@ -61,10 +61,9 @@ class RegistryImport:
         return mlflow_versions(self.src, name)
 
     def _import_model(self, model: Any) -> None:
-        from nbtrack.registry import _imports as reg
-        from nbtrack.registry._client import alias_name, model_name
-        from nbtrack.registry._entities import Stage
-        from nbtrack.registry._store import Actor
+        from nbtrack.entities import Stage
+        from nbtrack.registry._names import alias_name, model_name
+        from nbtrack.store.registry import Actor, ImportedModel, ImportedVersion
 
         name = model_name(model.name)
         versions = self._versions(model.name)
@@ -81,7 +80,7 @@ class RegistryImport:
             )
         if not exists:
             self.report.models_created += 1
-        new: list[reg.ImportedVersion] = []
+        new: list[ImportedVersion] = []
         for mv in versions:
             number = int(mv.tags.get(VERSION_TAG) or mv.version)
             if exists and self._has_version(name, number):
@@ -92,7 +91,7 @@ class RegistryImport:
                 continue
             run_id = self.run_ids.get(mv.run_id, mv.run_id) if mv.run_id else None
             new.append(
-                reg.ImportedVersion(
+                ImportedVersion(
                     version=number,
                     creation_time=mv.creation_timestamp or 0,
                     last_updated_time=mv.last_updated_timestamp or mv.creation_timestamp or 0,
@@ -122,29 +121,20 @@ class RegistryImport:
         ]
         assert self.dst is not None
 
-        def write(conn: Any) -> None:
-            reg.ensure_model(
-                conn,
-                name,
-                creation_time=model.creation_timestamp or 0,
-                description=model.description or None,
-                tags=tags,
-                actor=actor,
-            )
-            for version in new:
-                reg.insert_version(conn, name, version, actor)
-            reg.set_aliases(conn, name, aliases, actor)
-            reg.set_model_times(
-                conn, name, model.last_updated_timestamp or model.creation_timestamp or 0
-            )
-
-        self.dst.store.writer.call(write)
+        imported = ImportedModel(
+            name=name,
+            creation_time=model.creation_timestamp or 0,
+            last_updated_time=model.last_updated_timestamp or model.creation_timestamp or 0,
+            description=model.description or None,
+            tags=tags,
+            versions=new,
+            aliases=aliases,
+        )
+        self.dst._store.registry.import_model(imported, actor)
 
     def _has_version(self, name: str, version: int) -> bool:
-        from nbtrack.registry import _imports as reg
-
         assert self.dst is not None
-        return bool(self.dst._registry_read(lambda conn: reg.has_version(conn, name, version)))
+        return self.dst._store.registry.has_version(name, version)
 
     def _nbtrack_flavor(self, files: list[tuple[str, str, int]]) -> str | None:
         """The nbtrack flavor an exported nbtrack model records in its MLmodel (read as text)."""
@@ -157,7 +147,7 @@ class RegistryImport:
         if sha is None:
             return None
         try:
-            document = _yaml.load(self.dst.store.blobs.read_bytes(sha).decode(), source=MLMODEL)
+            document = _yaml.load(self.dst._store.blobs.read_bytes(sha).decode(), source=MLMODEL)
         except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
             log.debug("MLmodel is not nbtrack's format: %s", error)
             return None
@@ -179,7 +169,7 @@ class RegistryImport:
             if not root.resolve().is_relative_to(Path(tmp).resolve()) or root.is_symlink():
                 raise InvalidInputError(f"{where}: MLflow downloaded it outside {tmp}")
             for file, rel in regular_files(root, where):
-                sha, size = self.dst.store.blobs.put_file(file)
+                sha, size = self.dst._store.blobs.put_file(file)
                 rows.append((rel, sha, size))
         if not rows:
             self._warn(f"{where}: MLflow has no files for it at {uri}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.models import _trust, _uris
+from nbtrack.models import _registry_hooks, _trust, _uris
 from nbtrack.models._flavor import flavor_named
 from nbtrack.models._format import ModelMetadata, prepare_directory, read_metadata
 from nbtrack.models._format import write_model_files as _write_files
@@ -23,7 +23,7 @@ from nbtrack.store.artifacts import normalize_artifact_path
 
 if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
-    from nbtrack.registry._entities import ModelVersion
+    from nbtrack.entities import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -121,15 +121,14 @@ def log_model(
 ) -> ModelInfo:
     """Save ``model`` into the active run's artifacts under ``name`` (a run is started if none)."""
     from nbtrack import fluent
-    from nbtrack.registry._client import model_name
 
     artifact_path = normalize_artifact_path(name, what="model name")
     if registered_model_name is not None:  # refused before anything is logged
-        model_name(registered_model_name)
+        _registry_hooks.registry().check_name(registered_model_name)
     run = fluent.active_run() or fluent.start_run()
     client, run_id = run.client, run.info.run_id
     client.flush()
-    if client.store.artifact_rows(run_id, artifact_path):
+    if client._store.artifact_rows(run_id, artifact_path):
         raise InvalidInputError(
             f"run {run_id} already has artifacts at {artifact_path!r}; "
             "log the model under another name"
@@ -154,9 +153,8 @@ def log_model(
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
     if registered_model_name is not None:
-        from nbtrack.registry import TrackingClient as RegistryClient
-
-        version = RegistryClient(client.tracking_uri).register_model(uri, registered_model_name)
+        registry = _registry_hooks.registry()
+        version = registry.register(client.tracking_uri, uri, registered_model_name)
     return ModelInfo(uri, artifact_path, run_id, flavor, metadata.signature, metadata, version)
 
 
@@ -229,7 +227,7 @@ def _fetch(
         from nbtrack.client import TrackingClient
 
         client = TrackingClient()
-    store = client.store
+    store = client._store
     store.flush()
     source = _uris.store_source(store, uri)
     temporary = dst_path is None

@@ -6,6 +6,8 @@
   that stage) and ``models:/NAME/latest``: a registered version.
 * A plain path or ``file://`` URI: a model directory on disk.
 
+``models:/`` URIs are the registry's to resolve (see
+:mod:`nbtrack.models._registry_hooks`: models never imports the registry).
 Store-backed models are listed as ``(path, sha256, size)`` rows pointing at
 blobs; :func:`materialize` copies them into a directory, checking each
 blob's sha256 on the way, so a blob altered on disk is refused.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from nbtrack.exceptions import InvalidInputError, NotFoundError
+from nbtrack.models import _registry_hooks
 from nbtrack.models._errors import ModelIntegrityError
 from nbtrack.store.artifacts import normalize_artifact_path, safe_destination
 
@@ -74,13 +77,7 @@ def store_source(store: SqlStore, uri: str) -> ModelSource:
                 "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
             )
         return ModelSource(uri, relative, run_id=run_id)
-    name, version = resolve_registered(store, uri)
-    from nbtrack.registry import _store as registry
-
-    with store.engine.connect() as conn:
-        rows = registry.version_files(conn, name, version)
-        run_id = registry.version_row(conn, name, version).run_id
-    return ModelSource(uri, rows, run_id=run_id, name=name, version=version)
+    return _registry_hooks.registry().resolve(store, uri)
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
@@ -92,31 +89,6 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
             f"{uri!r}: {run_id!r} is not a run id; write runs:/<32-hex run id>/<model path>"
         )
     return run_id, normalize_artifact_path(path, what="model path") if path.strip("/") else ""
-
-
-def resolve_registered(store: SqlStore, uri: str) -> tuple[str, int]:
-    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
-    from nbtrack.registry import _store as registry
-    from nbtrack.registry._entities import Stage
-
-    rest = uri[len("models:/") :].lstrip("/")
-    with store.engine.connect() as conn:
-        if "@" in rest and "/" not in rest.split("@", 1)[1]:
-            name, alias = rest.rsplit("@", 1)
-            return name, registry.alias_version(conn, name, alias)
-        name, sep, which = rest.rpartition("/")
-        if not sep or not name or not which:
-            raise InvalidInputError(
-                f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
-                "models:/NAME@ALIAS or models:/NAME/STAGE"
-            )
-        if which.isdigit():
-            number = int(which)
-            registry.version_row(conn, name, number)
-            return name, number
-        if which.lower() == "latest":
-            return name, registry.latest_version(conn, name)
-        return name, registry.latest_in_stage(conn, name, Stage.parse(which))
 
 
 def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path:

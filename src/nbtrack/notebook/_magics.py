@@ -253,7 +253,7 @@ class TrackMagics(Magics):
             return
         info, client = run.info, run.client
         data = client.get_run(info.run_id).data
-        artifacts = client.store.artifact_rows(info.run_id)
+        artifacts = client.queries.artifact_files(info.run_id)
         elapsed = time.time() - info.start_time / 1000
         snapshot = "taken" if any(p == SNAPSHOT_FILE for p, _, _ in artifacts) else "not yet"
         if self.tracker.channel is not None and self.tracker.channel.connected:
@@ -382,11 +382,10 @@ class TrackMagics(Magics):
         if run is None:
             run = fluent.start_run()
             print(f"nbtrack: started run {run.info.run_name!r} ({run.info.run_id[:8]})")
-        store = run.client.store
         changed = {
             k: (old, v)
             for k, v in params.items()
-            if (old := store.logged_param(run.info.run_id, k)) is not None and old != v
+            if (old := run.client.logged_param(run.info.run_id, k)) is not None and old != v
         }
         if changed:
             name, experiment_id = run.info.run_name, run.info.experiment_id

@@ -51,7 +51,7 @@ class _OpenCell:
         self, run: fluent.ActiveRun, cell_id: str | None, count: int | None, source: str
     ) -> None:
         self.run_id = run.info.run_id
-        self.store = run.client.store
+        self.store = run.client._store
         self.cell_id = cell_id
         self.count = count
         self.source = source
@@ -234,7 +234,7 @@ class Tracker(Configurable):
         """Values logged from now to the cell's end belong to the runner's entry ``count``."""
         if count is None:
             return
-        store = run.client.store
+        store = run.client._store
         store.cell_context = (store.run_pk(run.info.run_id), count)
         self._linked = store
 
@@ -320,9 +320,9 @@ class Tracker(Configurable):
         )
         for reason in skipped:
             log.info("nbtrack: parameters cell: not a param: %s", reason)
-        store, run_id = run.client.store, run.info.run_id
+        client, run_id = run.client, run.info.run_id
         # A resumed or joined run keeps what it has: params cannot change value.
-        new = [(k, v) for k, v in params.items() if store.logged_param(run_id, k) is None]
+        new = [(k, v) for k, v in params.items() if client.logged_param(run_id, k) is None]
         if new:
             run.client.log_batch(run_id, params=new)
 

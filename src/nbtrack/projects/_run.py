@@ -92,7 +92,7 @@ class _Timeline:
     """Records each executed cell into the run's timeline (the runner is its only source)."""
 
     def __init__(self, client: TrackingClient, run_id: str) -> None:
-        self.store = client.store
+        self.store = client._store
         self.run_id = run_id
         self._open: tuple[int, int, int, int] | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.registry._entities import ModelVersion, RegisteredModel
+from nbtrack.entities import ModelVersion, RegisteredModel
 
 if TYPE_CHECKING:
     from nbtrack.registry._client import TrackingClient

@@ -25,8 +25,8 @@ from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.server._series import SeriesCache
 from nbtrack.store import get_store, locate, why_not_writable
+from nbtrack.store.queries import SeriesCache
 
 if TYPE_CHECKING:
     from nbtrack.store.sql_store import SqlStore

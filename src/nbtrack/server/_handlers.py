@@ -243,12 +243,12 @@ class RunsHandler(NbtrackHandler):
 
         def page(store: SqlStore) -> dict[str, Any]:
             runs, current, more = queries.search_runs(store, query)
+            # Runs of one notebook share its path: each is made relative once.
+            relative = functools.lru_cache(maxsize=None)(extension.relative_notebook)
             return {
                 "runs": [
-                    queries.run_json(
-                        run,
-                        extension.relative_notebook(run.data.tags.get(queries.NOTEBOOK_TAG)),
-                        run.info.run_id in current,
+                    queries.summary_json(
+                        run, relative(run.tags.get(queries.NOTEBOOK_TAG)), run.run_id in current
                     )
                     for run in runs
                 ],

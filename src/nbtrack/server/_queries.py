@@ -1,9 +1,10 @@
 """What each endpoint reads, as JSON-ready dictionaries (blocking: run off the event loop).
 
-Everything reads the store without flushing any writer, so polling never
-waits on a process that is logging; values appear once their writer has
-committed them. Non-finite floats (NaN, infinities) become ``null``, since
-JSON has no spelling for them.
+Everything reads the store through its read side (``store.queries``, see
+:mod:`nbtrack.store.queries`) or its public methods, without flushing any
+writer, so polling never waits on a process that is logging; values appear
+once their writer has committed them. No SQL is written here. Non-finite
+floats (NaN, infinities) become ``null``, since JSON has no spelling for them.
 """
 
 from __future__ import annotations
@@ -12,22 +13,19 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
 
 from nbtrack._downsample import minmax_indices
 from nbtrack.entities import ArtifactInfo, CellEvent, Experiment, Run
 from nbtrack.exceptions import InvalidInputError, NotFoundError
-from nbtrack.server._series import SeriesCache
-from nbtrack.store import _records, schema, search
 from nbtrack.store.artifacts import normalize_artifact_path
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from nbtrack.store.queries import RunSummary, SeriesCache
     from nbtrack.store.sql_store import SqlStore
 
 #: The tag in which the tracker records the notebook a run came from (an absolute path).
@@ -144,7 +142,8 @@ def notebook_candidates(file: Path | None) -> tuple[str, ...]:
 
 
 def run_json(run: Run, notebook: str | None, current: bool) -> dict[str, Any]:
-    """A RunSummary: identity, status, times, notebook, params, latest metrics and tags."""
+    """A RunSummary of a whole run: identity, status, times, notebook, params, latest
+    metrics and tags."""
     info, data = run.info, run.data
     return {
         "run_id": info.run_id,
@@ -161,72 +160,58 @@ def run_json(run: Run, notebook: str | None, current: bool) -> dict[str, Any]:
     }
 
 
-def search_runs(store: SqlStore, query: RunQuery) -> tuple[list[Run], set[str], bool]:
+def summary_json(run: RunSummary, notebook: str | None, current: bool) -> dict[str, Any]:
+    """A RunSummary (as :func:`run_json` spells it) from the store's run summary."""
+    metrics = run.metrics
+    if not all(v is None or math.isfinite(v) for v in metrics.values()):
+        metrics = {k: finite(v) for k, v in metrics.items()}
+    return {
+        "run_id": run.run_id,
+        "run_name": run.run_name,
+        "experiment_id": run.experiment_id,
+        "status": run.status,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "notebook": notebook,
+        "current_notebook": current,
+        "params": run.params,
+        "metrics": metrics,
+        "tags": run.tags,
+    }
+
+
+def search_runs(store: SqlStore, query: RunQuery) -> tuple[list[RunSummary], set[str], bool]:
     """One page of runs: those of the current notebook first, then ``order_by`` order.
 
     Returns the runs, the ids of those from the current notebook, and whether more follow.
     A bad filter or ``order_by`` raises :class:`~nbtrack.exceptions.FilterSyntaxError`.
     """
-    select = store.search_query(
+    paths = query.notebook_paths
+    page = store.queries.run_summaries(
         query.experiment_ids,
         query.filter_string,
-        query.view,
-        query.max_results + 1,  # one more tells whether another page follows
         query.order_by,
+        query.view,
+        query.max_results,
         query.offset,
+        first=(NOTEBOOK_TAG, paths) if paths else None,
     )
-    from_notebook = _from_notebook(query.notebook_paths)
-    if from_notebook is not None:
-        # Prepend "current notebook first" to the store's ordering (re-compiled: cheap).
-        first = sa.case((from_notebook, 0), else_=1)
-        select = select.order_by(None).order_by(first, *search.compile_order_by(query.order_by))
-    with store.engine.connect() as conn:
-        runs = _records.runs_from_rows(conn, conn.execute(select).all())
-    more = len(runs) > query.max_results
-    runs = runs[: query.max_results]
-    paths = set(query.notebook_paths)
-    current = {r.info.run_id for r in runs if r.data.tags.get(NOTEBOOK_TAG) in paths}
-    return runs, current, more
-
-
-def _from_notebook(paths: Sequence[str]) -> sa.ColumnElement[bool] | None:
-    if not paths:
-        return None
-    tags, runs = schema.tags, schema.runs
-    return (
-        sa.select(tags.c.run_pk)
-        .where(tags.c.run_pk == runs.c.run_pk, tags.c.key == NOTEBOOK_TAG, tags.c.value.in_(paths))
-        .exists()
-    )
+    current = {r.run_id for r in page.runs if r.tags.get(NOTEBOOK_TAG) in paths} if paths else set()
+    return page.runs, current, page.more
 
 
 def metrics_detail(store: SqlStore, run_id: str) -> dict[str, dict[str, Any]]:
     """``{key: {value, step, timestamp, min, max}}`` of a run's metrics (latest values table)."""
-    latest, keys = schema.latest_metrics, schema.metric_keys
-    query = (
-        sa.select(
-            keys.c.key,
-            latest.c.value,
-            latest.c.step,
-            latest.c.timestamp,
-            latest.c.min_value,
-            latest.c.max_value,
-        )
-        .join(keys, keys.c.key_id == latest.c.key_id)
-        .where(latest.c.run_pk == store.run_pk(run_id))
-        .order_by(keys.c.key)
-    )
-    with store.engine.connect() as conn:
-        return {
-            row.key: {
-                "value": finite(row.value),
-                "step": row.step,
-                "timestamp": row.timestamp,
-                "min": finite(row.min_value),
-                "max": finite(row.max_value),
-            }
-            for row in conn.execute(query)
+    return {
+        key: {
+            "value": finite(m.value),
+            "step": m.step,
+            "timestamp": m.timestamp,
+            "min": finite(m.min),
+            "max": finite(m.max),
         }
+        for key, m in store.queries.metric_summaries(run_id).items()
+    }
 
 
 # -- one run's details ----------------------------------------------------------------
@@ -236,7 +221,7 @@ def history(
     store: SqlStore, cache: SeriesCache, run_id: str, key: str, max_points: int
 ) -> dict[str, Any]:
     """A metric's points by step, min/max-downsampled to ``max_points`` when longer."""
-    series = cache.get(store, run_id, key)
+    series = store.queries.series(cache, run_id, key)
     keep = minmax_indices(series.values, max_points)
     steps, timestamps, values = (
         series.steps[keep].tolist(),

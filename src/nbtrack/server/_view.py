@@ -1,13 +1,9 @@
 """What the Experiments view reads: many histories at once, and the compare data.
 
-``histories`` serves a chart grid (every metric of several runs) in one request.
-A history whose step range fits in ``max_points`` is read whole (through the
-server's history cache). A longer one is sampled in SQL at ``max_points`` evenly
-spaced steps by index seeks, as MLflow's bulk-interval history does: reading
-200 series of 100,000 points in full (or scanning them for per-bucket extremes)
-takes tens of seconds, seeking takes milliseconds per series. A spike between
-two samples can be missed; the run view's chart of one metric keeps every
-bucket's extremes. ``compare`` gives the params side by side (which differ), each
+``histories`` serves a chart grid (every metric of several runs) in one request:
+the store reads it (``store.queries.grid_series``: whole when short, through the
+server's history cache; sampled at ``max_points`` evenly spaced steps by index
+seeks when long). ``compare`` gives the params side by side (which differ), each
 metric's last / min / max, and the cell diff of two runs' notebooks.
 """
 
@@ -17,16 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from nbtrack import _cell_diff
 from nbtrack.client import TrackingClient
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.server._queries import finite, metrics_detail
-from nbtrack.store import schema
 
 if TYPE_CHECKING:
-    from nbtrack.server._series import SeriesCache
+    from nbtrack.store.queries import SeriesCache
     from nbtrack.store.sql_store import SqlStore
 
 #: At most this many runs per histories or compare request (a chart grid of 20 runs
@@ -36,8 +29,6 @@ MAX_SERIES = 2000
 MAX_COMPARE_RUNS = 20
 #: Bounds of ``max_points`` for one series of a grid (a chart is a few hundred pixels wide).
 MAX_GRID_POINTS = 10_000
-
-_metrics, _keys = schema.metrics, schema.metric_keys
 
 
 @dataclass(frozen=True)
@@ -75,92 +66,19 @@ def histories(store: SqlStore, cache: SeriesCache, query: HistoriesQuery) -> lis
     scan it); a key a run never logged has empty columns. An unknown run raises
     :class:`~nbtrack.exceptions.NotFoundError`.
     """
-    run_pks = {run_id: store.run_pk(run_id) for run_id in query.run_ids}
-    out: list[dict[str, Any]] = []
-    with store.engine.connect() as conn:
-        key_ids: dict[str, int] = {
-            row[0]: row[1]
-            for row in conn.execute(
-                sa.select(_keys.c.key, _keys.c.key_id).where(_keys.c.key.in_(query.keys))
-            )
+    found = store.queries.grid_series(cache, query.run_ids, query.keys, query.max_points)
+    return [
+        {
+            "run_id": series.run_id,
+            "key": series.key,
+            "steps": series.steps,
+            "timestamps": series.timestamps,
+            "values": [finite(v) for v in series.values],
+            "downsampled": series.downsampled,
+            "total_points": series.total_points,
         }
-        for run_id in query.run_ids:
-            for key in query.keys:
-                key_id = key_ids.get(key)
-                where = (_metrics.c.run_pk == run_pks[run_id], _metrics.c.key_id == key_id)
-                low, high = _step_range(conn, where) if key_id is not None else (None, None)
-                if low is None or high is None:
-                    out.append(_entry(run_id, key, [], [], [], False, 0))
-                elif high - low + 1 <= query.max_points:
-                    # Short: every point (through the cache the run view's charts share).
-                    series = cache.get(store, run_id, key)
-                    values = [finite(v) for v in series.values.tolist()]
-                    steps, times = series.steps.tolist(), series.timestamps.tolist()
-                    out.append(_entry(run_id, key, steps, times, values, False, len(series)))
-                else:
-                    steps, times, values = _sampled(conn, where, low, high, query.max_points)
-                    out.append(_entry(run_id, key, steps, times, values, True, None))
-    return out
-
-
-def _entry(
-    run_id: str,
-    key: str,
-    steps: list[int],
-    timestamps: list[int],
-    values: list[float | None],
-    downsampled: bool,
-    total: int | None,
-) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "key": key,
-        "steps": steps,
-        "timestamps": timestamps,
-        "values": values,
-        "downsampled": downsampled,
-        "total_points": total,
-    }
-
-
-def _step_range(conn: sa.Connection, where: tuple[Any, ...]) -> tuple[int | None, int | None]:
-    """The lowest and highest step of a series: two index seeks, no scan."""
-    step = _metrics.c.step
-    first = sa.select(step).where(*where).order_by(step).limit(1).scalar_subquery()
-    last = sa.select(step).where(*where).order_by(step.desc()).limit(1).scalar_subquery()
-    low, high = conn.execute(sa.select(first, last)).one()
-    return low, high
-
-
-def _sampled(
-    conn: sa.Connection, where: tuple[Any, ...], low: int, high: int, count: int
-) -> tuple[list[int], list[int], list[float | None]]:
-    """The points at the first step at or after each of ``count`` evenly spaced targets.
-
-    One query of ``count`` index seeks (a 100,000-point series costs a few ms, not a
-    scan); the first and last points are always in. The targets are generated in SQL
-    (a recursive CTE), so the statement is the same every time and compiled once.
-    """
-    seed = sa.select(sa.literal(0, sa.BigInteger).label("i")).cte("targets", recursive=True)
-    targets = seed.union_all(sa.select(seed.c.i + 1).where(seed.c.i < count - 1))
-    target = low + ((high - low) * targets.c.i) // (count - 1)
-    at_or_after = (
-        sa.select(sa.func.min(_metrics.c.step))
-        .where(*where, _metrics.c.step >= target)
-        .correlate(targets)
-        .scalar_subquery()
-    )
-    query = (
-        sa.select(_metrics.c.step, _metrics.c.timestamp, _metrics.c.value)
-        .where(*where, _metrics.c.step.in_(sa.select(at_or_after).select_from(targets)))
-        .order_by(_metrics.c.step)
-    )
-    rows = conn.execute(query).all()
-    return (
-        [int(r[0]) for r in rows],
-        [int(r[1]) for r in rows],
-        [finite(r[2]) for r in rows],
-    )
+        for series in found
+    ]
 
 
 # -- compare ---------------------------------------------------------------------------

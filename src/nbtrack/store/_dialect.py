@@ -438,11 +438,16 @@ def fetch_tuples(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
     SQLAlchemy's row objects cost more than the query itself for long metric
     histories; positional drivers get the compiled SQL and its parameters.
     """
-    compiled = statement.compile(dialect=conn.dialect)
     if is_postgres(conn):
+        compiled = statement.compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
         return _pg_fetch(conn, str(compiled), compiled.construct_params())
     if conn.dialect.paramstyle != "qmark":
         return [tuple(row) for row in conn.execute(statement)]
+    # render_postcompile: an ``IN`` list becomes one ``?`` per value (a plain cursor
+    # has no notion of SQLAlchemy's expanding parameters).
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     positions = compiled.positiontup or []
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

@@ -65,6 +65,7 @@ __all__ = [
     "compile_order_by",
     "parse_filter",
     "parse_order_by",
+    "quote_string",
 ]
 
 #: Entity words (lower case) and the entity each one names.

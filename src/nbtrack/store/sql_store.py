@@ -8,14 +8,12 @@ store trusts its inputs: validation happens one layer up, in the client.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,27 +49,19 @@ from nbtrack.store._writer import (
 )
 from nbtrack.store._writer_statements import intern_keys
 from nbtrack.store.artifacts import BlobStore, safe_destination
+from nbtrack.store.queries import _history
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from nbtrack.store.queries import Queries
+    from nbtrack.store.registry import RegistryStore
 
 log = logging.getLogger(__name__)
 
 
 runs_t = schema.runs
 _new_metric = partial(tuple.__new__, Metric)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building very many tuples (it would walk them all for nothing)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(slots=True)
@@ -139,6 +129,13 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         if killed:
             log.info("nbtrack: marked %d run(s) of dead processes KILLED: %s", len(killed), killed)
 
+    @cached_property
+    def queries(self) -> Queries:
+        """The read side of this store (:mod:`nbtrack.store.queries`); reads never flush."""
+        from nbtrack.store.queries import Queries
+
+        return Queries(self)
+
     # -- lifecycle ------------------------------------------------------------------
 
     @property
@@ -151,6 +148,13 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
     @writer.setter
     def writer(self, writer: BackgroundWriter) -> None:  # the mixins declare it an attribute
         self._writer = writer
+
+    @property
+    def registry(self) -> RegistryStore:
+        """The model registry's reads and writes on this store (:mod:`nbtrack.store.registry`)."""
+        from nbtrack.store.registry import RegistryStore
+
+        return RegistryStore(self)
 
     def require_writable(self) -> None:
         """Raise :class:`StoreError`, saying why, if this store was opened read-only."""
@@ -564,23 +568,16 @@ class SqlStore(ExperimentsMixin, MaintenanceMixin, TimelineMixin):
         )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric, by step."""
+        """Every point of one metric, by step (NaN kept)."""
         run_pk = self.run_pk(run_id)
-        metrics, keys = schema.metrics, schema.metric_keys
-        query = (
-            sa.select(sa.literal(key), metrics.c.value, metrics.c.timestamp, metrics.c.step)
-            .where(metrics.c.run_pk == run_pk)
-            .where(
-                metrics.c.key_id
-                == sa.select(keys.c.key_id).where(keys.c.key == key).scalar_subquery()
-            )
-            .order_by(metrics.c.step)
-        )
-        # Histories reach 10^6 points: rows come straight from the driver and
-        # become Metric tuples in C; the cyclic GC, which would walk the
-        # growing lists over and over, pauses meanwhile (these tuples hold no cycles).
-        with gc_paused(), self._read() as conn:
-            rows = _dialect.fetch_tuples(conn, query)
+        # Histories reach 10^6 points: rows come straight from the driver, already
+        # in Metric's field order, and become Metric tuples in C.
+        columns = (sa.literal(key), _history.VALUE, _history.TIMESTAMP, _history.STEP)
+        with _history.gc_paused(), self._read() as conn:
+            key_id = _history.key_id(conn, key)
+            if key_id is None:
+                return []
+            rows = _history.point_rows(conn, run_pk, key_id, columns)
             history: list[Metric] = list(map(_new_metric, rows))
         if any(point.value is None for point in history):  # NaN is stored as NULL
             nan = float("nan")

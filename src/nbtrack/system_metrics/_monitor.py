@@ -166,7 +166,7 @@ class SystemMetricsMonitor:
 
     def _run_ended(self) -> bool:
         # Read without flushing (a flush would wait on the writer behind the user's logging).
-        status = self.client.store.get_run(self.run_id).info.status
+        status = self.client._store.get_run(self.run_id).info.status
         return RunStatus(status).is_terminal
 
     def _publish(self, final: bool = False) -> None:

@@ -21,7 +21,6 @@ from nbtrack._downsample import minmax_indices
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.ui import _data
 from nbtrack.ui._display import chart_bundle, display_bundle, inline_data
 
 if TYPE_CHECKING:
@@ -176,7 +175,7 @@ def run_ids_of(runs: str | Run | Sequence[str | Run]) -> list[str]:
 
 def run_labels(client: TrackingClient, run_ids: Sequence[str]) -> dict[str, str]:
     """A legend label per run: its name, with a short id where names repeat."""
-    names = {run_id: client.store.get_run(run_id).info.run_name for run_id in run_ids}
+    names = {run_id: client.queries.run(run_id).info.run_name for run_id in run_ids}
     counts: dict[str, int] = {}
     for name in names.values():
         counts[name] = counts.get(name, 0) + 1
@@ -185,8 +184,8 @@ def run_labels(client: TrackingClient, run_ids: Sequence[str]) -> dict[str, str]
 
 def _series(client: TrackingClient, label: str, run_id: str, key: str, x: str) -> Series:
     if x == "time":
-        return Series(label, *_data.metric_arrays(client, run_id, key))
-    steps, values = _data.metric_steps_values(client, run_id, key)
+        return Series(label, *client.queries.metric_arrays(run_id, key))
+    steps, values = client.queries.metric_steps_values(run_id, key)
     return Series(label, steps, None, values)
 
 

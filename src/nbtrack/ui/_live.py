@@ -21,7 +21,6 @@ import numpy as np
 from nbtrack import fluent
 from nbtrack.client import TrackingClient
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.ui import _data
 from nbtrack.ui._charts import MAX_POINTS, MetricChart, Series, chart_for, run_labels
 
 logger = logging.getLogger(__name__)
@@ -105,8 +104,8 @@ class LiveChart:
         """Read points logged since the last poll; whether there were any."""
         changed = False
         for key in self.keys:
-            steps, times, values = _data.metric_arrays(
-                self.client, self.run_id, key, self._last_step[key]
+            steps, times, values = self.client.queries.metric_arrays(
+                self.run_id, key, self._last_step[key]
             )
             if len(steps):
                 self._points[key].append(np.column_stack([steps, times, values]))
@@ -123,7 +122,7 @@ class LiveChart:
     def _loop(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                ended = _data.run_status(self.client, self.run_id) != "RUNNING"
+                ended = self.client.queries.run_status(self.run_id) != "RUNNING"
                 if self._poll() or ended:
                     self._draw(final=ended)
                 if ended:

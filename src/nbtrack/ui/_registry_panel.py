@@ -22,9 +22,8 @@ from nbtrack._table import format_table
 from nbtrack.entities import LifecycleStage, Run
 from nbtrack.exceptions import InvalidInputError, NbtrackError, NotFoundError
 from nbtrack.registry import Stage
-from nbtrack.registry._client import alias_name
-from nbtrack.registry._store import parse_version
-from nbtrack.store._search_tokens import quote_string
+from nbtrack.registry._names import alias_name, parse_version
+from nbtrack.store.search import quote_string
 from nbtrack.ui._html import esc, fmt_number, fmt_time, panel, table
 from nbtrack.ui._widget_panel import WidgetPanel
 

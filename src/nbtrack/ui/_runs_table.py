@@ -62,7 +62,7 @@ class RunTable(WidgetPanel):
         self.sort: tuple[str, str] | None = None
         self.descending = True
         self.offset = 0
-        self.page = _data.Page([], 0, 0)
+        self.page = _data.RunPage([], 0, 0)
         self.selected: dict[str, str] = {}
         self._compare: ComparePanel | None = None
         self.refresh()
@@ -75,8 +75,7 @@ class RunTable(WidgetPanel):
 
     def refresh(self) -> None:
         """Query the shown page again (picks up runs logged since)."""
-        self.page = _data.page_of_runs(
-            self.client,
+        self.page = self.client.queries.run_page(
             self.experiment_ids,
             self.filter_string or None,
             self.sort,
@@ -85,7 +84,7 @@ class RunTable(WidgetPanel):
             self.page_size,
         )
         if self.group_children:
-            self.page = _data.group_children(self.client, self.page)
+            self.page = self.client.queries.with_children(self.page)
         self._sync()
 
     def apply_filter(self, text: str) -> None:
@@ -214,7 +213,7 @@ def _row(run: Run, columns: list[str]) -> list[str]:
         if column == "status":
             out.append(info.status)
         elif column == "name":
-            # A child run shown under its parent (see _data.group_children).
+            # A child run shown under its parent (see Queries.with_children).
             out.append(f"↳ {info.run_name}" if info.parent_run_id else info.run_name)
         elif column == "start":
             out.append(fmt_time(info.start_time))

@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
-from nbtrack.store import _dialect, schema
-from nbtrack.store.sql_store import gc_paused
+from nbtrack.store import schema
+from nbtrack.store.queries import _history
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.store.queries import Queries
 
-_metrics, _keys = schema.metrics, schema.metric_keys
+_metrics = schema.metrics
 
 
 @dataclass(frozen=True)
@@ -70,11 +70,12 @@ class SeriesCache:
         self._entries: OrderedDict[tuple[str, str, str], Series] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, store: SqlStore, run_id: str, key: str) -> Series:
-        """The history of ``key`` in run ``run_id`` as committed now.
+    def get(self, queries: Queries, run_id: str, key: str) -> Series:
+        """The history of ``key`` in run ``run_id`` of the store read, as committed now.
 
         Raises :class:`~nbtrack.exceptions.NotFoundError` for an unknown run.
         """
+        store = queries._store
         run_pk = store.run_pk(run_id)
         cache_key = (store.uri, run_id, key)
         with self._lock:
@@ -82,16 +83,16 @@ class SeriesCache:
         # One connection, one read transaction: new points and the verification of
         # held ones come from the same snapshot of the database.
         with store.engine.connect() as conn:
-            key_id = conn.execute(sa.select(_keys.c.key_id).where(_keys.c.key == key)).scalar()
+            key_id = _history.key_id(conn, key)
             if key_id is None:
                 return EMPTY
-            where = (_metrics.c.run_pk == run_pk, _metrics.c.key_id == key_id)
             series = None
+            read = _Reader(conn, run_pk, key_id)
             if held is not None and len(held):
                 due = time.monotonic() - held.verified_at >= self.recheck_after
-                series = _verified(conn, where, held) if due else _appended(conn, where, held)
+                series = read.verified(held) if due else read.appended(held)
             if series is None:
-                series = _read_all(conn, where)
+                series = read.all()
         self._keep(cache_key, series)
         return series
 
@@ -105,14 +106,6 @@ class SeriesCache:
             while total > self.budget:
                 _, dropped = self._entries.popitem(last=False)
                 total -= len(dropped)
-
-
-def _points(conn: sa.Connection, where: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """``(step, timestamp, value)`` rows by step, straight from the driver."""
-    columns = (_metrics.c.step, _metrics.c.timestamp, _metrics.c.value)
-    query = sa.select(*columns).where(*where).order_by(columns[0])
-    with gc_paused():  # 10^6 tuples: no point in the cyclic GC walking them (as the store does)
-        return _dialect.fetch_tuples(conn, query)
 
 
 def _arrays(rows: list[tuple[Any, ...]]) -> tuple[Any, Any, Any]:
@@ -149,31 +142,43 @@ def _joined(head: Series, count: int, rows: list[tuple[Any, ...]]) -> tuple[Any,
     )
 
 
-def _read_all(conn: sa.Connection, where: tuple[Any, ...]) -> Series:
-    rows = _points(conn, where)
-    if not rows:
-        return EMPTY
-    check = tuple(conn.execute(sa.select(*_check_columns()).where(*where)).one())
-    return Series(*_arrays(rows), int(rows[-1][0]), check, time.monotonic())
+class _Reader:
+    """Reads of one series on one connection (one snapshot of the database)."""
 
+    def __init__(self, conn: sa.Connection, run_pk: int, key_id: int) -> None:
+        self.conn, self.run_pk, self.key_id = conn, run_pk, key_id
+        self.where = _history.series_where(run_pk, key_id)
 
-def _appended(conn: sa.Connection, where: tuple[Any, ...], held: Series) -> Series:
-    """``held`` plus the points logged after its last step (held points taken on trust)."""
-    rows = _points(conn, (*where, _metrics.c.step > int(held.steps[-1])))
-    if not rows:
-        return held
-    arrays = _joined(held, len(held), rows)
-    return Series(*arrays, held.verified_upto, held.check, held.verified_at)
+    def points(self, after_step: int | None = None) -> list[tuple[Any, ...]]:
+        """``(step, timestamp, value)`` rows by step (the one history read of the store)."""
+        return _history.point_rows(self.conn, self.run_pk, self.key_id, after_step=after_step)
 
+    def all(self) -> Series:
+        """The whole series, with the check figures of every point."""
+        rows = self.points()
+        if not rows:
+            return EMPTY
+        check = tuple(self.conn.execute(sa.select(*_check_columns()).where(*self.where)).one())
+        return Series(*_arrays(rows), int(rows[-1][0]), check, time.monotonic())
 
-def _verified(conn: sa.Connection, where: tuple[Any, ...], held: Series) -> Series | None:
-    """``held`` checked against the database, unverified points read again; None if changed."""
-    upto = held.verified_upto
-    # One scan: the check of the points verified last time, and the same for all of them.
-    checks = conn.execute(sa.select(*_check_columns(upto), *_check_columns()).where(*where)).one()
-    if tuple(checks[:3]) != held.check:
-        return None
-    rows = _points(conn, (*where, _metrics.c.step > upto))
-    verified = int(np.searchsorted(held.steps, upto, side="right"))
-    last = int(rows[-1][0]) if rows else upto
-    return Series(*_joined(held, verified, rows), last, tuple(checks[3:]), time.monotonic())
+    def appended(self, held: Series) -> Series:
+        """``held`` plus the points logged after its last step (held points taken on trust)."""
+        rows = self.points(int(held.steps[-1]))
+        if not rows:
+            return held
+        arrays = _joined(held, len(held), rows)
+        return Series(*arrays, held.verified_upto, held.check, held.verified_at)
+
+    def verified(self, held: Series) -> Series | None:
+        """``held`` checked against the database, unverified points read again; None if changed."""
+        upto = held.verified_upto
+        # One scan: the check of the points verified last time, and the same for all of them.
+        checks = self.conn.execute(
+            sa.select(*_check_columns(upto), *_check_columns()).where(*self.where)
+        ).one()
+        if tuple(checks[:3]) != held.check:
+            return None
+        rows = self.points(upto)
+        verified = int(np.searchsorted(held.steps, upto, side="right"))
+        last = int(rows[-1][0]) if rows else upto
+        return Series(*_joined(held, verified, rows), last, tuple(checks[3:]), time.monotonic())

@@ -1,4 +1,4 @@
-"""Registry rows to entities: models with tags, aliases and latest versions; versions."""
+"""Registry rows to entities: models with tags, aliases and latest versions; versions; events."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nbtrack.registry._entities import ModelVersion, RegisteredModel
-from nbtrack.registry._store import (
+from nbtrack.entities import ModelVersion, RegisteredModel, RegistryEvent
+from nbtrack.store.registry._rows import (
     aliases_t,
+    events_t,
     files_t,
     model_tags_t,
     models_t,
@@ -110,6 +111,32 @@ def model_versions(
             tags=tags.get((r.model_pk, r.version), {}),
             aliases=aliases.get((r.model_pk, r.version), []),
             files=files.get((r.model_pk, r.version), {}),
+        )
+        for r in rows
+    ]
+
+
+def events(conn: sa.Connection, name: str | None, limit: int | None) -> list[RegistryEvent]:
+    """Audit events, oldest first (of one model, or all; the last ``limit``)."""
+    query = sa.select(events_t).order_by(events_t.c.event_id.desc())
+    if name is not None:
+        query = query.where(events_t.c.model_name == name)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(conn.execute(query))[::-1]
+    return [
+        RegistryEvent(
+            event_id=r.event_id,
+            timestamp=r.time,
+            name=r.model_name,
+            version=None if r.version is None else str(r.version),
+            action=r.action,
+            key=r.key,
+            from_value=r.from_value,
+            to_value=r.to_value,
+            user_id=r.user_id,
+            host=r.host,
+            run_id=r.run_id,
         )
         for r in rows
     ]

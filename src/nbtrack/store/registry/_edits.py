@@ -1,7 +1,8 @@
 """Registry changes other than new versions and stages: aliases, tags, descriptions, deletes.
 
 Each function runs inside the caller's write transaction and records its
-audit event there, with the value before and after.
+audit event there, with the value before and after; a change to the value
+already there records nothing.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nbtrack.registry._store import (
+from nbtrack.exceptions import NotFoundError
+from nbtrack.store import _dialect
+from nbtrack.store.registry._rows import (
     Actor,
+    alias_version,
     aliases_t,
     files_t,
     model_pk,
@@ -19,11 +23,11 @@ from nbtrack.registry._store import (
     models_t,
     record,
     touch_model,
+    touch_version,
     version_row,
     version_tags_t,
     versions_t,
 )
-from nbtrack.store import _dialect, _liveness
 
 
 def set_alias(conn: sa.Connection, name: str, alias: str, version: int, actor: Actor) -> None:
@@ -57,8 +61,6 @@ def set_alias(conn: sa.Connection, name: str, alias: str, version: int, actor: A
 
 def delete_alias(conn: sa.Connection, name: str, alias: str, actor: Actor) -> None:
     """Remove an alias (an unknown alias is an error)."""
-    from nbtrack.registry._store import alias_version
-
     version = alias_version(conn, name, alias)
     row = version_row(conn, name, version)
     pk = row.model_pk
@@ -97,7 +99,7 @@ def set_version_tag(
     row = version_row(conn, name, version)
     where = {"model_pk": row.model_pk, "version": version}
     _set_tag(conn, version_tags_t, where, key, value, actor, name, version, row.run_id)
-    _touch_version(conn, row.model_pk, version)
+    touch_version(conn, row.model_pk, version)
 
 
 def delete_version_tag(
@@ -107,7 +109,7 @@ def delete_version_tag(
     row = version_row(conn, name, version)
     where = {"model_pk": row.model_pk, "version": version}
     _delete_tag(conn, version_tags_t, where, key, actor, name, version, row.run_id)
-    _touch_version(conn, row.model_pk, version)
+    touch_version(conn, row.model_pk, version)
 
 
 def _set_tag(
@@ -153,8 +155,6 @@ def _delete_tag(
     version: int | None,
     run_id: str | None,
 ) -> None:
-    from nbtrack.exceptions import NotFoundError
-
     match = [table.c[k] == v for k, v in where.items()] + [table.c.key == key]
     before = conn.execute(sa.select(table.c.value).where(*match)).scalar()
     if before is None:
@@ -200,7 +200,7 @@ def set_version_description(
         .where(versions_t.c.model_pk == row.model_pk, versions_t.c.version == version)
         .values(description=description)
     )
-    _touch_version(conn, row.model_pk, version)
+    touch_version(conn, row.model_pk, version)
     record(
         conn,
         actor,
@@ -244,12 +244,3 @@ def delete_model(conn: sa.Connection, name: str, actor: Actor) -> None:
         conn.execute(table.delete().where(table.c.model_pk == pk))
     conn.execute(models_t.delete().where(models_t.c.model_pk == pk))
     record(conn, actor, name, "delete_model", from_value=f"{count} version(s)")
-
-
-def _touch_version(conn: sa.Connection, pk: int, version: int) -> None:
-    conn.execute(
-        versions_t.update()
-        .where(versions_t.c.model_pk == pk, versions_t.c.version == version)
-        .values(last_updated_time=_liveness.now_ms())
-    )
-    touch_model(conn, pk)

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.registry._search import Target, compile_filter
-from nbtrack.registry._store import model_tags_t, models_t, version_tags_t, versions_t
+from nbtrack.store.registry._filter import Target, compile_filter
+from nbtrack.store.registry._rows import model_tags_t, models_t, version_tags_t, versions_t
 
 
 def _model_tag(

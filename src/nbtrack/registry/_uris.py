@@ -1,0 +1,77 @@
+"""``models:/`` URIs, resolved by the registry, and the hooks it installs into models.
+
+* ``models:/NAME/VERSION``: that version.
+* ``models:/NAME@ALIAS``: the version the alias points at.
+* ``models:/NAME/STAGE`` (``None``, ``Staging``, ``Production``, ``Archived``):
+  the highest version in that stage.
+* ``models:/NAME/latest``: the highest version.
+
+Direction: :mod:`nbtrack.registry` imports :mod:`nbtrack.models`, never the
+reverse. :func:`install` (run when :mod:`nbtrack.registry` is imported) gives
+models what it needs from the registry through
+:mod:`nbtrack.models._registry_hooks`. Nothing heavy is imported until a URI
+is resolved, so ``import nbtrack`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nbtrack.entities import Stage
+from nbtrack.exceptions import InvalidInputError
+from nbtrack.models import _registry_hooks
+from nbtrack.registry._names import model_name
+
+if TYPE_CHECKING:
+    from nbtrack.entities import ModelVersion
+    from nbtrack.models._uris import ModelSource
+    from nbtrack.store.sql_store import SqlStore
+
+
+def resolve_registered(store: SqlStore, uri: str) -> tuple[str, int]:
+    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
+    registry = store.registry
+    rest = uri[len("models:/") :].lstrip("/")
+    if "@" in rest and "/" not in rest.split("@", 1)[1]:
+        name, alias = rest.rsplit("@", 1)
+        return name, registry.alias_version(name, alias)
+    name, sep, which = rest.rpartition("/")
+    if not sep or not name or not which:
+        raise InvalidInputError(
+            f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
+            "models:/NAME@ALIAS or models:/NAME/STAGE"
+        )
+    if which.isdigit():
+        return name, int(which)  # checked when its files are read
+    if which.lower() == "latest":
+        return name, registry.latest_version(name)
+    return name, registry.latest_version(name, Stage.parse(which))
+
+
+def model_source(store: SqlStore, uri: str) -> ModelSource:
+    """The stored files of the version a ``models:/`` URI names."""
+    from nbtrack.models._uris import ModelSource
+
+    name, version = resolve_registered(store, uri)
+    files = store.registry.version_files(name, version)
+    return ModelSource(uri, files.rows, run_id=files.run_id, name=name, version=version)
+
+
+class _Hooks:
+    """The registry as :mod:`nbtrack.models` sees it."""
+
+    def check_name(self, name: str) -> str:
+        return model_name(name)
+
+    def resolve(self, store: SqlStore, uri: str) -> ModelSource:
+        return model_source(store, uri)
+
+    def register(self, tracking_uri: str, model_uri: str, name: str) -> ModelVersion:
+        from nbtrack.registry._client import TrackingClient
+
+        return TrackingClient(tracking_uri).register_model(model_uri, name)
+
+
+def install() -> None:
+    """Give :mod:`nbtrack.models` the registry's ``models:/`` resolution and registration."""
+    _registry_hooks.install(_Hooks())
