@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,8 +49,31 @@ def store_dir(_isolated_store: Path) -> Path:
 
 @pytest.fixture
 def client(store_dir: Path) -> nbtrack.TrackingClient:
-    """A client on this test's store."""
-    return nbtrack.TrackingClient(store_dir)
+    """A client on this test's store (its PostgreSQL schema under ``postgres_store``)."""
+    return nbtrack.TrackingClient(os.environ[locate.ENV_TRACKING_URI])
+
+
+@pytest.fixture
+def postgres_store(
+    _isolated_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Make this test's default store a fresh schema of the test PostgreSQL server.
+
+    Its URI goes into ``NBTRACK_TRACKING_URI`` (so the fluent API, clients and
+    child processes use it) and artifacts into ``tmp_path/pg-artifacts``.
+    Skips without ``NBTRACK_TEST_POSTGRES_URI``, fails on CI (see ``_postgres``).
+    Test modules that run the same bodies on both backends list it in
+    ``pytestmark = pytest.mark.usefixtures("postgres_store")``.
+    """
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        monkeypatch.setenv(locate.ENV_TRACKING_URI, uri)
+        monkeypatch.setenv(locate.ENV_ARTIFACT_ROOT, str(tmp_path / "pg-artifacts"))
+        yield uri
+        while fluent._active_runs:
+            nbtrack.end_run()
+        close_all()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Many processes on one SQLite store: creation races, concurrent logging, reads during writes.
+"""Many processes on one store: creation races, concurrent logging, reads during writes.
 
 Every child is a real interpreter running ``tests/helpers/worker.py``; its
 output goes to files (no pipes to fill up) and is checked for lock errors
-and tracebacks.
+and tracebacks. Each test runs on a SQLite store and on a PostgreSQL schema
+(``backend``), and counts what the database holds directly, not through nbtrack.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,19 +67,46 @@ def assert_clean(name: str, rc: int, err: str) -> None:
     assert "Traceback" not in err, f"{name} raised:\n{err}"
 
 
-def sql(db: Path, query: str, *params: object) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
+@dataclass
+class Backend:
+    """A store for the children (a directory or a PostgreSQL URI) and direct SQL on it."""
+
+    store: str
+    db: Path | None  # the SQLite file; None on PostgreSQL
+
+    def sql(self, query: str, *params: object) -> list[tuple[object, ...]]:
+        if self.db is None:
+            from _postgres import sql as pg_sql
+
+            return pg_sql(self.store, query.replace("?", "%s"), *params)
+        conn = sqlite3.connect(self.db)
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            conn.close()
+
+    def assert_intact(self) -> None:
+        """SQLite's integrity check (PostgreSQL keeps its own)."""
+        if self.db is not None:
+            assert self.sql("PRAGMA integrity_check") == [("ok",)]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A store not yet created: a directory under tmp_path, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        store = tmp_path / "store"
+        yield Backend(str(store), store / "nbtrack.db")
+        return
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        yield Backend(uri, None)
 
 
 @pytest.mark.slow
-def test_processes_open_a_brand_new_store_at_once(tmp_path: Path) -> None:
-    store = tmp_path / "new-store"
-    db = store / "nbtrack.db"
-    assert not store.exists()
+def test_processes_open_a_brand_new_store_at_once(tmp_path: Path, backend: Backend) -> None:
+    store = backend.store
     go = tmp_path / "go"
     ready = [tmp_path / f"ready-{i}" for i in range(PROCESSES)]
     children = [
@@ -100,9 +129,9 @@ def test_processes_open_a_brand_new_store_at_once(tmp_path: Path) -> None:
         assert_clean(f"opener {i}", rc, err)
         run_ids.append(out.strip())
 
-    assert sql(db, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
-    assert sql(db, "SELECT experiment_id, name FROM experiments") == [(0, "Default")]
-    assert sql(db, "PRAGMA integrity_check") == [("ok",)]
+    assert backend.sql("SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    assert backend.sql("SELECT experiment_id, name FROM experiments") == [(0, "Default")]
+    backend.assert_intact()
     client = nbtrack.TrackingClient(store)
     runs = client.search_runs(["0"])
     assert sorted(r.info.run_id for r in runs) == sorted(run_ids)
@@ -115,9 +144,8 @@ def test_processes_open_a_brand_new_store_at_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_processes_log_ten_thousand_points_each(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    db = store / "nbtrack.db"
+def test_processes_log_ten_thousand_points_each(tmp_path: Path, backend: Backend) -> None:
+    store = backend.store
     nbtrack.TrackingClient(store).search_runs()  # create the store; the race is tested above
     close_all()
     go = tmp_path / "go"
@@ -143,20 +171,19 @@ def test_processes_log_ten_thousand_points_each(tmp_path: Path) -> None:
         run_ids[i] = out.strip()
 
     log_value = helper.log_value
-    assert sql(db, "PRAGMA integrity_check") == [("ok",)]
+    backend.assert_intact()
+    sql = backend.sql
     for worker, run_id in run_ids.items():
-        (run_pk,) = sql(db, "SELECT run_pk FROM runs WHERE run_id = ?", run_id)[0]
+        (run_pk,) = sql("SELECT run_pk FROM runs WHERE run_id = ?", run_id)[0]
         count, low, high, distinct = sql(
-            db,
             "SELECT count(*), min(step), max(step), count(DISTINCT step) FROM metrics "
             "WHERE run_pk = ?",
             run_pk,
         )[0]
         assert (count, low, high, distinct) == (POINTS, 0, POINTS - 1, POINTS)
-        values = sql(db, "SELECT step, value FROM metrics WHERE run_pk = ? ORDER BY step", run_pk)
+        values = sql("SELECT step, value FROM metrics WHERE run_pk = ? ORDER BY step", run_pk)
         assert values == [(i, log_value(worker, i)) for i in range(POINTS)]
         latest = sql(
-            db,
             "SELECT step, value, min_value, max_value FROM latest_metrics WHERE run_pk = ?",
             run_pk,
         )
@@ -169,18 +196,19 @@ def test_processes_log_ten_thousand_points_each(tmp_path: Path) -> None:
         assert run.info.status == "FINISHED"
         assert run.data.metrics == {"m": log_value(worker, POINTS - 1)}
         assert run.data.params == {"worker": str(worker)}
-    assert sql(db, "SELECT count(*) FROM metrics") == [(PROCESSES * POINTS,)]
+    assert sql("SELECT count(*) FROM metrics") == [(PROCESSES * POINTS,)]
 
 
 @pytest.mark.slow
-def test_processes_logging_automatic_steps_to_one_key_lose_nothing(tmp_path: Path) -> None:
+def test_processes_logging_automatic_steps_to_one_key_lose_nothing(
+    tmp_path: Path, backend: Backend
+) -> None:
     """8 processes x 10,000 points with ``step=None`` on one run and key: 80,000 distinct steps.
 
     Each process's points keep their order, and the series' latest, min and max
     are those of all the points.
     """
-    store = tmp_path / "store"
-    db = store / "nbtrack.db"
+    store = backend.store
     client = nbtrack.TrackingClient(store)
     run_id = client.create_run("0", run_name="shared").info.run_id
     client.log_metric(run_id, "m", -1.0, step=-5)  # auto steps start at 0 all the same
@@ -210,8 +238,7 @@ def test_processes_logging_automatic_steps_to_one_key_lose_nothing(tmp_path: Pat
         assert_clean(f"logger {i}", rc, err)
 
     total = PROCESSES * POINTS
-    rows = sql(
-        db,
+    rows = backend.sql(
         "SELECT m.step, m.value FROM metrics m JOIN runs r ON r.run_pk = m.run_pk "
         "WHERE r.run_id = ? AND m.step >= 0 ORDER BY m.step",
         run_id,
@@ -224,8 +251,7 @@ def test_processes_logging_automatic_steps_to_one_key_lose_nothing(tmp_path: Pat
     shared_value = helper.shared_value
     for worker in range(PROCESSES):  # all there, in the order each process logged them
         assert by_worker[worker] == [shared_value(worker, i) for i in range(POINTS)]
-    latest = sql(
-        db,
+    latest = backend.sql(
         "SELECT l.step, l.value, l.min_value, l.max_value FROM latest_metrics l "
         "JOIN runs r ON r.run_pk = l.run_pk WHERE r.run_id = ?",
         run_id,
@@ -237,8 +263,8 @@ def test_processes_logging_automatic_steps_to_one_key_lose_nothing(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_reads_never_fail_while_another_process_writes(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_reads_never_fail_while_another_process_writes(tmp_path: Path, backend: Backend) -> None:
+    store = backend.store
     client = nbtrack.TrackingClient(store)
     client.search_runs()  # the store exists before the children start
     go, stop = tmp_path / "go", tmp_path / "stop"

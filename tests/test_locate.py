@@ -198,7 +198,9 @@ def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ("given", "message"),
     [
         ("http://tracking.example:5000", "scheme 'http' is not supported"),
-        ("postgresql://user@host/db", "scheme 'postgresql' is not supported"),
+        ("postgresql+psycopg2://user@host/db", "driver 'psycopg2' is not supported"),
+        ("postgresql://user@host", "names no database"),
+        ("postgresql://user:secret@host/", "names no database"),
         ("databricks://profile", "scheme 'databricks' is not supported"),
         ("s3://bucket/prefix", "scheme 's3' is not supported"),
         ("sqlite://", "in-memory SQLite is not supported"),
@@ -212,6 +214,30 @@ def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_unsupported_uris_are_refused(given: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         locate.normalize_tracking_uri(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db.example:5432/runs", "postgresql+psycopg://u:p@db.example:5432/runs"),
+        ("postgres://u@db/runs", "postgresql+psycopg://u@db/runs"),
+        (
+            "postgresql+psycopg://u@db/runs?sslmode=require",
+            "postgresql+psycopg://u@db/runs?sslmode=require",
+        ),
+    ],
+)
+def test_postgresql_uris_go_through_psycopg3(given: str, expected: str) -> None:
+    assert locate.normalize_tracking_uri(given) == expected
+    assert locate.normalize_tracking_uri(expected) == expected  # idempotent
+
+
+def test_postgresql_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = locate.normalize_tracking_uri("postgresql://me:s3cret@db.example/runs")
+    assert "s3cret" not in locate.store_location(uri)
+    with pytest.raises(InvalidInputError) as refused:
+        locate.normalize_tracking_uri("postgresql://me:s3cret@db.example")
+    assert "s3cret" not in str(refused.value)
 
 
 def test_refused_uri_leaves_the_current_one(tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 """Everything that differs between database backends lives here.
 
-SQLite is the embedded default; PostgreSQL will follow through the same code,
-so no other module may emit SQLite-only SQL. This module owns: connection
-settings (WAL, ``synchronous`` NORMAL or FULL as :mod:`._durability` says, busy
-timeout), ``BEGIN IMMEDIATE`` for write transactions, the cross-process lock
-taken while migrating, upserts, and the scalar ``least``/``greatest`` functions.
+SQLite is the embedded default; PostgreSQL (psycopg 3) runs the same code, so
+no other module may emit backend-specific SQL. This module owns: connection
+settings (SQLite: WAL, ``synchronous`` NORMAL or FULL as :mod:`._durability`
+says, busy timeout; PostgreSQL: read-only sessions for readers), ``BEGIN
+IMMEDIATE`` for SQLite write transactions, the cross-process lock taken while
+migrating (a ``flock`` beside a SQLite file, an advisory lock on PostgreSQL),
+upserts that compile for either backend, and the scalar ``least``/``greatest``
+functions. Multi-row writes on PostgreSQL live in :mod:`._pg_bulk`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from nbtrack.store import _durability
 
@@ -42,11 +48,14 @@ def create_engine(url: str | sa.URL, readonly: bool = False) -> sa.Engine:
     """An engine with nbtrack's connection settings for its backend.
 
     ``readonly``: connections that can never write (SQLite ``mode=ro``, see
-    :func:`nbtrack.store._probe.connect_readonly`), opened afresh for each use
-    so that each read decides anew how it may read the file; nothing is created,
-    and the journal mode is left as it is.
+    :func:`nbtrack.store._probe.connect_readonly`; PostgreSQL sessions with
+    ``default_transaction_read_only``); on SQLite they are opened afresh for
+    each use so that each read decides anew how it may read the file; nothing
+    is created, and the journal mode is left as it is.
     """
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return _create_postgres_engine(parsed, readonly)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     path = sqlite_path(parsed)
@@ -74,6 +83,43 @@ def create_engine(url: str | sa.URL, readonly: bool = False) -> sa.Engine:
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _create_postgres_engine(url: sa.URL, readonly: bool) -> sa.Engine:
+    """A psycopg 3 engine: a small pool (one writer thread and a few readers per process)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        from nbtrack.exceptions import StoreError
+
+        raise StoreError(
+            "a PostgreSQL store needs the psycopg 3 driver: pip install 'nbtrack[postgres]'"
+        ) from None
+    engine = sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=8,
+        connect_args={"application_name": "nbtrack", "connect_timeout": 30},
+    )
+    if readonly:
+        event.listen(engine, "connect", _configure_readonly_postgres)
+    return engine
+
+
+def _configure_readonly_postgres(dbapi_connection: Any, _record: Any) -> None:
+    # Every transaction of the session is READ ONLY: the server refuses any write.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.execute("SET default_transaction_read_only = on")
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
+def is_postgres(engine: sa.Engine | sa.Connection) -> bool:
+    """Whether the engine (or connection) talks to PostgreSQL."""
+    return engine.dialect.name == "postgresql"
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -144,13 +190,28 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             yield conn
 
 
+#: The key of the PostgreSQL advisory lock held while creating or upgrading a schema.
+MIGRATION_LOCK_KEY = 0x6E62_7472_6163_6B  # "nbtrack"
+
+
 @contextlib.contextmanager
 def migration_lock(engine: sa.Engine) -> Iterator[None]:
     """Serialise schema creation and upgrades across processes.
 
-    SQLite: an exclusive ``flock`` on a file beside the database. Other
-    backends will take an advisory lock here.
+    SQLite: an exclusive ``flock`` on a file beside the database. PostgreSQL:
+    a session advisory lock (on a connection of its own, held until the
+    upgrade has committed), so processes on any machine wait for each other.
     """
+    if is_postgres(engine):
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                conn.commit()
+        return
     path = sqlite_path(engine.url)
     if path is None:
         yield
@@ -165,6 +226,26 @@ def migration_lock(engine: sa.Engine) -> Iterator[None]:
         os.close(fd)
 
 
+class _DoNothing(sqlite_dml.OnConflictDoNothing):
+    """``ON CONFLICT (...) DO NOTHING``, compiled by whichever backend runs it.
+
+    SQLite and PostgreSQL spell ON CONFLICT alike; SQLAlchemy's SQLite clause
+    lacks only the attribute PostgreSQL's compiler reads for a named constraint.
+    """
+
+    inherit_cache = True
+    stringify_dialect = "default"
+    constraint_target = None
+
+
+class _DoUpdate(sqlite_dml.OnConflictDoUpdate):
+    """``ON CONFLICT (...) DO UPDATE SET ...`` for either backend (see :class:`_DoNothing`)."""
+
+    inherit_cache = True
+    stringify_dialect = "default"
+    constraint_target = None
+
+
 def upsert(
     table: sa.Table,
     index_elements: list[str],
@@ -173,32 +254,84 @@ def upsert(
     """``INSERT ... ON CONFLICT (index_elements) DO UPDATE/NOTHING`` for the backend.
 
     ``update_columns`` maps column names to expressions that may use
-    :func:`excluded`; None means ``DO NOTHING``.
+    :func:`excluded`; None means ``DO NOTHING``. The statement compiles for
+    SQLite and PostgreSQL alike.
     """
-    # Both dialects spell ON CONFLICT the same way in SQLAlchemy.
-    from sqlalchemy.dialects import sqlite
-
-    stmt = sqlite.insert(table)
+    clause: Any
     if update_columns is None:
-        return stmt.on_conflict_do_nothing(index_elements=index_elements)
-    return stmt.on_conflict_do_update(index_elements=index_elements, set_=update_columns)
+        clause = _DoNothing(index_elements=index_elements)
+    else:
+        clause = _DoUpdate(index_elements=index_elements, set_=update_columns)
+    return sa.insert(table).ext(clause)
+
+
+def conflict_columns(statement: Any) -> list[str]:
+    """The ON CONFLICT target columns of an :func:`upsert` (empty for a plain INSERT)."""
+    clause = statement._post_values_clause
+    clauses = getattr(clause, "clauses", None) or ([clause] if clause is not None else [])
+    names: list[str] = []
+    for item in clauses:
+        for column in getattr(item, "inferred_target_elements", None) or ():
+            names.append(column if isinstance(column, str) else column.name)
+    return names
+
+
+_excluded: dict[str, Any] = {}
 
 
 def excluded(table: sa.Table, column: str) -> Any:
     """The ``excluded.<column>`` pseudo-row of an upsert."""
-    from sqlalchemy.dialects import sqlite
+    alias = _excluded.get(table.name)
+    if alias is None:
+        alias = _excluded[table.name] = sa.alias(table, name="excluded")
+    return alias.c[column]
 
-    return sqlite.insert(table).excluded[column]
+
+class _Extreme(FunctionElement[Any]):
+    """The scalar minimum or maximum of two expressions, NULL on one side ignored."""
+
+    inherit_cache = True
+
+    def __init__(self, a: Any, b: Any) -> None:
+        super().__init__(a, b)
+        self.type = next(iter(self.clauses)).type
+
+
+class _Least(_Extreme):
+    name = "least"
+    inherit_cache = True
+
+
+class _Greatest(_Extreme):
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(_Least)
+@compiles(_Greatest)
+def _compile_extreme(element: _Extreme, compiler: Any, **kw: Any) -> str:
+    # SQLite's scalar min()/max() return NULL if either side is NULL.
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    function = "min" if isinstance(element, _Least) else "max"
+    return f"{function}(coalesce({a}, {b}), coalesce({b}, {a}))"
+
+
+@compiles(_Least, "postgresql")
+@compiles(_Greatest, "postgresql")
+def _compile_extreme_postgres(element: _Extreme, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL's LEAST/GREATEST ignore NULL arguments.
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"{element.name.upper()}({a}, {b})"
 
 
 def least(a: Any, b: Any, engine: sa.Engine | None = None) -> Any:
     """Scalar minimum of two expressions, ignoring NULL on either side."""
-    return sa.func.min(sa.func.coalesce(a, b), sa.func.coalesce(b, a))
+    return _Least(a, b)
 
 
 def greatest(a: Any, b: Any, engine: sa.Engine | None = None) -> Any:
     """Scalar maximum of two expressions, ignoring NULL on either side."""
-    return sa.func.max(sa.func.coalesce(a, b), sa.func.coalesce(b, a))
+    return _Greatest(a, b)
 
 
 def is_sqlite(engine: sa.Engine) -> bool:
@@ -223,12 +356,21 @@ class BulkStatement:
     and each step gives Python's GIL away and waits to take it back, which
     stalled the writer thread whenever the logging thread was busy. Rows that
     repeat a key within one statement are applied in order, as separate rows
-    would be. Other drivers get dictionaries.
+    would be. PostgreSQL gets one statement of column arrays per batch
+    (:class:`._pg_bulk.PgBulk`); other drivers get dictionaries.
     """
 
-    def __init__(self, engine: sa.Engine, statement: Any, columns: list[str]) -> None:
+    def __init__(
+        self, engine: sa.Engine, statement: Any, columns: list[str], *, copy: bool = False
+    ) -> None:
+        """``copy``: on PostgreSQL, try COPY first for large batches (see :mod:`._pg_bulk`)."""
         self.columns = columns
         self._statement = statement
+        self._pg: Any = None
+        if is_postgres(engine):
+            from nbtrack.store._pg_bulk import PgBulk
+
+            self._pg = PgBulk(engine, statement, columns, copy)
         compiled = statement.compile(dialect=engine.dialect, column_keys=columns)
         positions = list(compiled.positiontup or [])
         self._positional = engine.dialect.paramstyle == "qmark" and positions == columns
@@ -258,6 +400,9 @@ class BulkStatement:
     def run(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Execute the statement for every row, in order, in as few driver calls as it can."""
         if not rows:
+            return
+        if self._pg is not None:
+            self._pg.run(conn, rows)
             return
         if not self._positional:
             conn.execute(
@@ -293,6 +438,11 @@ def fetch_tuples(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
     SQLAlchemy's row objects cost more than the query itself for long metric
     histories; positional drivers get the compiled SQL and its parameters.
     """
+    if is_postgres(conn):
+        compiled = statement.compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        return _pg_fetch(conn, str(compiled), compiled.construct_params())
     if conn.dialect.paramstyle != "qmark":
         return [tuple(row) for row in conn.execute(statement)]
     # render_postcompile: an ``IN`` list becomes one ``?`` per value (a plain cursor
@@ -322,9 +472,12 @@ class PreparedQuery:
         positions = list(compiled.positiontup or [])
         self._positional = engine.dialect.paramstyle == "qmark" and positions == names
         self._sql = str(compiled)
+        self._postgres = is_postgres(engine)
 
     def all(self, conn: sa.Connection, *values: Any) -> list[tuple[Any, ...]]:
         """Rows for these parameter values, as tuples."""
+        if self._postgres:
+            return _pg_fetch(conn, self._sql, dict(zip(self.names, values, strict=True)))
         if not self._positional:
             params = dict(zip(self.names, values, strict=True))
             return [tuple(row) for row in conn.execute(self._statement, params)]
@@ -334,3 +487,13 @@ class PreparedQuery:
             return cursor.fetchall()  # type: ignore[no-any-return]
         finally:
             cursor.close()
+
+
+def _pg_fetch(conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows as tuples straight from psycopg (its default row factory makes tuples)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()

@@ -15,15 +15,24 @@ So a notebook running in ``lab/notebooks/`` and ``nbtrack runs list`` typed in
 overrides all this; MLflow's ``MLFLOW_TRACKING_URI`` is read when
 ``NBTRACK_TRACKING_URI`` is unset. Accepted URIs: ``sqlite:///path/to/file.db``, or a plain
 directory path, which means ``<dir>/nbtrack.db`` with artifacts in
-``<dir>/artifacts``.
+``<dir>/artifacts``; or a PostgreSQL database,
+``postgresql+psycopg://user:password@host:5432/dbname`` (``postgresql://`` and
+``postgres://`` mean the same: nbtrack talks to PostgreSQL through psycopg 3,
+the ``nbtrack[postgres]`` extra). Artifacts of a PostgreSQL store: see
+:func:`artifact_root_for`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import re
 from pathlib import Path
 
 from nbtrack.exceptions import InvalidInputError
+
+log = logging.getLogger(__name__)
 
 STORE_DIR_NAME = ".nbtrack"
 DB_FILE_NAME = "nbtrack.db"
@@ -79,10 +88,52 @@ def project_root(start: Path, jupyter_root: Path | None = None) -> Path:
     return start
 
 
-def store_location(uri: str) -> str:
-    """The store at ``uri`` as a user knows it: its directory, or its file if not ``nbtrack.db``."""
-    if not uri.startswith("sqlite:///"):
+#: The spellings of a PostgreSQL URI's scheme that nbtrack accepts (all go through psycopg 3).
+_POSTGRES_SCHEME = re.compile(r"^(postgresql|postgres)(\+psycopg)?://", re.IGNORECASE)
+POSTGRES_PREFIX = "postgresql+psycopg://"
+
+
+def is_postgres_uri(uri: str) -> bool:
+    """Whether a normalized tracking URI names a PostgreSQL database."""
+    return uri.startswith(POSTGRES_PREFIX)
+
+
+def hide_password(uri: str) -> str:
+    """``uri`` fit to show: a PostgreSQL password becomes ``***``."""
+    if not is_postgres_uri(uri):
         return uri
+    import sqlalchemy as sa
+
+    return sa.make_url(uri).render_as_string(hide_password=True)
+
+
+def _postgres_uri(text: str) -> str:
+    """A PostgreSQL URI in the one form nbtrack keeps (``postgresql+psycopg://``)."""
+    match = _POSTGRES_SCHEME.match(text)
+    if match is None:
+        scheme = text.split("://", 1)[0]
+        raise InvalidInputError(
+            f"PostgreSQL driver {scheme.partition('+')[2]!r} is not supported: nbtrack uses "
+            f"psycopg 3 (pip install 'nbtrack[postgres]'); write the URI as "
+            f"'postgresql://user:password@host/dbname' or '{POSTGRES_PREFIX}...'"
+        )
+    rest = text[match.end() :]
+    host_and_db = rest.split("?", 1)[0]
+    if "/" not in host_and_db or not host_and_db.rsplit("/", 1)[1]:
+        raise InvalidInputError(
+            f"PostgreSQL URI {hide_password(POSTGRES_PREFIX + rest)!r} names no database; "
+            "expected 'postgresql://user:password@host:5432/dbname'"
+        )
+    return POSTGRES_PREFIX + rest
+
+
+def store_location(uri: str) -> str:
+    """The store at ``uri`` as a user knows it: its directory, or its file if not ``nbtrack.db``.
+
+    A PostgreSQL store is its URI, without the password.
+    """
+    if not uri.startswith("sqlite:///"):
+        return hide_password(uri)
     path = Path(uri[len("sqlite:///") :])
     return str(path.parent if path.name == DB_FILE_NAME else path)
 
@@ -125,6 +176,8 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
         if not text.startswith("sqlite:///") or not text[len("sqlite:///") :].strip():
             raise InvalidInputError(f"malformed SQLite URI {text!r}; expected 'sqlite:///path'")
         return sqlite_uri(rooted(Path(text[len("sqlite:///") :])))
+    if text.lower().startswith("postgres"):
+        return _postgres_uri(text)
     if text.startswith("file:///"):  # a local file URI: the path after the empty host
         text = text[len("file://") :]
     if "://" in text or text.startswith("databricks"):
@@ -137,7 +190,8 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
         )
         raise InvalidInputError(
             f"tracking URI scheme {scheme!r} is not supported.{server} Supported: "
-            "'sqlite:///path/to/nbtrack.db', 'file:///path/to/dir' or a plain directory path "
+            "'sqlite:///path/to/nbtrack.db', 'file:///path/to/dir', a plain directory path "
+            "or 'postgresql://user:password@host/dbname' "
             f"(check {ENV_TRACKING_URI} / {MLFLOW_ENV_TRACKING_URI})"
         )
     if text.startswith("file:"):
@@ -148,11 +202,17 @@ def normalize_tracking_uri(uri: str | os.PathLike[str], base: Path | None = None
     return sqlite_uri(path / DB_FILE_NAME)
 
 
-def artifact_root_for(uri: str) -> Path | str:
+def artifact_root_for(uri: str, recorded: str | None = None) -> Path | str:
     """Where blobs of the store at ``uri`` live (``NBTRACK_ARTIFACT_ROOT`` overrides).
 
-    A local directory (a :class:`~pathlib.Path`), or an fsspec URL such as
+    A root is a local directory (a :class:`~pathlib.Path`) or an fsspec URL such as
     ``s3://bucket/prefix`` as :func:`~nbtrack.store._blob_roots.canonical_root` writes it.
+    A SQLite store keeps them beside its file. A PostgreSQL store has no file:
+    its artifact root is ``NBTRACK_ARTIFACT_ROOT`` if set, else ``recorded`` (the
+    root its creator recorded as the Default experiment's artifact location, so
+    every machine uses the same one), else a directory of this machine's
+    (:func:`local_postgres_artifact_root`), with a warning, since other machines
+    cannot read it.
     """
     from nbtrack.store._blob_roots import canonical_root
 
@@ -161,6 +221,32 @@ def artifact_root_for(uri: str) -> Path | str:
         return canonical_root(env)
     if uri.startswith("sqlite:///"):
         return Path(uri[len("sqlite:///") :]).parent / "artifacts"
+    if is_postgres_uri(uri):
+        if recorded:
+            return canonical_root(recorded)
+        root = local_postgres_artifact_root(uri)
+        log.warning(
+            "nbtrack: artifacts of the PostgreSQL store %s go to %s, a directory of this "
+            "machine only; set %s to a directory every machine shares (or a URL such as "
+            "s3://bucket/prefix), before the store is first used, so that all of them read "
+            "and write the same artifacts",
+            hide_password(uri),
+            root,
+            ENV_ARTIFACT_ROOT,
+        )
+        return root
     raise InvalidInputError(
-        f"no artifact root for {uri!r}; set {ENV_ARTIFACT_ROOT} to a directory or a URL such as s3://bucket/prefix"
+        f"no artifact root for {uri!r}; set {ENV_ARTIFACT_ROOT} to a directory or a URL "
+        "such as s3://bucket/prefix"
     )
+
+
+def local_postgres_artifact_root(uri: str) -> Path:
+    """``~/.nbtrack/artifacts/<host>-<database>-<hash>``: one machine's artifact root for a
+    PostgreSQL store that was created without ``NBTRACK_ARTIFACT_ROOT``."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(uri)
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{url.host or 'local'}-{url.database}")
+    return Path.home() / STORE_DIR_NAME / "artifacts" / f"{name}-{digest}"

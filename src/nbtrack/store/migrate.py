@@ -66,6 +66,39 @@ def refuse_newer(info: FileInfo) -> None:
         )
 
 
+def require_head_postgres(engine: sa.Engine, uri: str) -> None:
+    """Like :func:`require_head`, for a PostgreSQL database opened for reading only.
+
+    :class:`NotFoundError` if the database holds no nbtrack store yet (nothing is created).
+    """
+    from nbtrack.exceptions import NotFoundError
+    from nbtrack.store.locate import hide_password
+
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        tables = set(sa.inspect(conn).get_table_names())
+    where = hide_password(uri)
+    if revision is None:
+        if tables:
+            raise StoreError(
+                f"the PostgreSQL database {where} holds other tables "
+                f"({', '.join(sorted(tables)[:5])}), not an nbtrack store: "
+                "point NBTRACK_TRACKING_URI at a database of its own"
+            )
+        raise NotFoundError(f"no store at {where} (create one by logging a run)")
+    if revision < HEAD_REVISION:
+        raise StoreError(
+            f"store needs upgrading: run `nbtrack --tracking-uri {where} upgrade`. The store "
+            f"has schema {revision}; this nbtrack reads {HEAD_REVISION}, and reading never "
+            "changes a store."
+        )
+    if revision > HEAD_REVISION:
+        raise StoreError(
+            f"the store at {where} was written by a newer nbtrack (schema {revision}; this one "
+            f"knows schemas up to {HEAD_REVISION}): upgrade nbtrack to use it"
+        )
+
+
 def ensure_schema(engine: sa.Engine) -> None:
     """Create or upgrade the schema so it matches :data:`HEAD_REVISION`."""
     with engine.connect() as conn:
@@ -75,9 +108,21 @@ def ensure_schema(engine: sa.Engine) -> None:
         revision = current_revision(conn)  # another process may have done it
         if revision == HEAD_REVISION:
             return
-        if revision is None and not sa.inspect(conn).get_table_names():
+        if revision is not None and revision > HEAD_REVISION:
+            raise StoreError(
+                f"the store at {engine.url} was written by a newer nbtrack (schema {revision}; "
+                f"this one knows schemas up to {HEAD_REVISION}): upgrade nbtrack to use it"
+            )
+        tables = sa.inspect(conn).get_table_names()
+        if revision is None and tables:  # SQLite files are checked before (see _probe)
+            raise StoreError(
+                f"the database {engine.url} holds other tables ({', '.join(sorted(tables)[:5])}), "
+                "not an nbtrack store: nbtrack has not changed it; give nbtrack a database "
+                "of its own"
+            )
+        if revision is None:
             log.debug("creating a new store at %s", engine.url)
-            schema.metadata.create_all(conn)
+            schema.metadata.create_all(conn, checkfirst=False)
             _version_table.create(conn)
             conn.execute(_version_table.insert().values(version_num=HEAD_REVISION))
             return

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from nbtrack._validation import MAX_STEP, MetricRows, metric_rows, next_step
 from nbtrack.entities import (
+    DEFAULT_EXPERIMENT_ID,
     ArtifactInfo,
     LifecycleStage,
     Metric,
@@ -89,17 +90,25 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
         self.readonly = readonly
         self._why_readonly = why_readonly or "it was opened for reading only"
         path = _dialect.sqlite_path(sa.make_url(uri))
-        if path is None:
+        postgres = locate.is_postgres_uri(uri)
+        if path is None and not postgres:
             if readonly:
                 raise InvalidInputError(f"only SQLite stores open read-only, not {uri!r}")
-        elif readonly:  # nothing created, nothing migrated
+        elif readonly and path is not None:  # nothing created, nothing migrated
             migrate.require_head(_probe.existing_store(uri))
-        else:  # refused before SQLite switches the file to WAL
+        elif path is not None:  # refused before SQLite switches the file to WAL
             info = _probe.inspect_file(path)
             info.refuse_foreign()
             migrate.refuse_newer(info)
         self.engine = _dialect.create_engine(uri, readonly=readonly)
-        self.blobs: Blobs = open_blobs(locate.artifact_root_for(uri))
+        recorded = None
+        if postgres:  # the schema first: the artifact root is recorded in it
+            if readonly:
+                migrate.require_head_postgres(self.engine, uri)
+            else:
+                migrate.ensure_schema(self.engine)
+            recorded = self._recorded_artifact_root()
+        self.blobs: Blobs = open_blobs(locate.artifact_root_for(uri, recorded))
         self._experiment_blobs: dict[int, Blobs] = {}
         self._runs: dict[str, _RunState] = {}
         # (run_pk, seq) of the notebook cell executing now: values logged to that
@@ -186,6 +195,18 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
 
     def _read(self) -> Any:
         return self.engine.connect()
+
+    def _recorded_artifact_root(self) -> str | None:
+        """The Default experiment's artifact location: the store's artifact root, as its
+        creator chose it (a PostgreSQL store has no directory of its own)."""
+        exp = schema.experiments
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(exp.c.artifact_location).where(
+                    exp.c.experiment_id == DEFAULT_EXPERIMENT_ID
+                )
+            ).scalar()
+        return str(found) if found else None
 
     # -- runs -----------------------------------------------------------------------
 
