@@ -36,7 +36,7 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import get_store, locate
-from nbtrack.store._artifact_roots import ROOT_TAG
+from nbtrack.store._blob_roots import ROOT_TAG
 from nbtrack.store.artifacts import (
     directory_files,
     join_artifact_path,

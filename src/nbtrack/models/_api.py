@@ -164,11 +164,9 @@ def log_model_into(
     Autolog writes models on a background thread, which has no active run.
     ``signature_from_example``: see :func:`save_model`.
     """
-    from nbtrack.registry._client import model_name
-
     artifact_path = normalize_artifact_path(name, what="model name")
     if registered_model_name is not None:  # refused before anything is logged
-        model_name(registered_model_name)
+        _registry_hooks.registry().check_name(registered_model_name)
     client.flush()
     if client._store.artifact_rows(run_id, artifact_path):
         raise InvalidInputError(

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from nbtrack.store import schema
-from nbtrack.store._blob_roots import open_blobs
+from nbtrack.store._blob_roots import ROOT_TAG, open_blobs
 
 if TYPE_CHECKING:
     from nbtrack.store.artifacts import Blobs
 
-#: The experiment tag naming the root of the experiment's blobs.
-ROOT_TAG = "nbtrack.artifact_root"
+__all__ = ["ROOT_TAG", "ArtifactRootsMixin"]
 
 
 class ArtifactRootsMixin:

@@ -18,6 +18,9 @@ from pathlib import Path
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.store.artifacts import Blobs, BlobStore
 
+#: The experiment tag naming the root of the experiment's blobs (light: the client checks it).
+ROOT_TAG = "nbtrack.artifact_root"
+
 #: The extra that brings each protocol's filesystem package.
 EXTRAS = {
     "s3": ("s3", "s3fs"),

@@ -14,7 +14,7 @@ from nbtrack.entities import (
 )
 from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store import _dialect, _records, schema
-from nbtrack.store._artifact_roots import ROOT_TAG
+from nbtrack.store._blob_roots import ROOT_TAG
 from nbtrack.store._liveness import now_ms
 
 if TYPE_CHECKING:
