@@ -191,6 +191,26 @@ def _at_exit() -> None:
     _worker.wait()
 
 
+def _register_exit_wait() -> None:
+    """Wait for the jobs when the main thread ends, before interpreter shutdown begins.
+
+    ``atexit`` is too late: by then ``concurrent.futures`` (whose pools store blobs in
+    parallel) refuses new work. Callbacks of ``threading._register_atexit`` run first, in
+    reverse order of registration, so registering after ``concurrent.futures.thread`` has
+    registered its own makes this one run before it.
+    """
+    import concurrent.futures.thread  # noqa: F401  (registers its exit hook first)
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # not CPython's threading: the plain exit hook is the best there is
+        atexit.register(_at_exit)
+        return
+    try:
+        register(_at_exit)
+    except RuntimeError:  # already shutting down: nothing left to wait before
+        atexit.register(_at_exit)
+
+
 def _hook() -> None:
     global _hooked
     with _hook_lock:
@@ -198,7 +218,7 @@ def _hook() -> None:
             return
         fluent.add_run_listener(_on_run_event)
         fluent.add_background_waiter(_on_flush)
-        # Registered after fluent's own exit hook, so it runs first: every model is
-        # stored before the runs still active are ended and the stores closed.
-        atexit.register(_at_exit)
+        # Runs before fluent's own exit hook: every model is stored before the runs
+        # still active are ended and the stores closed.
+        _register_exit_wait()
         _hooked = True
