@@ -31,7 +31,9 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import random
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -77,6 +79,11 @@ HEARTBEAT_INTERVAL_S = 30.0
 #: Pauses before trying a batch again that failed because of the database rather
 #: than its values (disk full, read-only file, I/O error): two more tries, ~0.3 s.
 RETRY_DELAYS_S = (0.05, 0.25)
+#: Pauses before trying again a batch that PostgreSQL rolled back to resolve a
+#: conflict with another writer (deadlock, serialization failure): the other
+#: transaction goes on, so ours succeeds once it is done. Jittered so that two
+#: victims do not meet again; ~3 s in all before the batch counts as failed.
+CONFLICT_RETRY_DELAYS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 #: A failed part of a batch with at most this many operations (or points of one
 #: log_batch) is tried one by one rather than halved again: finding one bad value
 #: in 50,000 takes ~40 transactions, and when every value is bad (values are checked
@@ -285,6 +292,13 @@ class BackgroundWriter:
         error = self._attempt(batch)
         if error is None:
             return
+        for delay in CONFLICT_RETRY_DELAYS_S:
+            if not _transaction_conflict(error):
+                break
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 (jitter, not security)
+            error = self._attempt(batch)
+            if error is None:
+                return
         if _database_failure(error):
             for delay in RETRY_DELAYS_S:
                 time.sleep(delay)
@@ -388,5 +402,18 @@ def _database_failure(exc: BaseException) -> bool:
     if isinstance(exc, sa.exc.OperationalError):
         return True
     cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    psycopg = sys.modules.get("psycopg")  # prepared reads run on the driver, unwrapped
+    if psycopg is not None and isinstance(cause, psycopg.OperationalError):
+        return True
     # sqlite3.DatabaseError itself (not a subclass): "file is not a database", "malformed".
     return isinstance(cause, sqlite3.OperationalError) or type(cause) is sqlite3.DatabaseError
+
+
+def _transaction_conflict(exc: BaseException) -> bool:
+    """Whether PostgreSQL rolled the write back for a conflict (SQLSTATE class 40).
+
+    A deadlock or serialization failure says nothing about the values: the same
+    transaction succeeds when tried again.
+    """
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    return str(getattr(cause, "sqlstate", "") or "").startswith("40")

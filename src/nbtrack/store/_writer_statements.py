@@ -153,6 +153,9 @@ class WriterStatements:
         )
         # SQLite's BEGIN IMMEDIATE already serialises writers; other backends lock the
         # run's row before reading its last steps, so two processes never take the same.
+        # FOR NO KEY UPDATE, not FOR UPDATE: the rows this transaction already inserted
+        # hold a key-share lock on the run (their foreign key), which FOR UPDATE would
+        # wait for in the other writer -- a deadlock between two writers of one run.
         runs = schema.runs
         self.lock_run: _dialect.PreparedQuery | None = (
             None
@@ -161,7 +164,7 @@ class WriterStatements:
                 engine,
                 sa.select(runs.c.run_pk)
                 .where(runs.c.run_pk == sa.bindparam("run_pk"))
-                .with_for_update(),
+                .with_for_update(key_share=True),
                 ["run_pk"],
             )
         )
