@@ -192,6 +192,35 @@ def test_log_batch_with_a_bad_tag_stores_nothing(client: TrackingClient, run_id:
     assert (run.data.metrics, run.data.params, user_tags(run.data.tags)) == ({}, {}, {})
 
 
+def test_nul_characters_in_text_are_refused_when_logged(
+    client: TrackingClient, run_id: str
+) -> None:
+    # PostgreSQL text cannot hold NUL; SQLite could, so both refuse it at the call,
+    # before anything is queued (re-run on PostgreSQL by test_postgres_tracking).
+    bad = "a\x00b"
+    nul = r"contains a NUL character \('\\x00'\) at position 1"
+    with pytest.raises(InvalidInputError, match=rf"param 'p' {nul}.*replace"):
+        client.log_param(run_id, "p", bad)
+    with pytest.raises(InvalidInputError, match=rf"tag 't' {nul}"):
+        client.set_tag(run_id, "t", bad)
+    with pytest.raises(InvalidInputError, match=rf"param 'q' {nul}"):
+        client.log_batch(run_id, metrics=[("m", 1.0, None, 0)], params=[("q", bad)])
+    with pytest.raises(InvalidInputError, match=rf"run name {nul}"):
+        client.create_run("0", run_name=bad)
+    with pytest.raises(InvalidInputError, match=rf"run name {nul}"):
+        client.update_run(run_id, name=bad)
+    with pytest.raises(InvalidInputError, match=rf"experiment name {nul}"):
+        client.create_experiment(bad)
+    with pytest.raises(InvalidInputError, match=rf"tag 'k' {nul}"):
+        client.create_experiment("fine", tags={"k": bad})
+    with pytest.raises(InvalidInputError, match="contains"):
+        client.log_metric(run_id, bad, 1.0)  # keys: the key alphabet already refuses it
+    client.log_param(run_id, "p", "ok")  # the writer got nothing bad: later values go through
+    run = client.get_run(run_id)
+    assert (run.data.metrics, run.data.params, user_tags(run.data.tags)) == ({}, {"p": "ok"}, {})
+    assert client.get_experiment_by_name("fine") is None
+
+
 def test_metric_history_is_ordered_by_step(client: TrackingClient, run_id: str) -> None:
     for step in (5, 1, 3, 0, 4, 2):
         client.log_metric(run_id, "loss", step / 10, timestamp=100 + step, step=step)

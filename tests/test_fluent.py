@@ -277,9 +277,17 @@ def test_log_params_is_all_or_nothing() -> None:
             nbtrack.log_params({"ok": 1, "../bad": 2})
         with pytest.raises(InvalidInputError, match="must be a number"):
             nbtrack.log_metrics({"ok": 1.0, "bad": "x"})
+        # NUL: refused on SQLite as on PostgreSQL (whose text cannot hold it).
+        with pytest.raises(InvalidInputError, match=r"param 'bad' contains a NUL character"):
+            nbtrack.log_params({"ok": 1, "bad": "x\x00"})
+        with pytest.raises(InvalidInputError, match=r"tag 'bad' contains a NUL character"):
+            nbtrack.set_tags({"ok": 1, "bad": "\x00"})
+        with pytest.raises(InvalidInputError, match=r"tag 'mlflow.runName' contains a NUL"):
+            nbtrack.set_tag("mlflow.runName", "x\x00")
     stored = nbtrack.get_run(run.info.run_id)
     assert stored.data.params == {}
     assert stored.data.metrics == {}
+    assert "ok" not in stored.data.tags
 
 
 def test_log_artifacts_text_dict_and_figure(tmp_path: Path) -> None:

@@ -251,8 +251,16 @@ def text(what: str, value: str) -> str:
     """``value`` unchanged if it can be stored: valid Unicode, without lone surrogates.
 
     A lone surrogate (``'\\ud800'``, from ``os.fsdecode`` of undecodable bytes or
-    ``surrogateescape``) has no UTF-8 form: SQLite could not store it.
+    ``surrogateescape``) has no UTF-8 form: SQLite could not store it. A NUL
+    character is refused on every backend: PostgreSQL text cannot hold one, and a
+    value SQLite took would break the run's move to (or a copy into) PostgreSQL.
     """
+    if "\x00" in value:
+        raise InvalidInputError(
+            f"{what} contains a NUL character ('\\x00') at position {value.index(chr(0))}, "
+            "which a PostgreSQL store cannot hold (so no store takes it); remove it first, "
+            "e.g. value.replace('\\x00', '')"
+        )
     if value.isascii():
         return value
     try:
