@@ -42,14 +42,39 @@ Point = tuple[int, int, int, float]
 # -- shared helpers ----------------------------------------------------------------------
 
 
-def nbtrack_uri(workdir: Path) -> str:
-    """The nbtrack store of a work directory."""
-    return f"sqlite:///{workdir / 'nbtrack.db'}"
+def nbtrack_uri(p: Params) -> str:
+    """The nbtrack store of a case: ``nb_uri`` if given (PostgreSQL), else a file in its workdir."""
+    return str(p.get("nb_uri") or f"sqlite:///{Path(p['workdir']) / 'nbtrack.db'}")
 
 
-def mlflow_uri(workdir: Path) -> str:
-    """The MLflow SQLite backend of a work directory."""
-    return f"sqlite:///{workdir / 'mlflow.db'}"
+def mlflow_uri(p: Params) -> str:
+    """MLflow's store of a case: ``ml_uri`` if given (PostgreSQL), else a file in its workdir."""
+    return str(p.get("ml_uri") or f"sqlite:///{Path(p['workdir']) / 'mlflow.db'}")
+
+
+def store_usage(p: Params, side: str) -> Result:
+    """Disk use of a case's store: SQLite file figures, or PostgreSQL relation sizes."""
+    uri = p.get(f"{side}_uri")
+    if uri:
+        return pg_usage(uri)
+    return disk_usage(Path(p["workdir"]) / ("nbtrack.db" if side == "nb" else "mlflow.db"))
+
+
+def pg_usage(uri: str, table: str = "metrics") -> Result:
+    """``pg_database_size`` and ``pg_total_relation_size(table)`` (with indexes and TOAST)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            database = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
+            file_bytes = database.scalar()
+            table_bytes = conn.exec_driver_sql(
+                "SELECT pg_total_relation_size(%(t)s::regclass)", {"t": table}
+            ).scalar()
+    finally:
+        engine.dispose()
+    return {"file_bytes": file_bytes, "wal_bytes": 0, "table_bytes": table_bytes}
 
 
 def make_points(count: int, keys: int, seed: int = 1) -> list[Point]:
@@ -137,7 +162,7 @@ def nb_fluent(p: Params) -> Result:
     import nbtrack
 
     n = p["calls"]
-    nbtrack.set_tracking_uri(nbtrack_uri(Path(p["workdir"])))
+    nbtrack.set_tracking_uri(nbtrack_uri(p))
     with nbtrack.start_run() as run:
         nbtrack.log_metric("warmup", 0.0, step=0)  # same warm-up as for MLflow
         nbtrack.flush()
@@ -156,7 +181,7 @@ def ml_fluent(p: Params) -> Result:
     import mlflow
 
     n = p["calls"]
-    mlflow.set_tracking_uri(mlflow_uri(Path(p["workdir"])))
+    mlflow.set_tracking_uri(mlflow_uri(p))
     with mlflow.start_run() as run:
         mlflow.log_metric("warmup", 0.0, step=0)
         start = time.perf_counter()
@@ -219,8 +244,7 @@ def nb_batch(p: Params) -> Result:
     from nbtrack import TrackingClient
     from nbtrack.store import close_all
 
-    workdir = Path(p["workdir"])
-    client = TrackingClient(nbtrack_uri(workdir))
+    client = TrackingClient(nbtrack_uri(p))
     run_id = client.create_run("0", run_name="batch").info.run_id
     client.flush()
     names = [f"m{k}" for k in range(p["keys"])]
@@ -243,7 +267,7 @@ def nb_batch(p: Params) -> Result:
         "seconds": done - start,
         "enqueue_s": enqueued - start,
         "stored": stored,
-        **disk_usage(workdir / "nbtrack.db"),
+        **store_usage(p, "nb"),
     }
 
 
@@ -252,11 +276,9 @@ def ml_batch(p: Params) -> Result:
     import mlflow
     from mlflow.entities import Metric
 
-    workdir = Path(p["workdir"])
-    db = workdir / "mlflow.db"
-    client = mlflow.MlflowClient(tracking_uri=mlflow_uri(workdir))
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri(p))
     run_id = client.create_run("0").info.run_id
-    before = disk_usage(db)
+    before = store_usage(p, "ml")
     names = [f"m{k}" for k in range(p["keys"])]
     metrics = [
         Metric(names[k], value, ts, step)
@@ -269,7 +291,7 @@ def ml_batch(p: Params) -> Result:
     seconds = time.perf_counter() - start
     stored = len(client.get_metric_history(run_id, "m0")) * p["keys"]
     client.set_terminated(run_id)
-    after = disk_usage(db)
+    after = store_usage(p, "ml")
     return {
         "points": len(metrics),
         "batch": MLFLOW_BATCH_LIMIT,
@@ -289,7 +311,7 @@ def nb_search_populate(p: Params) -> Result:
     from nbtrack import TrackingClient
     from nbtrack.store import close_all
 
-    client = TrackingClient(nbtrack_uri(Path(p["workdir"])))
+    client = TrackingClient(nbtrack_uri(p))
     client.get_experiment("0")  # open the store
     names = [f"m{k}" for k in range(p["metrics"])]
     rng = random.Random(3)
@@ -336,16 +358,18 @@ def _ml_populate(uri: str, p: Params, runs: int, steps: int) -> float:
 
 def ml_search_populate(p: Params) -> Result:
     """MLflow: the same runs; fewer steps if the full population would exceed the time limit."""
-    workdir = Path(p["workdir"])
-    probe_dir = workdir / "probe"
-    probe_dir.mkdir()
+    probe_uri = p.get("ml_probe_uri")  # a throwaway store of its own: PostgreSQL, or a file
+    if not probe_uri:
+        probe_dir = Path(p["workdir"]) / "probe"
+        probe_dir.mkdir()
+        probe_uri = mlflow_uri({"workdir": probe_dir})
     probe_runs = min(MLFLOW_PROBE_RUNS, p["runs"])
-    probe_s = _ml_populate(mlflow_uri(probe_dir), p, probe_runs, p["steps"])
+    probe_s = _ml_populate(probe_uri, p, probe_runs, p["steps"])
     projected = probe_s / probe_runs * p["runs"]
     steps = p["steps"]
     if projected > p["limit_s"]:
         steps = max(1, int(steps * p["limit_s"] / projected))
-    seconds = _ml_populate(mlflow_uri(workdir), p, p["runs"], steps)
+    seconds = _ml_populate(mlflow_uri(p), p, p["runs"], steps)
     return {
         "runs": p["runs"],
         "steps": steps,
@@ -361,7 +385,7 @@ def nb_search(p: Params) -> Result:
 
     import nbtrack
 
-    nbtrack.set_tracking_uri(nbtrack_uri(Path(p["workdir"])))
+    nbtrack.set_tracking_uri(nbtrack_uri(p))
     nbtrack.get_experiment("0")  # open the store
 
     def full() -> Any:
@@ -377,7 +401,7 @@ def ml_search(p: Params) -> Result:
     """MLflow: ``mlflow.search_runs`` to pandas, all runs and filtered."""
     import mlflow
 
-    mlflow.set_tracking_uri(mlflow_uri(Path(p["workdir"])))
+    mlflow.set_tracking_uri(mlflow_uri(p))
     mlflow.MlflowClient().get_experiment("0")  # open the store
 
     def full() -> Any:
@@ -407,7 +431,7 @@ def nb_history_populate(p: Params) -> Result:
     from nbtrack import TrackingClient
     from nbtrack.store import close_all
 
-    client = TrackingClient(nbtrack_uri(Path(p["workdir"])))
+    client = TrackingClient(nbtrack_uri(p))
     run_id = client.create_run("0", run_name="history").info.run_id
     points = [("loss", value, ts, step) for _, step, ts, value in make_points(p["steps"], 1)]
     for batch in chunked(points, 10_000):
@@ -422,7 +446,7 @@ def ml_history_populate(p: Params) -> Result:
     import mlflow
     from mlflow.entities import Metric
 
-    client = mlflow.MlflowClient(tracking_uri=mlflow_uri(Path(p["workdir"])))
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri(p))
     run_id = client.create_run("0").info.run_id
     metrics = [Metric("loss", value, ts, step) for _, step, ts, value in make_points(p["steps"], 1)]
     start = time.perf_counter()
@@ -437,7 +461,7 @@ def nb_history(p: Params) -> Result:
     """nbtrack: ``TrackingClient.get_metric_history`` in a fresh process (store already open)."""
     from nbtrack import TrackingClient
 
-    client = TrackingClient(nbtrack_uri(Path(p["workdir"])))
+    client = TrackingClient(nbtrack_uri(p))
     client.get_run(p["run_id"])  # open the store
     times, history = timed_calls(
         lambda: client.get_metric_history(p["run_id"], "loss"), p["repeats"] + 1
@@ -449,7 +473,7 @@ def ml_history(p: Params) -> Result:
     """MLflow: ``MlflowClient.get_metric_history`` in a fresh process (store already open)."""
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=mlflow_uri(Path(p["workdir"])))
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri(p))
     client.get_run(p["run_id"])  # open the store
     times, history = timed_calls(
         lambda: client.get_metric_history(p["run_id"], "loss"), p["repeats"] + 1

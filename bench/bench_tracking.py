@@ -651,6 +651,57 @@ def table(rows: list[Row]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
+def run_sections(bench: Any, sections: list[tuple[str, Callable[[Any], None]]]) -> dict[str, str]:
+    """Run each section, printing its title and time; returns the errors by section."""
+    errors: dict[str, str] = {}
+    for title, fn in sections:
+        say()
+        say(f"[{title}]")
+        section_start = time.perf_counter()
+        try:
+            fn(bench)
+        except (CaseError, subprocess.TimeoutExpired) as exc:
+            errors[title] = str(exc)
+            say(f"  ERROR: {exc}")
+            bench.rows.append(Row(title, "ERROR", verdict="ERROR"))
+        say(f"  ({time.perf_counter() - section_start:.0f} s)")
+    return errors
+
+
+def report(
+    path: Path,
+    script: str,
+    started: dt.datetime,
+    quick: bool,
+    info: Result,
+    bench: Bench,
+    goals: Result,
+    errors: dict[str, str],
+) -> None:
+    """Print the summary table and write every figure to ``path`` as JSON."""
+    elapsed = (dt.datetime.now().astimezone() - started).total_seconds()
+    say()
+    say(table(bench.rows))
+    say()
+    say(f"total {elapsed:.0f} s; load average now {load_average()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    found = {
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(["python", script, *sys.argv[1:]]),
+        "mode": "quick" if quick else "full",
+        "elapsed_s": elapsed,
+        "load_average_at_end": load_average(),
+        "machine": info,
+        "sizes": asdict(bench.sizes),
+        "goals": goals,
+        "results": bench.results,
+        "summary": [asdict(r) for r in bench.rows],
+        "errors": errors,
+    }
+    path.write_text(json.dumps(found, indent=2) + "\n")
+    say(f"results written to {path.relative_to(BENCH_DIR.parent)}")
+
+
 SECTIONS: list[tuple[str, Callable[[Bench], None]]] = [
     ("1. log_metric in a loop (fluent API, inside start_run)", bench_fluent),
     ("2. log_batch throughput vs raw sqlite3 executemany (+ 5. bytes per point)", bench_batch),
@@ -685,51 +736,21 @@ def main() -> int:
         say("(quick run: sizes are reduced, so PASS/MISS is only indicative)")
     root = Path(tempfile.mkdtemp(prefix="nbtrack-bench-"))
     bench = Bench(sizes=sizes, root=root)
-    errors: dict[str, str] = {}
     try:
-        for title, fn in SECTIONS:
-            say()
-            say(f"[{title}]")
-            section_start = time.perf_counter()
-            try:
-                fn(bench)
-            except (CaseError, subprocess.TimeoutExpired) as exc:
-                errors[title] = str(exc)
-                say(f"  ERROR: {exc}")
-                bench.rows.append(Row(title, "ERROR", verdict="ERROR"))
-            say(f"  ({time.perf_counter() - section_start:.0f} s)")
+        errors = run_sections(bench, SECTIONS)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    elapsed = (dt.datetime.now().astimezone() - started).total_seconds()
-    say()
-    say(table(bench.rows))
-    say()
-    say(f"total {elapsed:.0f} s; load average now {load_average()}")
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(["python", "bench/bench_tracking.py", *sys.argv[1:]]),
-        "mode": "quick" if args.quick else "full",
-        "elapsed_s": elapsed,
-        "load_average_at_end": load_average(),
-        "machine": info,
-        "sizes": asdict(sizes),
-        "goals": {
-            "fluent_calls_per_s": GOAL_FLUENT_RATE,
-            "batch_fraction_of_raw": GOAL_BATCH_FRACTION,
-            "search_full_s": GOAL_SEARCH_S,
-            "history_s": GOAL_HISTORY_S,
-            "bytes_per_point": GOAL_BYTES_PER_POINT,
-            "import_s": GOAL_IMPORT_S,
-            "cold_start_s": GOAL_COLD_START_S,
-        },
-        "results": bench.results,
-        "summary": [asdict(r) for r in bench.rows],
-        "errors": errors,
+    goals = {
+        "fluent_calls_per_s": GOAL_FLUENT_RATE,
+        "batch_fraction_of_raw": GOAL_BATCH_FRACTION,
+        "search_full_s": GOAL_SEARCH_S,
+        "history_s": GOAL_HISTORY_S,
+        "bytes_per_point": GOAL_BYTES_PER_POINT,
+        "import_s": GOAL_IMPORT_S,
+        "cold_start_s": GOAL_COLD_START_S,
     }
-    RESULTS_FILE.write_text(json.dumps(report, indent=2) + "\n")
-    say(f"results written to {RESULTS_FILE.relative_to(BENCH_DIR.parent)}")
+    report(RESULTS_FILE, "bench/bench_tracking.py", started, args.quick, info, bench, goals, errors)
     if args.keep:
         say(f"temp directory kept: {root}")
     return 1 if errors else 0

@@ -49,6 +49,7 @@ class WriterStatements:
                 },
             ),
             METRIC_ROW_COLUMNS,
+            copy=True,  # PostgreSQL: COPY a batch of new points (see _pg_bulk)
         )
         newer = _dialect.excluded(latest, "step") >= latest.c.step
         self.latest = _dialect.BulkStatement(
