@@ -18,7 +18,7 @@ import itertools
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -430,6 +430,16 @@ class BulkStatement:
                 ],
             )
             start += whole
+
+
+def one_of(column: Any, values: Sequence[int], conn: sa.Connection) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter, not one
+    per value (psycopg rewrites a query per distinct IN-list length)."""
+    if is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def fetch_tuples(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:

@@ -25,7 +25,7 @@ from nbtrack.entities import (
     RunInfo,
     RunInputs,
 )
-from nbtrack.store import schema
+from nbtrack.store import _dialect, schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,9 +75,9 @@ def _key_values(
     out: dict[int, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(run_pks):
         query = sa.select(table.c.run_pk, table.c.key, table.c.value).where(
-            table.c.run_pk.in_(chunk)
+            _dialect.one_of(table.c.run_pk, chunk, conn)
         )
-        for run_pk, key, value in conn.execute(query):
+        for run_pk, key, value in _dialect.fetch_tuples(conn, query):
             out[run_pk][key] = value
     return out
 
@@ -89,9 +89,9 @@ def _latest(conn: sa.Connection, run_pks: Sequence[int]) -> dict[int, dict[str, 
         query = (
             sa.select(latest.c.run_pk, keys.c.key, latest.c.value)
             .join(keys, keys.c.key_id == latest.c.key_id)
-            .where(latest.c.run_pk.in_(chunk))
+            .where(_dialect.one_of(latest.c.run_pk, chunk, conn))
         )
-        for run_pk, key, value in conn.execute(query):
+        for run_pk, key, value in _dialect.fetch_tuples(conn, query):
             out[run_pk][key] = math.nan if value is None else value
     return out
 
