@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from nbtrack._cli_runs import resolve_run
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient
 from nbtrack.store.artifacts import directory_files
@@ -44,9 +45,8 @@ def progress_bar(total: int, what: str) -> Iterator[Callable[[int], object] | No
 
 
 def _run_id(ctx: click.Context, client: TrackingClient, run: str) -> str:
-    from nbtrack.cli import _resolve_run
 
-    return _resolve_run(client, run).info.run_id
+    return resolve_run(client, run).info.run_id
 
 
 @click.group()

@@ -350,7 +350,8 @@ class Tracker(Configurable):
         Durable when this returns: the JupyterLab extension reads it from the
         server right after ``%track snapshot``.
         """
-        from nbtrack.notebook._snapshot import notebook_bytes, notebook_from_timeline, take_snapshot
+        from nbtrack.notebook._notebook_json import notebook_bytes
+        from nbtrack.notebook._snapshot import notebook_from_timeline, take_snapshot
 
         client, run_id = run.client, run.info.run_id
         events = client.get_cell_timeline(run_id)

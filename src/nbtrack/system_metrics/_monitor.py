@@ -23,7 +23,6 @@ from nbtrack.system_metrics import _settings
 
 if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
-    from nbtrack.fluent import ActiveRun
     from nbtrack.system_metrics._collectors import Collector
 
 log = logging.getLogger("nbtrack.system_metrics")
@@ -186,7 +185,7 @@ class SystemMetricsMonitor:
             log.debug("nbtrack: system metrics of run %s: last step %d", self.run_id, self.step)
 
 
-# -- monitors of the fluent API's runs ---------------------------------------------------
+# -- one monitor per run (fluent.start_run starts it, and stops it at end_run) ----------
 
 
 def start_for_run(client: TrackingClient, run_id: str, *, resume: bool) -> SystemMetricsMonitor:
@@ -198,7 +197,6 @@ def start_for_run(client: TrackingClient, run_id: str, *, resume: bool) -> Syste
         monitor = SystemMetricsMonitor(run_id, client, resume_logging=resume)
         monitor.start()
         _monitors[run_id] = monitor
-    watch_fluent_runs()
     return monitor
 
 
@@ -219,15 +217,3 @@ def cell_ended() -> None:
     """The notebook's cell hook: a sample soon if the last is a second old (no I/O here)."""
     for monitor in list(_monitors.values()):
         monitor.request_sample()
-
-
-def _on_run_event(event: str, run: ActiveRun) -> None:
-    if event == "ending":
-        stop_for_run(run.info.run_id)
-
-
-def watch_fluent_runs() -> None:
-    """Stop each fluent run's sampler when the run ends (registered once)."""
-    from nbtrack import fluent
-
-    fluent.add_run_listener(_on_run_event)
