@@ -9,6 +9,7 @@ contracts catch them.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -106,3 +107,38 @@ def test_loading_the_extension_imports_no_panels() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _store_reach_ins(package: Path) -> list[str]:
+    """``file:line: expression`` of each use of a client's store outside store/ and client.py."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        if rel.startswith("store/") or rel == "client.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            reach = isinstance(node, ast.Attribute) and (
+                node.attr == "_store"
+                or (node.attr == "store" and "client" in ast.unparse(node.value).lower())
+            )
+            if reach:
+                found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_only_the_store_and_the_client_touch_the_clients_store() -> None:
+    # TrackingClient._store is private: callers use the client's public methods
+    # (queries, imports, blobs_holding, begin_cell, ...), never the store object
+    offenders = _store_reach_ins(PACKAGE)
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_store_scan_sees_a_reach_in(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "_api.py").write_text("def f(client):\n    client._store.flush()\n")
+    (tmp_path / "ui.py").write_text("def g(run):\n    return run.client.store.engine\n")
+    (tmp_path / "client.py").write_text("def h(self):\n    return self._store\n")  # its own
+    assert _store_reach_ins(tmp_path) == [
+        "models/_api.py:2: client._store",
+        "ui.py:2: run.client.store",
+    ]

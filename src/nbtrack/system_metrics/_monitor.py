@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nbtrack.entities import RunStatus
 from nbtrack.system_metrics import _settings
 
 if TYPE_CHECKING:
@@ -165,8 +164,7 @@ class SystemMetricsMonitor:
 
     def _run_ended(self) -> bool:
         # Read without flushing (a flush would wait on the writer behind the user's logging).
-        status = self.client._store.get_run(self.run_id).info.status
-        return RunStatus(status).is_terminal
+        return self.client.run_status(self.run_id).is_terminal
 
     def _publish(self, final: bool = False) -> None:
         if not self._pending:
