@@ -53,6 +53,7 @@ def test_the_contracts_catch_upward_imports_sql_ipython_and_circles(tmp_path: Pa
         "ui/_html.py": "import sqlalchemy  # noqa\n",  # SQL outside the store
         "client.py": "import IPython  # noqa\n",  # IPython below the notebook layer
         "notebook/_notebook_json.py": "from nbtrack.notebook import _snapshot  # noqa\n",
+        "notebook/_params_cell.py": "import altair  # noqa\n",  # the ui's, not the notebook's
     }
     for name, line in added.items():
         path = copy / name
@@ -64,7 +65,8 @@ def test_the_contracts_catch_upward_imports_sql_ipython_and_circles(tmp_path: Pa
         "Layers: each imports only the layers below it BROKEN",
         "Only the store imports SQLAlchemy and Alembic BROKEN",
         "Nothing below the notebook layer imports IPython or widgets BROKEN",
-        "No import circles between sibling modules (nbtrack, notebook, ui) BROKEN",
+        "The notebook layer imports no widgets or Altair (they are the ui's) BROKEN",
+        "No import circles between sibling modules BROKEN",
     ):
         assert contract in out, out
     assert "nbtrack.store is not allowed to import nbtrack.ui" in out, out

@@ -23,7 +23,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,51 +43,13 @@ from nbtrack.mlflow_io._common import (
     valid_run_id,
 )
 from nbtrack.mlflow_io._import_registry import RegistryImport
+from nbtrack.mlflow_io._import_report import ImportReport
 from nbtrack.registry import TrackingClient
 
 log = logging.getLogger(__name__)
 _PAGE = 1000
 #: Points per log_batch call into nbtrack (one writer transaction each).
 _POINTS_PER_BATCH = 100_000
-
-
-@dataclass
-class ImportReport:
-    """What an import copied (or, with ``dry_run``, would copy)."""
-
-    dry_run: bool = False
-    experiments_created: int = 0
-    runs_imported: int = 0
-    runs_unchanged: int = 0
-    params: int = 0
-    tags: int = 0
-    metric_points: int = 0
-    points_merged: int = 0
-    artifacts: int = 0
-    artifact_bytes: int = 0
-    models_created: int = 0
-    versions_imported: int = 0
-    versions_unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line per kind of record, as the CLI prints it."""
-        verb = "would copy" if self.dry_run else "copied"
-        lines = [
-            f"{verb}: {self.experiments_created} new experiment(s), {self.runs_imported} run(s) "
-            f"({self.runs_unchanged} already imported), {self.params} param(s), "
-            f"{self.tags} tag(s), {self.metric_points} metric point(s), "
-            f"{self.artifacts} artifact file(s) ({self.artifact_bytes} bytes), "
-            f"{self.models_created} new registered model(s), {self.versions_imported} model "
-            f"version(s) ({self.versions_unchanged} already imported)",
-        ]
-        if self.points_merged:
-            lines.append(
-                f"{self.points_merged} metric point(s) shared a step with a later point of the "
-                "same metric; nbtrack keeps one value per step (the latest)"
-            )
-        lines.extend(f"warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
 
 
 def import_mlflow(

@@ -25,7 +25,7 @@ from nbtrack.mlflow_io._common import (
 )
 
 if TYPE_CHECKING:
-    from nbtrack.mlflow_io._import import ImportReport
+    from nbtrack.mlflow_io._import_report import ImportReport
     from nbtrack.registry import TrackingClient
 
 log = logging.getLogger(__name__)

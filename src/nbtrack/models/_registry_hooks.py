@@ -19,7 +19,7 @@ from nbtrack.exceptions import NbtrackError
 if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
     from nbtrack.entities import ModelVersion
-    from nbtrack.models._uris import ModelSource
+    from nbtrack.models._source import ModelSource
 
 
 class RegistryHooks(Protocol):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
@@ -25,24 +24,13 @@ from urllib.parse import unquote, urlparse
 from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from nbtrack.models import _registry_hooks
 from nbtrack.models._errors import ModelIntegrityError
+from nbtrack.models._source import FileRow, ModelSource
 from nbtrack.store.artifacts import normalize_artifact_path, parallel_map, safe_destination
 
 if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
 
-FileRow = tuple[str, str, int]
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """A model's files as stored: rows relative to the model directory."""
-
-    uri: str
-    rows: list[FileRow]
-    run_id: str | None = None
-    name: str | None = None
-    version: int | None = None
 
 
 def is_store_uri(uri: str) -> bool:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, cast
 from nbtrack import _validation as check
 from nbtrack import client as tracking
 from nbtrack.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
+from nbtrack.exceptions import InvalidInputError
 from nbtrack.registry._names import MAX_NAME_LENGTH, alias_name, model_name, parse_version
 
 if TYPE_CHECKING:
-    from nbtrack.models._uris import ModelSource
+    from nbtrack.models._source import ModelSource
     from nbtrack.store.registry import Actor, RegistryStore
 
 __all__ = [
@@ -132,8 +133,7 @@ class RegistryMethods:
 
     def model_version_source(self, uri: str) -> ModelSource:
         """The stored files of the version a ``models:/`` URI names (aliases, stages, latest)."""
-        from nbtrack.models._uris import ModelSource
-        from nbtrack.registry._uris import resolve_registered
+        from nbtrack.models._source import ModelSource
 
         name, version = resolve_registered(self._registry, uri)
         files = self._registry.version_files(name, version)
@@ -235,3 +235,22 @@ class TrackingClient(tracking.TrackingClient, RegistryMethods):
 
 def _tag_items(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return {check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tags or {}).items()}
+
+
+def resolve_registered(registry: RegistryStore, uri: str) -> tuple[str, int]:
+    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
+    rest = uri[len("models:/") :].lstrip("/")
+    if "@" in rest and "/" not in rest.split("@", 1)[1]:
+        name, alias = rest.rsplit("@", 1)
+        return name, registry.alias_version(name, alias)
+    name, sep, which = rest.rpartition("/")
+    if not sep or not name or not which:
+        raise InvalidInputError(
+            f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
+            "models:/NAME@ALIAS or models:/NAME/STAGE"
+        )
+    if which.isdigit():
+        return name, int(which)  # checked when its files are read
+    if which.lower() == "latest":
+        return name, registry.latest_version(name)
+    return name, registry.latest_version(name, Stage.parse(which))

@@ -17,35 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbtrack.entities import Stage
-from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _registry_hooks
 from nbtrack.registry._names import model_name
 
 if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
     from nbtrack.entities import ModelVersion
-    from nbtrack.models._uris import ModelSource
-    from nbtrack.store.registry import RegistryStore
-
-
-def resolve_registered(registry: RegistryStore, uri: str) -> tuple[str, int]:
-    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
-    rest = uri[len("models:/") :].lstrip("/")
-    if "@" in rest and "/" not in rest.split("@", 1)[1]:
-        name, alias = rest.rsplit("@", 1)
-        return name, registry.alias_version(name, alias)
-    name, sep, which = rest.rpartition("/")
-    if not sep or not name or not which:
-        raise InvalidInputError(
-            f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
-            "models:/NAME@ALIAS or models:/NAME/STAGE"
-        )
-    if which.isdigit():
-        return name, int(which)  # checked when its files are read
-    if which.lower() == "latest":
-        return name, registry.latest_version(name)
-    return name, registry.latest_version(name, Stage.parse(which))
+    from nbtrack.models._source import ModelSource
 
 
 def model_source(client: TrackingClient, uri: str) -> ModelSource:
