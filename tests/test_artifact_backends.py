@@ -15,68 +15,17 @@ import sqlite3
 import time
 import tracemalloc
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from _s3_helpers import Backend, s3_backend
 from nbtrack import TrackingClient
 from nbtrack.cli import main
 from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from nbtrack.store import close_all, get_store, locate
-
-
-@dataclass
-class Backend:
-    """An artifact root and a way to look at it without nbtrack."""
-
-    name: str
-    root: str
-    bucket: str | None = None
-    prefix: str = "blobs"
-    s3: Any = None
-
-    def blobs(self) -> dict[str, bytes]:
-        """Every blob stored: sha256 -> content."""
-        if self.bucket is None:
-            base = Path(self.root)
-            if not base.exists():
-                return {}
-            return {
-                p.parent.name + p.name: p.read_bytes()
-                for p in base.glob("??/*")
-                if p.is_file() and len(p.parent.name + p.name) == 64
-            }
-        found = {}
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix + "/"
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                head, _, tail = item["Key"][len(self.prefix) + 1 :].partition("/")
-                if len(head + tail) == 64:
-                    body = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"]
-                    found[head + tail] = body.read()
-        return found
-
-    def overwrite(self, sha: str, data: bytes) -> None:
-        """Replace a blob's content behind nbtrack's back."""
-        if self.bucket is None:
-            path = Path(self.root) / sha[:2] / sha[2:]
-            path.chmod(0o644)
-            path.write_bytes(data)
-        else:
-            key = f"{self.prefix}/{sha[:2]}/{sha[2:]}"
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
-
-    def remove(self, sha: str) -> None:
-        """Delete a blob behind nbtrack's back."""
-        if self.bucket is None:
-            (Path(self.root) / sha[:2] / sha[2:]).unlink()
-        else:
-            self.s3.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{sha[:2]}/{sha[2:]}")
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -84,15 +33,10 @@ def backend(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Backend:
     """The artifact root of this test's store: a local directory, or a bucket on moto."""
-    if request.param == "local":
-        found = Backend("local", str(tmp_path / "blobs"))
-    else:
-        import boto3
-
-        bucket = request.getfixturevalue("s3_bucket")
-        endpoint = request.getfixturevalue("moto_s3")
-        client = boto3.client("s3", endpoint_url=endpoint)
-        found = Backend("s3", f"s3://{bucket}/blobs", bucket=bucket, s3=client)
+    if request.param == "s3":
+        found: Backend = request.getfixturevalue("s3_root")
+        return found
+    found = Backend("local", str(tmp_path / "blobs"))
     monkeypatch.setenv(locate.ENV_ARTIFACT_ROOT, found.root)
     return found
 
@@ -386,10 +330,7 @@ def test_uploads_run_in_parallel(
 def test_an_experiment_location_holds_its_runs_blobs(
     client: TrackingClient, s3_bucket: str, moto_s3: str, store_dir: Path, tmp_path: Path
 ) -> None:
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=moto_s3)
-    remote = Backend("s3", f"s3://{s3_bucket}/vision", bucket=s3_bucket, prefix="vision", s3=s3)
+    remote = s3_backend(moto_s3, s3_bucket, "vision")
     local = Backend("local", str(store_dir / "artifacts"))
     exp = client.create_experiment("vision", artifact_location=f"s3://{s3_bucket}/vision/")
     assert client.get_experiment(exp).artifact_location == f"s3://{s3_bucket}/vision/"
