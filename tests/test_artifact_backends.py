@@ -99,6 +99,24 @@ def test_log_list_download_and_read(
     assert not [p for p in (tmp_path / "dl").rglob("*") if p.name.endswith(".partial")]
 
 
+def test_a_directory_of_many_small_files(
+    store: TrackingClient, run_id: str, backend: Backend, tmp_path: Path
+) -> None:
+    """More files than one statement records (150), each sent without a lookup first."""
+    source = tmp_path / "many"
+    files = {f"part-{i:03d}.txt": f"part {i}\n".encode() * (i + 1) for i in range(320)}
+    source.mkdir()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    assert store.log_artifacts(run_id, source, "many") == [f"many/{n}" for n in sorted(files)]
+    assert store.log_artifacts(run_id, source, "again") == [f"again/{n}" for n in sorted(files)]
+    store.flush()
+    assert len(store.list_artifacts(run_id, "many")) == 320
+    assert backend.blobs() == {hashlib.sha256(d).hexdigest(): d for d in files.values()}
+    got = Path(store.download_artifacts(run_id, "again", tmp_path / "dl"))
+    assert _tree(got) == files
+
+
 def test_identical_content_is_stored_once(
     store: TrackingClient, run_id: str, backend: Backend
 ) -> None:

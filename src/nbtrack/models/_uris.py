@@ -97,10 +97,10 @@ def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path
     matched, so a refused blob leaves nothing behind.
     """
     destination.mkdir(parents=True, exist_ok=True)
-    targets = [(rel, sha, safe_destination(destination, rel)) for rel, sha, _size in rows]
+    targets = [(rel, sha, safe_destination(destination, rel), size) for rel, sha, size in rows]
 
-    def fetch(item: tuple[str, str, Path]) -> None:
-        rel, sha, target = item
+    def fetch(item: tuple[str, str, Path, int]) -> None:
+        rel, sha, target, size = item
         blobs = store.blobs_holding(sha)
         if not blobs.exists(sha):
             raise ModelIntegrityError(
@@ -108,7 +108,7 @@ def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path
                 f"from {blobs.url}; the store was damaged or cleaned by hand"
             )
         try:
-            blobs.copy_to(sha, target)
+            blobs.copy_to(sha, target, size=int(size))
         except ArtifactIntegrityError as error:
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} was changed on disk and is "

@@ -9,6 +9,9 @@ a file is hashed first (locally, cheap next to the network), then streamed up
 in blocks while hashed again; if the two hashes differ (the file changed while
 it was stored), the object is removed and the call fails. Identical content
 already in the bucket is not uploaded again once its sha256 is checked.
+Small content (up to :data:`SMALL_PUT`) is held in memory and sent in one
+request without looking first: asking whether an object exists costs a
+request or two (s3fs lists the prefix after a miss), more than sending it.
 
 Every read is verified while streaming, exactly as for local blobs
 (:meth:`~nbtrack.store.artifacts.Blobs.chunks`).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterable
@@ -33,6 +37,8 @@ _CHUNK = 1 << 20
 UPLOAD_BLOCK = 8 << 20
 #: Streams of unknown length are spooled to a local file past this size.
 _SPOOL_LIMIT = 16 << 20
+#: Content up to this size is sent in one request, without asking first whether it is there.
+SMALL_PUT = 1 << 20
 
 
 class RemoteBlobStore(Blobs):
@@ -67,8 +73,18 @@ class RemoteBlobStore(Blobs):
     def put_file(
         self, source: Path, progress: Callable[[int], object] | None = None
     ) -> tuple[str, int]:
-        """Store a local file: hashed first, uploaded only if the bucket lacks it."""
+        """Store a local file: hashed first, uploaded only if the bucket lacks it.
+
+        A small file is read whole and sent in one request, there or not.
+        """
         with source.open("rb") as stream:
+            head = stream.read(SMALL_PUT + 1)
+            if len(head) <= SMALL_PUT:
+                sha = self._put_small(head)
+                if progress is not None:
+                    progress(len(head))
+                return sha, len(head)
+            stream.seek(0)
             digest = hashlib.sha256()
             size = 0
             while chunk := stream.read(_CHUNK):
@@ -92,11 +108,24 @@ class RemoteBlobStore(Blobs):
                 digest.update(chunk)
                 spool.write(chunk)
                 size += len(chunk)
+            if size <= SMALL_PUT:
+                spool.seek(0)
+                return self._put_small(spool.read()), size
             sha = digest.hexdigest()
             if not self._intact(sha, size):
                 spool.seek(0)
                 self._upload(spool, sha, size, None, None)  # type: ignore[arg-type]
         return sha, size
+
+    def _put_small(self, data: bytes) -> str:
+        """Send content held in memory in one request (the object appears whole or not at all)."""
+        sha = hashlib.sha256(data).hexdigest()
+        key = self.key_of(sha)
+        try:
+            self.fs.pipe_file(key, data)
+        finally:
+            self.fs.invalidate_cache(key)
+        return sha
 
     def _upload(
         self,
@@ -154,11 +183,19 @@ class RemoteBlobStore(Blobs):
             raise FileNotFoundError(key)
         return info
 
-    def _open_blob(self, sha256: str) -> tuple[BinaryIO, int]:
+    def _open_blob(self, sha256: str, expected: int | None = None) -> tuple[BinaryIO, int]:
         key = self.key_of(sha256)
-        size = int(self._info(key).get("size") or 0)
+        self.fs.invalidate_cache(key)  # another process may have written or removed it
+        if expected is not None and expected <= SMALL_PUT:
+            # One request for the whole object; a missing one raises FileNotFoundError.
+            data = self.fs.cat_file(key)
+            return io.BytesIO(data), len(data)
+        # Opening asks for the object's size itself: no request of our own before it.
         stream: BinaryIO = self.fs.open(key, "rb", block_size=UPLOAD_BLOCK)
-        return stream, size
+        size = getattr(stream, "size", None)
+        if size is None:
+            size = self._info(key).get("size")
+        return stream, int(size or 0)
 
     def exists(self, sha256: str) -> bool:
         """Whether an object of the blob's name is there."""
