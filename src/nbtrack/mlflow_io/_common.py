@@ -63,7 +63,51 @@ def mlflow_uri(uri: str, *, must_exist: bool) -> str:
             f"no MLflow store at {local}; give the path of an existing ./mlruns directory "
             "or sqlite:///path/to/mlflow.db"
         )
+    if must_exist and text.split("://", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
+        _require_mlflow_tables(text)
     return text
+
+
+#: Database URIs MLflow's SQL store takes (SQLAlchemy's, with an optional +driver).
+_SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
+
+
+def _require_mlflow_tables(uri: str) -> None:
+    """Refuse a database that holds no MLflow store, before MLflow sees it.
+
+    MLflow's client creates its tables in any database it is given, so an import
+    from the wrong database would write to it; this only reads its catalog.
+    """
+    import sqlalchemy as sa
+
+    from nbtrack.store.locate import hide_password
+
+    shown = hide_password(uri)
+    scheme = uri.split("://", 1)[0]
+    try:
+        engine = sa.create_engine(uri)
+    except ImportError as error:  # no DBAPI driver: MLflow's default for postgresql is psycopg2
+        fix = "pip install psycopg2-binary" if scheme == "postgresql" else "install its driver"
+        raise InvalidInputError(
+            f"reading the MLflow store {shown} needs the {scheme} driver MLflow uses ({error}): "
+            f"{fix}"
+        ) from None
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            found = inspector.has_table("experiments") and inspector.has_table("alembic_version")
+    except sa.exc.DBAPIError as error:
+        raise InvalidInputError(
+            f"cannot read the MLflow store {shown}: {str(error.orig).strip()}"
+        ) from None
+    finally:
+        engine.dispose()
+    if not found:
+        raise NotFoundError(
+            f"no MLflow store in {shown}: it has no MLflow tables (experiments, "
+            "alembic_version); give the database MLflow writes to (its --backend-store-uri). "
+            "Nothing was written to it"
+        )
 
 
 @contextlib.contextmanager
