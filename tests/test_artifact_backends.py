@@ -434,3 +434,75 @@ def test_the_root_record_is_not_a_user_tag(client: TrackingClient, tmp_path: Pat
     client.log_text(run, "x", "x.txt")
     client.flush()
     assert (tmp_path / "blobs" / hashlib.sha256(b"x").hexdigest()[:2]).is_dir()
+
+
+def _cli_in_a_terminal(args: list[str], cwd: Path, terminal: bool) -> tuple[int, str, str]:
+    """Run the command line in a process whose stderr is a terminal (a pty) or a pipe.
+
+    Returns the exit code, stdout, and what reached stderr.
+    """
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    command = [sys.executable, "-c", "from nbtrack.cli import main; main()", *args]
+    if not terminal:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+    leader, follower = pty.openpty()
+    # A terminal of 100 columns (a new pty has none, and tqdm fits its bar to the width).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with subprocess.Popen(
+        command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower
+    ) as process:
+        os.close(follower)
+        seen = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed its end
+                break
+            if not data:
+                break
+            seen.append(data)
+        os.close(leader)
+        assert process.stdout is not None
+        out = process.stdout.read().decode()
+        code = process.wait(60)
+    return code, out, b"".join(seen).decode(errors="replace")
+
+
+def test_cli_transfers_draw_a_progress_bar_on_a_terminal_only(
+    run_id: str, backend: Backend, store_dir: Path, tmp_path: Path
+) -> None:
+    from nbtrack._cli_artifacts import PROGRESS_MIN_BYTES
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(PROGRESS_MIN_BYTES + (1 << 20)))
+    small = tmp_path / "small.txt"
+    small.write_text("small")
+    uri = ["--tracking-uri", str(store_dir)]
+    for name, terminal in (("big.bin", True), ("small.txt", True), ("big.bin", False)):
+        source = big if name == "big.bin" else small
+        code, out, err = _cli_in_a_terminal(
+            [*uri, "artifacts", "log", run_id, str(source), "-p", f"t{int(terminal)}"],
+            tmp_path,
+            terminal,
+        )
+        assert code == 0, out + err
+        assert "Logged 1 file(s)" in out
+        assert "%|" not in out  # never on stdout
+        drew = "upload: 100%|" in err
+        assert drew == (terminal and name == "big.bin"), (name, terminal, err[-500:])
+        code, out, err = _cli_in_a_terminal(
+            [*uri, "artifacts", "download", run_id, f"t{int(terminal)}/{name}", "-d", "dl"],
+            tmp_path,
+            terminal,
+        )
+        assert code == 0, out + err
+        assert ("download: 100%|" in err) == (terminal and name == "big.bin"), err[-500:]
+        assert (tmp_path / "dl" / f"t{int(terminal)}" / name).read_bytes() == source.read_bytes()
+    assert len(backend.blobs()) == 2
