@@ -324,3 +324,16 @@ def test_a_database_without_an_mlflow_store_is_refused_and_left_alone(
         with engine.connect() as conn:
             assert sa.inspect(conn).get_table_names() == ["unrelated"]  # MLflow made none
         engine.dispose()
+
+
+def test_a_postgresql_source_without_mlflows_driver_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqlalchemy as sa
+
+    driver = sa.create_engine("postgresql://u@127.0.0.1:1/x").dialect.driver  # SQLAlchemy's pick
+    package = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary"}[driver]
+    monkeypatch.setitem(sys.modules, driver, None)  # as if it were not installed
+    result = CliRunner().invoke(main, ["import-mlflow", "postgresql://u@127.0.0.1:1/mlflow"])
+    assert result.exit_code != 0
+    assert f"pip install {package}" in result.output

@@ -70,6 +70,9 @@ def mlflow_uri(uri: str, *, must_exist: bool) -> str:
 
 #: Database URIs MLflow's SQL store takes (SQLAlchemy's, with an optional +driver).
 _SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
+#: The package of each PostgreSQL driver: SQLAlchemy 2.1 picks psycopg for postgresql://,
+#: 2.0 psycopg2.
+_DRIVER_PACKAGES = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary"}
 
 
 def _require_mlflow_tables(uri: str) -> None:
@@ -86,11 +89,11 @@ def _require_mlflow_tables(uri: str) -> None:
     scheme = uri.split("://", 1)[0]
     try:
         engine = sa.create_engine(uri)
-    except ImportError as error:  # no DBAPI driver: MLflow's default for postgresql is psycopg2
-        fix = "pip install psycopg2-binary" if scheme == "postgresql" else "install its driver"
+    except ImportError as error:  # no DBAPI driver (SQLAlchemy's default for the scheme)
+        package = _DRIVER_PACKAGES.get(error.name or "", "the driver")
         raise InvalidInputError(
-            f"reading the MLflow store {shown} needs the {scheme} driver MLflow uses ({error}): "
-            f"{fix}"
+            f"reading the MLflow store {shown} needs the {scheme} driver that MLflow's "
+            f"SQLAlchemy uses ({error}): pip install {package}"
         ) from None
     try:
         with engine.connect() as conn:
