@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import nbtrack
+from _backends import Backend
 from nbtrack import fluent
 from nbtrack.store import close_all, locate
 
@@ -195,3 +196,19 @@ def s3_root(moto_s3: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> _s
     found = s3_backend(moto_s3, s3_bucket)
     monkeypatch.setenv(locate.ENV_ARTIFACT_ROOT, found.root)
     return found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A store not yet created, for tests run on both backends.
+
+    A directory under tmp_path, or a fresh schema of the test PostgreSQL server.
+    """
+    if request.param == "sqlite":
+        store = tmp_path / "store"
+        yield Backend(str(store), store / "nbtrack.db")
+        return
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        yield Backend(uri, None)
