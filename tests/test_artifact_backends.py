@@ -506,3 +506,40 @@ def test_cli_transfers_draw_a_progress_bar_on_a_terminal_only(
         assert ("download: 100%|" in err) == (terminal and name == "big.bin"), err[-500:]
         assert (tmp_path / "dl" / f"t{int(terminal)}" / name).read_bytes() == source.read_bytes()
     assert len(backend.blobs()) == 2
+
+
+@pytest.mark.postgres
+def test_a_shared_postgresql_store_finds_its_bucket_on_every_machine(
+    s3_root: Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The creator's NBTRACK_ARTIFACT_ROOT is recorded in the store: another process
+    (another machine of the team) that has only the database URI reads the bucket."""
+    import subprocess
+    import sys
+
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        creator = TrackingClient(uri)
+        run_id = creator.create_run("0").info.run_id
+        creator.log_text(run_id, "shared", "notes/a.txt")
+        creator.flush()
+        assert list(s3_root.blobs().values()) == [b"shared"]
+        close_all()
+        monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT)
+        reader = (
+            "import sys; from nbtrack import TrackingClient\n"
+            "c = TrackingClient(sys.argv[1])\n"
+            "print(c._store.blobs.url)\n"
+            "print(c.read_artifact(sys.argv[2], 'notes/a.txt').decode())\n"
+            "print(c.verify_artifacts().ok)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", reader, uri, run_id],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [s3_root.root, "shared", "True"]
