@@ -19,12 +19,13 @@ Every read is verified while streaming, exactly as for local blobs
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -214,17 +215,22 @@ class RemoteBlobStore(Blobs):
 
     def all_blobs(self) -> Iterable[str]:
         """Every sha256 under the root (one recursive listing; other objects are skipped)."""
+        for sha, _, _ in self.listing():
+            yield sha
+
+    def listing(self) -> Iterable[tuple[str, float | None, int]]:
+        """``(sha256, when written, size)`` of every blob, from one recursive listing."""
         self.fs.invalidate_cache(self.base)
         try:
-            names = self.fs.find(self.base)
+            found = self.fs.find(self.base, detail=True)
         except FileNotFoundError:
             return
         prefix = self.base + "/"
-        for name in names:
+        for name, info in found.items():
             rel = str(name)[len(prefix) :] if str(name).startswith(prefix) else ""
             head, sep, tail = rel.partition("/")
             if sep and len(head) == 2 and is_sha256(head + tail):
-                yield head + tail
+                yield head + tail, _written(info), int(info.get("size") or 0)
 
     def modified(self, sha256: str) -> float | None:
         """When the object was written, from the store's listing; None if it is not there."""
@@ -232,18 +238,22 @@ class RemoteBlobStore(Blobs):
             info = self._info(self.key_of(sha256))
         except FileNotFoundError:
             return None
-        for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
-            value = info.get(field)
-            if isinstance(value, dt.datetime):
-                return value.timestamp()
-            if isinstance(value, int | float):
-                return float(value)
-            if isinstance(value, str):
-                try:
-                    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-                except ValueError:
-                    continue
-        return 0.0  # the filesystem says nothing of age: as old as can be
+        return _written(info)
+
+    def delete_many(self, sha256s: Sequence[str]) -> None:
+        """Remove objects in bulk (S3 deletes up to 1,000 in one request)."""
+        keys = [self.key_of(sha) for sha in sha256s]
+        if not keys:
+            return
+        try:
+            self.fs.rm(keys)
+        except FileNotFoundError:  # a filesystem that refuses to remove what is gone
+            for key in keys:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(key)
+        finally:
+            for key in keys:
+                self.fs.invalidate_cache(key)
 
     def delete(self, sha256: str) -> int:
         """Remove the object; returns the bytes freed (0 if it was already gone)."""
@@ -256,6 +266,22 @@ class RemoteBlobStore(Blobs):
         finally:
             self.fs.invalidate_cache(key)
         return size
+
+
+def _written(info: dict[str, Any]) -> float:
+    """When an object was written, from its listing entry (0: the filesystem does not say)."""
+    for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(field)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return 0.0  # the filesystem says nothing of age: as old as can be
 
 
 def _abandon(out: Any) -> None:

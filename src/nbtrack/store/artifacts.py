@@ -202,6 +202,16 @@ class Blobs(abc.ABC):
     def size(self, sha256: str) -> int:
         """The blob's size in bytes as stored (0 if it is not there)."""
 
+    def listing(self) -> Iterable[tuple[str, float | None, int]]:
+        """``(sha256, when written, size)`` of every blob stored (for garbage collection)."""
+        for sha in self.all_blobs():
+            yield sha, self.modified(sha), self.size(sha)
+
+    def delete_many(self, sha256s: Sequence[str]) -> None:
+        """Remove blobs (those already gone are skipped)."""
+        for sha in sha256s:
+            self.delete(sha)
+
     def put_file(
         self, source: Path, progress: Callable[[int], object] | None = None
     ) -> tuple[str, int]:
@@ -374,6 +384,15 @@ class BlobStore(Blobs):
                 for blob in sub.iterdir():
                     if is_sha256(sub.name + blob.name):
                         yield sub.name + blob.name
+
+    def listing(self) -> Iterable[tuple[str, float | None, int]]:
+        """``(sha256, mtime, size)`` of every blob file, one ``stat`` each."""
+        for sha in self.all_blobs():
+            try:
+                found = self.path_of(sha).stat()
+            except FileNotFoundError:
+                continue
+            yield sha, found.st_mtime, found.st_size
 
     def delete(self, sha256: str) -> int:
         """Remove a blob; returns the bytes freed (0 if it was already gone)."""
