@@ -530,7 +530,7 @@ def test_a_shared_postgresql_store_finds_its_bucket_on_every_machine(
         reader = (
             "import sys; from nbtrack import TrackingClient\n"
             "c = TrackingClient(sys.argv[1])\n"
-            "print(c._store.blobs.url)\n"
+            "print(c.blobs.url)\n"
             "print(c.read_artifact(sys.argv[2], 'notes/a.txt').decode())\n"
             "print(c.verify_artifacts().ok)\n"
         )

@@ -70,9 +70,6 @@ def mlflow_uri(uri: str, *, must_exist: bool) -> str:
 
 #: Database URIs MLflow's SQL store takes (SQLAlchemy's, with an optional +driver).
 _SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
-#: The package of each PostgreSQL driver: SQLAlchemy 2.1 picks psycopg for postgresql://,
-#: 2.0 psycopg2.
-_DRIVER_PACKAGES = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary"}
 
 
 def _require_mlflow_tables(uri: str) -> None:
@@ -81,33 +78,13 @@ def _require_mlflow_tables(uri: str) -> None:
     MLflow's client creates its tables in any database it is given, so an import
     from the wrong database would write to it; this only reads its catalog.
     """
-    import sqlalchemy as sa
-
+    from nbtrack.store._foreign import table_names
     from nbtrack.store.locate import hide_password
 
-    shown = hide_password(uri)
-    scheme = uri.split("://", 1)[0]
-    try:
-        engine = sa.create_engine(uri)
-    except ImportError as error:  # no DBAPI driver (SQLAlchemy's default for the scheme)
-        package = _DRIVER_PACKAGES.get(error.name or "", "the driver")
-        raise InvalidInputError(
-            f"reading the MLflow store {shown} needs the {scheme} driver that MLflow's "
-            f"SQLAlchemy uses ({error}): pip install {package}"
-        ) from None
-    try:
-        with engine.connect() as conn:
-            inspector = sa.inspect(conn)
-            found = inspector.has_table("experiments") and inspector.has_table("alembic_version")
-    except sa.exc.DBAPIError as error:
-        raise InvalidInputError(
-            f"cannot read the MLflow store {shown}: {str(error.orig).strip()}"
-        ) from None
-    finally:
-        engine.dispose()
-    if not found:
+    tables = table_names(uri, "the MLflow store")
+    if not {"experiments", "alembic_version"} <= tables:
         raise NotFoundError(
-            f"no MLflow store in {shown}: it has no MLflow tables (experiments, "
+            f"no MLflow store in {hide_password(uri)}: it has no MLflow tables (experiments, "
             "alembic_version); give the database MLflow writes to (its --backend-store-uri). "
             "Nothing was written to it"
         )
