@@ -675,10 +675,13 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
             raise NotFoundError(f"run {run_id} has no artifact at {path!r}")
         blobs = self.blobs_for_run(run_id)
         targets = [(sha, safe_destination(destination, full), size) for full, sha, size in rows]
+        # With one root there is nowhere else to look: no query of the roots per file.
+        single = [root.url for root in self.artifact_roots()] == [blobs.url]
 
         def fetch(item: tuple[str, Path, int]) -> None:
             sha, target, size = item
-            self.blobs_holding(sha, blobs).copy_to(sha, target, progress, int(size))
+            holder = blobs if single else self.blobs_holding(sha, blobs)
+            holder.copy_to(sha, target, progress, int(size))
 
         parallel_map(fetch, targets)
         return destination / path if path else destination
