@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from comm.base_comm import CommManager
     from IPython.core.interactiveshell import InteractiveShell
 
+    import _s3_helpers
+
 
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -179,6 +181,21 @@ def s3_bucket(moto_s3: str) -> str:
     name = f"nbtrack-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def s3_root(moto_s3: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> _s3_helpers.Backend:
+    """The store's artifact root is ``s3://<new bucket>/blobs`` on the moto server.
+
+    Set as ``NBTRACK_ARTIFACT_ROOT``, so the fluent API, clients, in-process
+    servers and the processes tests start all keep their blobs there; the
+    returned :class:`~_s3_helpers.Backend` reads the bucket through boto3.
+    """
+    from _s3_helpers import s3_backend
+
+    found = s3_backend(moto_s3, s3_bucket)
+    monkeypatch.setenv(locate.ENV_ARTIFACT_ROOT, found.root)
+    return found
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -535,25 +535,23 @@ class TrackingClient:
         Symbolic links are followed only to files inside ``local_dir``; links that
         point outside it, to directories, or nowhere are skipped with an
         :class:`~nbtrack.exceptions.NbtrackWarning` naming each. Files are
-        stored several at once (streamed, never read whole into memory);
-        ``progress`` is called with the size of each piece stored.
+        stored several at once (large ones streamed, never read whole into
+        memory); ``progress`` is called with the size of each piece stored.
         """
         root = Path(local_dir)
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a directory")
         store = self._store
         store.run_pk(run_id)
-        logged = []
         # Every path is checked before anything is stored (warns of each symlink skipped).
         files = [
             (file, join_artifact_path(artifact_path, rel)) for file, rel in directory_files(root)
         ]
         blobs = store.blobs_for_run(run_id)
         stored = parallel_map(lambda item: blobs.put_file(item[0], progress), files)
-        for (_file, target), (sha, size) in zip(files, stored, strict=True):
-            store.log_artifact_blob(run_id, target, sha, size)
-            logged.append(target)
-        return logged
+        rows = [(target, sha, size) for (_, target), (sha, size) in zip(files, stored, strict=True)]
+        store.log_artifact_blobs(run_id, rows)
+        return [target for target, _, _ in rows]
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> str:
         """Store bytes as the artifact ``artifact_file``."""

@@ -85,10 +85,10 @@ def materialize(client: TrackingClient, rows: list[FileRow], destination: Path) 
     matched, so a refused blob leaves nothing behind.
     """
     destination.mkdir(parents=True, exist_ok=True)
-    targets = [(rel, sha, safe_destination(destination, rel)) for rel, sha, _size in rows]
+    targets = [(rel, sha, safe_destination(destination, rel), size) for rel, sha, size in rows]
 
-    def fetch(item: tuple[str, str, Path]) -> None:
-        rel, sha, target = item
+    def fetch(item: tuple[str, str, Path, int]) -> None:
+        rel, sha, target, size = item
         blobs = client.blobs_holding(sha)
         if not blobs.exists(sha):
             raise ModelIntegrityError(
@@ -96,7 +96,7 @@ def materialize(client: TrackingClient, rows: list[FileRow], destination: Path) 
                 f"from {blobs.url}; the store was damaged or cleaned by hand"
             )
         try:
-            blobs.copy_to(sha, target)
+            blobs.copy_to(sha, target, size=int(size))
         except ArtifactIntegrityError as error:
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} was changed on disk and is "

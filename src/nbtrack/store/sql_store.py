@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 runs_t = schema.runs
 _new_metric = partial(tuple.__new__, Metric)
+#: Artifact rows in one statement: 6 values each, under SQLite's oldest limit of 999.
+_ARTIFACT_ROWS_PER_STATEMENT = 150
 
 
 @dataclass(slots=True)
@@ -595,26 +597,38 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
 
     def log_artifact_blob(self, run_id: str, artifact_path: str, sha256: str, size: int) -> None:
         """Record that ``artifact_path`` of the run holds blob ``sha256`` (written already)."""
+        self.log_artifact_blobs(run_id, [(artifact_path, sha256, size)])
+
+    def log_artifact_blobs(self, run_id: str, rows: Sequence[tuple[str, str, int]]) -> None:
+        """Record ``(artifact_path, sha256, size)`` rows of the run (blobs written already).
+
+        Rows go in multi-row statements: building one statement per file cost
+        more than storing the file for a directory of small ones.
+        """
         state = self._writable(run_id)
         arts = schema.artifacts
-        stmt = _dialect.upsert(
-            arts,
-            ["run_pk", "path"],
-            {
-                "sha256": _dialect.excluded(arts, "sha256"),
-                "size": _dialect.excluded(arts, "size"),
-                "created": _dialect.excluded(arts, "created"),
-                "cell_seq": _dialect.excluded(arts, "cell_seq"),
-            },
-        ).values(
-            run_pk=state.run_pk,
-            path=artifact_path,
-            sha256=sha256,
-            size=size,
-            created=now_ms(),
-            cell_seq=self._cell_of(state.run_pk),
-        )
-        self.writer.put(statement_op(stmt, f"artifact {artifact_path!r} of run {run_id}"))
+        created, cell = now_ms(), self._cell_of(state.run_pk)
+        for start in range(0, len(rows), _ARTIFACT_ROWS_PER_STATEMENT):
+            part = rows[start : start + _ARTIFACT_ROWS_PER_STATEMENT]
+            stmt = _dialect.upsert(
+                arts,
+                ["run_pk", "path"],
+                {
+                    "sha256": _dialect.excluded(arts, "sha256"),
+                    "size": _dialect.excluded(arts, "size"),
+                    "created": _dialect.excluded(arts, "created"),
+                    "cell_seq": _dialect.excluded(arts, "cell_seq"),
+                },
+            ).values(
+                [
+                    {"run_pk": state.run_pk, "path": path, "sha256": sha, "size": size,
+                     "created": created, "cell_seq": cell}
+                    for path, sha, size in part
+                ]
+            )  # fmt: skip
+            more = f" and {len(part) - 1} more" if len(part) > 1 else ""
+            what = f"{part[0][0]!r}{more}"
+            self.writer.put(statement_op(stmt, f"artifact {what} of run {run_id}"))
 
     def artifact_rows(self, run_id: str, prefix: str = "") -> list[tuple[str, str, int]]:
         """``(path, sha256, size)`` of the run's artifacts at or under ``prefix``."""
@@ -660,11 +674,14 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
         if not rows:
             raise NotFoundError(f"run {run_id} has no artifact at {path!r}")
         blobs = self.blobs_for_run(run_id)
-        targets = [(sha, safe_destination(destination, full)) for full, sha, _size in rows]
+        targets = [(sha, safe_destination(destination, full), size) for full, sha, size in rows]
+        # With one root there is nowhere else to look: no query of the roots per file.
+        single = [root.url for root in self.artifact_roots()] == [blobs.url]
 
-        def fetch(item: tuple[str, Path]) -> None:
-            sha, target = item
-            self.blobs_holding(sha, blobs).copy_to(sha, target, progress)
+        def fetch(item: tuple[str, Path, int]) -> None:
+            sha, target, size = item
+            holder = blobs if single else self.blobs_holding(sha, blobs)
+            holder.copy_to(sha, target, progress, int(size))
 
         parallel_map(fetch, targets)
         return destination / path if path else destination
