@@ -275,3 +275,21 @@ def test_missing_source_is_an_error_not_a_new_store(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "no MLflow store" in result.output
     assert not (tmp_path / "nothing").exists()
+
+
+def test_the_default_store_is_found_without_a_tracking_uri(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `nbtrack import-mlflow SOURCE` typed in a project: the store is the project's
+    # ./.nbtrack, not the MLflow source (MLflow's URI is set while the import runs).
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("NBTRACK_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = CliRunner().invoke(main, ["import-mlflow", source.uri, "-e", "vision"])
+    assert result.exit_code == 0, result.output
+    imported = nbtrack.TrackingClient(project / ".nbtrack", readonly=True)
+    assert imported.get_experiment_by_name("vision") is not None
+    listed = CliRunner().invoke(main, ["runs", "list"])
+    assert f"from the store at {project / '.nbtrack'}" in listed.output, listed.output

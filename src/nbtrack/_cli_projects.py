@@ -31,10 +31,9 @@ def _warn(message: str) -> None:
 
 
 def _run_id(ctx: click.Context, prefix: str) -> str:
-    from nbtrack.cli import _resolve_run
-    from nbtrack.client import TrackingClient
+    from nbtrack.cli import _resolve_run, existing_store_client
 
-    return _resolve_run(TrackingClient(_tracking_uri(ctx)), prefix).info.run_id
+    return _resolve_run(existing_store_client(_tracking_uri(ctx)), prefix).info.run_id
 
 
 _progress_option = click.option(

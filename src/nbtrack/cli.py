@@ -32,6 +32,18 @@ def _reader(ctx: click.Context) -> TrackingClient:
     return TrackingClient(ctx.obj.get("tracking_uri"), readonly=True)
 
 
+def existing_store_client(tracking_uri: str | None) -> TrackingClient:
+    """A writing client for commands that need a store with runs in it already
+    (``gc``, ``reproduce``, ``sweep --resume``): a missing SQLite store is a
+    :class:`NotFoundError` naming where it was looked for, and nothing is created."""
+    from nbtrack.store._probe import existing_store
+
+    client = TrackingClient(tracking_uri)
+    if client.tracking_uri.startswith("sqlite:///"):
+        existing_store(client.tracking_uri)
+    return client
+
+
 class _Group(click.Group):
     """Turns nbtrack's own errors into a one-line message and exit code 1."""
 
@@ -287,7 +299,7 @@ def gc(ctx: click.Context, grace: float, verify: bool, dry_run: bool) -> None:
       nbtrack gc --verify
       nbtrack gc --dry-run
     """
-    client = _client(ctx)
+    client = existing_store_client(ctx.obj.get("tracking_uri"))
     problems = 0
     if verify:
         report = client.verify_artifacts()
