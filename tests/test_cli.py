@@ -67,6 +67,7 @@ def test_runs_show_by_prefix(store_dir: Path) -> None:
     assert "val_loss" in out
     assert "model/weights.json" in out
     assert "FINISHED" in out
+    assert f"  store       {store_dir.resolve()}\n" in out
 
 
 def test_experiments_list_and_gc(store_dir: Path) -> None:

@@ -183,6 +183,7 @@ def runs_show(ctx: click.Context, run: str) -> None:
     click.echo(f"  duration    {_duration(info.start_time, info.end_time)}")
     if info.parent_run_id:
         click.echo(f"  parent      {info.parent_run_id}")
+    click.echo(f"  store       {locate.store_location(client.tracking_uri)}")
     _section("Params", sorted(found.data.params.items()))
     metric_rows = []
     for key in sorted(found.data.metrics):
