@@ -168,7 +168,7 @@ def log_model_into(
     if registered_model_name is not None:  # refused before anything is logged
         _registry_hooks.registry().check_name(registered_model_name)
     client.flush()
-    if client._store.artifact_rows(run_id, artifact_path):
+    if client.queries.artifact_files(run_id, artifact_path):
         raise InvalidInputError(
             f"run {run_id} already has artifacts at {artifact_path!r}; "
             "log the model under another name"
@@ -271,13 +271,12 @@ def _fetch(
         from nbtrack.client import TrackingClient
 
         client = TrackingClient()
-    store = client._store
-    store.flush()
-    source = _uris.store_source(store, uri)
+    client.flush()
+    source = _uris.store_source(client, uri)
     temporary = dst_path is None
     target = Path(tempfile.mkdtemp(prefix="nbtrack-model-")) if dst_path is None else Path(dst_path)
     try:
-        _uris.materialize(store, source.rows, target)
+        _uris.materialize(client, source.rows, target)
         metadata = read_metadata(target, source=uri)  # every file's hash, before anything else
         return _Fetched(target, metadata, temporary, _trust.recorded(client, source.run_id, target))
     except BaseException:

@@ -28,7 +28,7 @@ from nbtrack.models._errors import ModelIntegrityError
 from nbtrack.store.artifacts import normalize_artifact_path, parallel_map, safe_destination
 
 if TYPE_CHECKING:
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.client import TrackingClient
 
 FileRow = tuple[str, str, int]
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -62,11 +62,11 @@ def local_path(uri: str) -> Path:
     return Path(uri)
 
 
-def store_source(store: SqlStore, uri: str) -> ModelSource:
+def store_source(client: TrackingClient, uri: str) -> ModelSource:
     """The stored files of a ``runs:/`` or ``models:/`` URI."""
     if uri.startswith("runs:/"):
         run_id, path = parse_runs_uri(uri)
-        rows = store.artifact_rows(run_id, path)
+        rows = client.queries.artifact_files(run_id, path)
         prefix = f"{path}/" if path else ""
         relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
         if not relative:
@@ -75,7 +75,7 @@ def store_source(store: SqlStore, uri: str) -> ModelSource:
                 "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
             )
         return ModelSource(uri, relative, run_id=run_id)
-    return _registry_hooks.registry().resolve(store, uri)
+    return _registry_hooks.registry().resolve(client, uri)
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
@@ -89,7 +89,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     return run_id, normalize_artifact_path(path, what="model path") if path.strip("/") else ""
 
 
-def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path:
+def materialize(client: TrackingClient, rows: list[FileRow], destination: Path) -> Path:
     """Copy stored files into ``destination``, verifying every blob's sha256.
 
     Blobs come from whichever root of the store holds them (a bucket too),
@@ -101,7 +101,7 @@ def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path
 
     def fetch(item: tuple[str, str, Path]) -> None:
         rel, sha, target = item
-        blobs = store.blobs_holding(sha)
+        blobs = client.blobs_holding(sha)
         if not blobs.exists(sha):
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} (blob {sha[:16]}...) is missing "
