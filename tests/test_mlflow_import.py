@@ -337,3 +337,21 @@ def test_a_postgresql_source_without_mlflows_driver_names_it(
     result = CliRunner().invoke(main, ["import-mlflow", "postgresql://u@127.0.0.1:1/mlflow"])
     assert result.exit_code != 0
     assert f"pip install {package}" in result.output
+
+
+def test_the_default_store_is_found_without_a_tracking_uri(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `nbtrack import-mlflow SOURCE` typed in a project: the store is the project's
+    # ./.nbtrack, not the MLflow source (MLflow's URI is set while the import runs).
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("NBTRACK_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = CliRunner().invoke(main, ["import-mlflow", source.uri, "-e", "vision"])
+    assert result.exit_code == 0, result.output
+    imported = nbtrack.TrackingClient(project / ".nbtrack", readonly=True)
+    assert imported.get_experiment_by_name("vision") is not None
+    listed = CliRunner().invoke(main, ["runs", "list"])
+    assert f"from the store at {project / '.nbtrack'}" in listed.output, listed.output

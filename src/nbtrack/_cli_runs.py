@@ -1,4 +1,4 @@
-"""Runs named on the command line by an id prefix: shared by every ``nbtrack`` command group.
+"""Runs and stores named on the command line: shared by every ``nbtrack`` command group.
 
 Its own module so that the command groups (``_cli_*``) and :mod:`nbtrack.cli`,
 which registers them, import it without importing each other in a circle.
@@ -27,3 +27,15 @@ def resolve_run(client: TrackingClient, prefix: str) -> Run:
         # Exit 1 as for no match: the argument is well-formed but names no single run.
         raise InvalidInputError(f"{prefix!r} matches several runs; give more characters")
     return matches[0]
+
+
+def existing_store_client(tracking_uri: str | None) -> TrackingClient:
+    """A writing client for commands that need a store with runs in it already
+    (``gc``, ``reproduce``, ``sweep --resume``): a missing SQLite store is a
+    :class:`NotFoundError` naming where it was looked for, and nothing is created."""
+    from nbtrack.store._probe import existing_store
+
+    client = TrackingClient(tracking_uri)
+    if client.tracking_uri.startswith("sqlite:///"):
+        existing_store(client.tracking_uri)
+    return client

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from nbtrack import _demo
-from nbtrack._cli_runs import resolve_run
+from nbtrack._cli_runs import existing_store_client, resolve_run
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run
@@ -172,6 +172,7 @@ def runs_show(ctx: click.Context, run: str) -> None:
     click.echo(f"  duration    {_duration(info.start_time, info.end_time)}")
     if info.parent_run_id:
         click.echo(f"  parent      {info.parent_run_id}")
+    click.echo(f"  store       {locate.store_location(client.tracking_uri)}")
     _section("Params", sorted(found.data.params.items()))
     metric_rows = []
     for key in sorted(found.data.metrics):
@@ -288,7 +289,7 @@ def gc(ctx: click.Context, grace: float, verify: bool, dry_run: bool) -> None:
       nbtrack gc --verify
       nbtrack gc --dry-run
     """
-    client = _client(ctx)
+    client = existing_store_client(ctx.obj.get("tracking_uri"))
     problems = 0
     if verify:
         report = client.verify_artifacts()

@@ -66,6 +66,9 @@ def import_mlflow(
     not even an empty nbtrack store is created.
     """
     uri = mlflow_uri(source, must_exist=True)
+    # The nbtrack store is found before MLflow's URI is set: MLFLOW_TRACKING_URI,
+    # which nbtrack's default honours, names the source while the import runs.
+    tracking_uri = TrackingClient(tracking_uri).tracking_uri
     with file_store_allowed(uri), mlflow_default_uri(uri):
         return _Importer(source, tracking_uri, experiments, dry_run).run()
 

@@ -311,17 +311,27 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
             if row is None:
                 raise NotFoundError(f"no run with id {run_id!r}")
             state = _RunState(row.run_pk, deleted=row.lifecycle_stage == LifecycleStage.DELETED)
-            metrics, keys = schema.metrics, schema.metric_keys
+            metrics, keys, latest = schema.metrics, schema.metric_keys, schema.latest_metrics
+            # Each series the run has (one latest_metrics row each) and its last step:
+            # one index seek per series, where a GROUP BY over the metrics rows read
+            # every point (0.8 s for the first read of a run with 2,000,000 points).
+            last = (
+                sa.select(metrics.c.step)
+                .where(metrics.c.run_pk == row.run_pk, metrics.c.key_id == latest.c.key_id)
+                .order_by(metrics.c.step.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
             # Never below -1, as in log_metric: after only negative steps, step=None
             # gives 0 whether or not the store was reopened in between.
             state.last_steps = {
                 key: max(int(step), -1)
                 for key, step in conn.execute(
-                    sa.select(keys.c.key, sa.func.max(metrics.c.step))
-                    .join(keys, keys.c.key_id == metrics.c.key_id)
-                    .where(metrics.c.run_pk == row.run_pk)
-                    .group_by(keys.c.key)
+                    sa.select(keys.c.key, last)
+                    .join(keys, keys.c.key_id == latest.c.key_id)
+                    .where(latest.c.run_pk == row.run_pk)
                 )
+                if step is not None
             }
             params = schema.params
             # .all(): dict() of a Result would treat it as a mapping (it has .keys()).
