@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import nbtrack
-from nbtrack import fluent
+from nbtrack import _active_model, fluent
 from nbtrack.store import close_all, locate
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     while fluent._active_runs:
         nbtrack.end_run()
     fluent._active_experiment_id = None
+    _active_model.set_id(None)
     nbtrack.set_tracking_uri(None)
     close_all()
 

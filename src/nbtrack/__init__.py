@@ -28,6 +28,14 @@ from nbtrack._fluent_more import (
     set_experiment_tags,
     set_registry_uri,
 )
+from nbtrack._logged_models_fluent import (
+    create_external_model,
+    get_active_model_id,
+    get_logged_model,
+    initialize_logged_model,
+    search_logged_models,
+    set_active_model,
+)
 from nbtrack._media import load_table, log_image, log_table
 from nbtrack._version import __version__  # generated from package.json at build time
 from nbtrack.autologging import autolog
@@ -196,6 +204,7 @@ __all__ = [
     "active_run",
     "autolog",
     "create_experiment",
+    "create_external_model",
     "delete_experiment",
     "delete_experiment_tag",
     "delete_run",
@@ -206,14 +215,17 @@ __all__ = [
     "evaluate",
     "flush",
     "flush_async_logging",
+    "get_active_model_id",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_logged_model",
     "get_metric_history",
     "get_parent_run",
     "get_registry_uri",
     "get_run",
     "get_tracking_uri",
+    "initialize_logged_model",
     "last_active_run",
     "last_active_run_id",
     "load_ipython_extension",
@@ -234,9 +246,11 @@ __all__ = [
     "restore_experiment",
     "restore_run",
     "search_experiments",
+    "search_logged_models",
     "search_model_versions",
     "search_registered_models",
     "search_runs",
+    "set_active_model",
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
+from nbtrack._logged_model_client import LoggedModelMethods
 from nbtrack.entities import (
     INPUT_TAG_PREFIX,
     ArtifactInfo,
@@ -95,7 +96,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class TrackingClient:
+class TrackingClient(LoggedModelMethods):
     """Experiments, runs, logged values and artifacts of one tracking store, by id.
 
     ``nbtrack.TrackingClient`` (alias ``MlflowClient``) is the subclass
@@ -373,15 +374,22 @@ class TrackingClient:
         value: float,
         timestamp: int | None = None,
         step: int | None = None,
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
-        """Queue one metric point. ``step=None`` takes the next step of that metric."""
+        """Queue one metric point. ``step=None`` takes the next step of that metric.
+
+        The point is also linked to logged model ``model_id`` (default: the active
+        model, see ``nbtrack.set_active_model``), with the dataset it was computed on.
+        """
         key = check.key(key, "metric name")
-        self._store.log_metric(
-            run_id,
-            key,
-            check.metric_value(key, value),
-            check.timestamp(timestamp),
-            check.step(key, step),
+        value = check.metric_value(key, value)
+        timestamp = check.timestamp(timestamp)
+        self._store.log_metric(run_id, key, value, timestamp, check.step(key, step))
+        self._link_model_metrics(
+            run_id, [(key, value, timestamp, step)], model_id, dataset_name, dataset_digest
         )
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -409,13 +417,20 @@ class TrackingClient:
         metrics: Iterable[Metric | tuple[str, float, int | None, int | None]] = (),
         params: Iterable[Param | tuple[str, Any]] = (),
         tags: Iterable[RunTag | tuple[str, Any]] = (),
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
         """Log many values at once; everything is checked before anything is queued.
 
         ``metrics`` holds :class:`Metric` or ``(key, value, timestamp, step)`` tuples
-        (timestamp and step may be None).
+        (timestamp and step may be None). Metrics are also linked to logged model
+        ``model_id`` (default: the active one, ``nbtrack.set_active_model``), with
+        the dataset they were computed on.
         """
         store = self._store
+        metrics = list(metrics)
         new_params = _check_params(store, run_id, params)
         new_tags = {
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
@@ -430,6 +445,9 @@ class TrackingClient:
             store.set_tags(run_id, new_tags)
         if points.rows:
             store.queue_metrics(run_id, points)
+            self._link_model_metrics(
+                run_id, [tuple(m) for m in metrics], model_id, dataset_name, dataset_digest
+            )
 
     def log_inputs(
         self,
@@ -482,6 +500,7 @@ class TrackingClient:
         The file is streamed into the store (never read whole into memory);
         ``progress`` is called with the size of each piece stored.
         """
+        _check_run_exists(self._store, run_id)
         source = Path(local_path)
         if not source.is_file():
             raise InvalidInputError(
@@ -716,3 +735,14 @@ def _check_params(
         if before is None:
             out[key] = text
     return out
+
+
+def _check_run_exists(store: SqlStore, run_id: str) -> None:
+    """Refuse an unknown run id before touching files (MLflow's "Invalid run id")."""
+    try:
+        store.run_pk(run_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"Invalid run id: no run with id {run_id!r} in {store.uri}; pass "
+            "run.info.run_id of a run of this store"
+        ) from None
