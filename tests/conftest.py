@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import nbtrack
+from _backends import Backend
 from nbtrack import _active_model, fluent
 from nbtrack.store import close_all, locate
 
@@ -179,3 +180,19 @@ def s3_bucket(moto_s3: str) -> str:
     name = f"nbtrack-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A store not yet created, for tests run on both backends.
+
+    A directory under tmp_path, or a fresh schema of the test PostgreSQL server.
+    """
+    if request.param == "sqlite":
+        store = tmp_path / "store"
+        yield Backend(str(store), store / "nbtrack.db")
+        return
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        yield Backend(uri, None)
