@@ -715,7 +715,7 @@ def _check_params(
     """Validated new params; a different value for a param already logged is refused."""
     out: dict[str, str] = {}
     for key, value in (tuple(p) for p in params):
-        key = check.key(key, "param name")
+        key = check.key(key, "parameter name")
         text = check.param_value(key, value)
         before = out.get(key)
         if before is not None and before != text:

@@ -65,11 +65,6 @@ SELECTED: dict[str, dict[str, str | Different]] = {
     | {
         "test_log_batch": _RUN_NAME_TAG,
         "test_set_tags": _RUN_NAME_TAG,
-        "test_log_batch_validates_entity_names_and_values": Different(
-            "nbtrack's messages for bad metric/param/tag names do not start with "
-            "'Invalid metric name' (error code and refusal are the same)",
-            wording_only=True,
-        ),
     },
     FLUENT: dict.fromkeys(
         (

@@ -309,7 +309,7 @@ class _Importer(RegistryImport):
         where = f"run {info.run_id}"
         name = info.run_name or run.data.tags.get("mlflow.runName") or ""
         params = [
-            (check.key(k, "param name"), check.param_value(k, v))
+            (check.key(k, "parameter name"), check.param_value(k, v))
             for k, v in run.data.params.items()
         ]
         tags = [
