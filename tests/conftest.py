@@ -39,6 +39,7 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         nbtrack.end_run()
     fluent._active_experiment_id = None
     _active_model.set_id(None)
+    _active_model.created(None)
     nbtrack.set_tracking_uri(None)
     close_all()
 

@@ -129,3 +129,24 @@ def test_active_model_links_client_and_fluent_metrics() -> None:
         nbtrack.log_metric("x", 1.0)
     with pytest.raises(InvalidInputError, match="needs name= or model_id="):
         nbtrack.set_active_model()
+
+
+def test_last_logged_model_search_and_clearing_the_active_model() -> None:
+    assert nbtrack.last_logged_model() is None
+    clf, _ = iris_classifier()
+    with nbtrack.start_run():
+        first = nbtrack.sklearn.log_model(clf, "first")
+        second = nbtrack.sklearn.log_model(clf, "second")
+    last = nbtrack.last_logged_model()
+    assert last is not None
+    assert last.model_id == second.model_id
+    frame = nbtrack.search_logged_models()
+    assert list(frame["name"]) == ["second", "first"]
+    assert list(frame["model_id"]) == [second.model_id, first.model_id]
+    listed = nbtrack.search_logged_models(max_results=1, output_format="list")
+    assert [m.model_id for m in listed] == [second.model_id]
+    with pytest.raises(InvalidInputError, match="does not filter yet"):
+        nbtrack.search_logged_models(filter_string="name = 'first'")
+    nbtrack.set_active_model(model_id=first.model_id)
+    nbtrack.clear_active_model()
+    assert nbtrack.get_active_model_id() is None

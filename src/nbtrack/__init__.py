@@ -29,10 +29,12 @@ from nbtrack._fluent_more import (
     set_registry_uri,
 )
 from nbtrack._logged_models_fluent import (
+    clear_active_model,
     create_external_model,
     get_active_model_id,
     get_logged_model,
     initialize_logged_model,
+    last_logged_model,
     search_logged_models,
     set_active_model,
 )
@@ -203,6 +205,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "clear_active_model",
     "create_experiment",
     "create_external_model",
     "delete_experiment",
@@ -228,6 +231,7 @@ __all__ = [
     "initialize_logged_model",
     "last_active_run",
     "last_active_run_id",
+    "last_logged_model",
     "load_ipython_extension",
     "load_table",
     "log_artifact",

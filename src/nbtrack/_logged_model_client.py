@@ -74,6 +74,7 @@ class LoggedModelMethods:
             params=_strings(params, "param"),
             tags=_strings(tags, "tag"),
         )
+        _active_model.created(model_id)
         return store.get_logged_model(model_id)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:

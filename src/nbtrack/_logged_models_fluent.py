@@ -89,9 +89,43 @@ def get_active_model_id() -> str | None:
     return _active_model.get()
 
 
+def clear_active_model() -> None:
+    """Stop linking metrics to the active logged model."""
+    _active_model.set_id(None)
+
+
+def last_logged_model() -> LoggedModel | None:
+    """The logged model this process logged last (``log_model``, ``initialize_logged_model``)."""
+    model_id = _active_model.last()
+    return None if model_id is None else get_logged_model(model_id)
+
+
 def search_logged_models(
-    experiment_ids: list[str] | None = None, max_results: int | None = None
-) -> list[LoggedModel]:
-    """Logged models of these experiments (default: the current one), newest first."""
+    experiment_ids: list[str] | None = None,
+    filter_string: str | None = None,
+    max_results: int | None = None,
+    output_format: str = "pandas",
+) -> Any:
+    """Logged models of these experiments (default: the current one), newest first.
+
+    ``output_format="pandas"`` (MLflow's default) gives a DataFrame with a row per
+    model (its ``to_dictionary()``), ``"list"`` the :class:`LoggedModel` objects.
+    """
+    if filter_string:
+        from nbtrack.exceptions import InvalidInputError
+
+        raise InvalidInputError(
+            "search_logged_models does not filter yet; filter its DataFrame instead, "
+            "e.g. df[df.name == 'model'] (filter_string was given)"
+        )
+    if output_format not in ("pandas", "list"):
+        from nbtrack.exceptions import InvalidInputError
+
+        raise InvalidInputError(f"output_format must be 'pandas' or 'list', not {output_format!r}")
     ids = experiment_ids if experiment_ids is not None else [_experiment_id(None)]
-    return fluent._client().search_logged_models(ids, max_results)
+    models = fluent._client().search_logged_models(ids, max_results)
+    if output_format == "list":
+        return models
+    import pandas as pd
+
+    return pd.DataFrame([m.to_dictionary() for m in models])

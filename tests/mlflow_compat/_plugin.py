@@ -72,6 +72,7 @@ def _fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    mlflow.clear_active_model()  # set_active_model (MLflow 3) outlives the test otherwise
     mlflow.tracking.fluent._active_experiment_id = None
     mlflow.set_tracking_uri(None)
 

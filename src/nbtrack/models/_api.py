@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nbtrack import _active_model
 from nbtrack.entities import LoggedModelStatus
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _registry_hooks, _trust, _uris
@@ -203,6 +204,7 @@ def log_model_into(
         params=metadata.params,
         status=LoggedModelStatus.READY,
     )
+    _active_model.created(model_id)
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
     if registered_model_name is not None:
