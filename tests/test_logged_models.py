@@ -89,6 +89,12 @@ def test_standalone_model_files_tags_status_and_trash(tmp_path: Path) -> None:
         {"k": "3", "extra": "1"},
     )
     assert [m.model_id for m in client.search_logged_models([experiment_id])] == [model.model_id]
+    other = client.create_logged_model(experiment_id, name="other")
+    page = client.search_logged_models([experiment_id], max_results=1)
+    assert ([m.model_id for m in page], page.token is not None) == ([other.model_id], True)
+    rest = client.search_logged_models([experiment_id], max_results=1, page_token=page.token)
+    assert ([m.model_id for m in rest], rest.token) == ([model.model_id], None)
+    client.delete_logged_model(other.model_id)
     with pytest.raises(InvalidInputError, match="unknown logged model status 'DONE'"):
         client.finalize_logged_model(model.model_id, "DONE")
     # Garbage collection keeps a standalone model's files; verification knows who uses them.

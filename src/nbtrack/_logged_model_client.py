@@ -24,6 +24,7 @@ from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store.artifacts import join_artifact_path, normalize_artifact_path
 
 if TYPE_CHECKING:
+    from nbtrack.client import PagedList
     from nbtrack.store.sql_store import SqlStore
 
 
@@ -108,12 +109,27 @@ class LoggedModelMethods:
         )
 
     def search_logged_models(
-        self, experiment_ids: Iterable[str], max_results: int | None = None
-    ) -> list[LoggedModel]:
-        """The active logged models of these experiments, newest first."""
+        self,
+        experiment_ids: Iterable[str],
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        """The active logged models of these experiments, newest first, a page at a time
+        (``.token`` of the result gives the next page; None on the last)."""
+        from nbtrack.client import PagedList, _offset_token, _token_offset
+
+        if filter_string:
+            raise InvalidInputError(
+                "search_logged_models does not filter yet; select from its result instead "
+                "(filter_string was given)"
+            )
         store = self._store
         ids = store.logged_model_ids([str(e) for e in experiment_ids])
-        return [store.get_logged_model(i) for i in ids[:max_results]]
+        start = _token_offset(page_token)
+        end = len(ids) if max_results is None else start + max_results
+        token = _offset_token(end) if end < len(ids) else None
+        return PagedList([store.get_logged_model(i) for i in ids[start:end]], token)
 
     def log_model_artifact(self, model_id: str, local_path: str | os.PathLike[str]) -> None:
         """Store a local file among a logged model's files, under its file name."""

@@ -123,7 +123,7 @@ def search_logged_models(
 
         raise InvalidInputError(f"output_format must be 'pandas' or 'list', not {output_format!r}")
     ids = experiment_ids if experiment_ids is not None else [_experiment_id(None)]
-    models = fluent._client().search_logged_models(ids, max_results)
+    models = list(fluent._client().search_logged_models(ids, max_results=max_results))
     if output_format == "list":
         return models
     import pandas as pd

@@ -145,7 +145,7 @@ class LoggedModelsMixin:
                         _models.c.experiment_id.in_(ids),
                         _models.c.lifecycle_stage == LifecycleStage.ACTIVE,
                     )
-                    .order_by(_models.c.creation_time.desc(), _models.c.model_id)
+                    .order_by(_models.c.model_pk.desc())
                 ).scalars()
             )
 
@@ -242,7 +242,7 @@ class LoggedModelsMixin:
                     _models.c.experiment_id == int(experiment_id),
                     _models.c.lifecycle_stage == LifecycleStage.ACTIVE,
                 )
-                .order_by(_models.c.creation_time.desc())
+                .order_by(_models.c.model_pk.desc())
                 .limit(1)
             ).scalar()
         return None if found is None else str(found)

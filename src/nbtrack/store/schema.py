@@ -285,7 +285,9 @@ registry_events = sa.Table(
 logged_models = sa.Table(
     "logged_models",
     metadata,
-    sa.Column("model_id", sa.String(40), primary_key=True),
+    # The integer key orders models by creation (several can share a millisecond).
+    sa.Column("model_pk", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.String(40), nullable=False, unique=True),
     sa.Column(
         "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False
     ),

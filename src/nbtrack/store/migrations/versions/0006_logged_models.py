@@ -35,7 +35,9 @@ def _model_id(primary_key: bool = True) -> sa.Column[str]:
 def upgrade() -> None:
     op.create_table(
         "logged_models",
-        sa.Column("model_id", sa.String(40), primary_key=True),
+        # The integer key orders models by creation (several can share a millisecond).
+        sa.Column("model_pk", sa.Integer, primary_key=True),
+        sa.Column("model_id", sa.String(40), nullable=False, unique=True),
         sa.Column(
             "experiment_id",
             sa.Integer,
