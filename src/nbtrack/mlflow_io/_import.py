@@ -43,6 +43,7 @@ from nbtrack.mlflow_io._common import (
     require_mlflow,
     valid_run_id,
 )
+from nbtrack.mlflow_io._import_logged_models import record_logged_model
 from nbtrack.mlflow_io._import_registry import RegistryImport
 from nbtrack.registry import TrackingClient
 
@@ -350,6 +351,10 @@ class _Importer(RegistryImport):
         self._copy_artifacts(info.run_id, target, files, where)
         for prefix, model_id, model_files in models:
             self._copy_model_files(model_id, target, prefix, model_files, where)
+            # Its id too, so get_logged_model(id) and models:/<id> answer here.
+            record_logged_model(
+                dst._store, self.src.get_logged_model(model_id), experiment_id, target, prefix
+            )
         status = RunStatus(info.status)
         if status.is_terminal:
             dst.set_terminated(target, status, info.end_time or info.start_time)

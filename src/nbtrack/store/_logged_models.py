@@ -55,10 +55,13 @@ class LoggedModelsMixin:
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         status: LoggedModelStatus = LoggedModelStatus.PENDING,
+        model_id: str | None = None,
+        creation_time: int | None = None,
     ) -> str:
-        """Record a new logged model; returns its id."""
-        model_id = new_model_id()
-        now = now_ms()
+        """Record a new logged model; returns its id (a new one unless ``model_id`` is
+        given, as an import keeps MLflow's ids)."""
+        model_id = model_id or new_model_id()
+        now = now_ms() if creation_time is None else creation_time
 
         def insert(conn: sa.Connection) -> None:
             conn.execute(
