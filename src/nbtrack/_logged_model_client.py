@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack import _active_model
 from nbtrack import _validation as check
+from nbtrack._paging import PagedList, offset_token, token_offset
 from nbtrack.entities import (
     ArtifactInfo,
     LifecycleStage,
@@ -24,7 +25,6 @@ from nbtrack.exceptions import InvalidInputError, NotFoundError
 from nbtrack.store.artifacts import join_artifact_path, normalize_artifact_path
 
 if TYPE_CHECKING:
-    from nbtrack.client import PagedList
     from nbtrack.store.sql_store import SqlStore
 
 
@@ -58,10 +58,14 @@ class LoggedModelMethods:
         tags: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         model_type: str | None = None,
+        *,
+        artifact_path: str | None = None,
+        status: LoggedModelStatus | str = LoggedModelStatus.PENDING,
     ) -> LoggedModel:
         """A new logged model (PENDING until :meth:`finalize_logged_model`) in the experiment.
 
-        ``name`` defaults to a generated one, as in MLflow.
+        ``name`` defaults to a generated one, as in MLflow. ``artifact_path``: the
+        model's files are the source run's artifacts there (what ``log_model`` does).
         """
         store = self._store
         store.get_experiment(str(experiment_id))  # a clear error for an unknown experiment
@@ -71,9 +75,11 @@ class LoggedModelMethods:
             str(experiment_id),
             name or f"model-{os.urandom(4).hex()}",
             source_run_id=source_run_id,
+            artifact_path=artifact_path,
             model_type=model_type,
-            params=_strings(params, "param"),
+            params=_strings(params, "parameter"),
             tags=_strings(tags, "tag"),
+            status=_status(status),
         )
         _active_model.created(model_id)
         return store.get_logged_model(model_id)
@@ -105,7 +111,7 @@ class LoggedModelMethods:
     def log_model_params(self, model_id: str, params: Mapping[str, Any]) -> None:
         """Set params of a logged model."""
         self._store.set_logged_model_pairs(
-            check_model_id(model_id), params=_strings(params, "param")
+            check_model_id(model_id), params=_strings(params, "parameter")
         )
 
     def search_logged_models(
@@ -117,8 +123,6 @@ class LoggedModelMethods:
     ) -> PagedList[LoggedModel]:
         """The active logged models of these experiments, newest first, a page at a time
         (``.token`` of the result gives the next page; None on the last)."""
-        from nbtrack.client import PagedList, _offset_token, _token_offset
-
         if filter_string:
             raise InvalidInputError(
                 "search_logged_models does not filter yet; select from its result instead "
@@ -126,9 +130,9 @@ class LoggedModelMethods:
             )
         store = self._store
         ids = store.logged_model_ids([str(e) for e in experiment_ids])
-        start = _token_offset(page_token)
+        start = token_offset(page_token)
         end = len(ids) if max_results is None else start + max_results
-        token = _offset_token(end) if end < len(ids) else None
+        token = offset_token(end) if end < len(ids) else None
         return PagedList([store.get_logged_model(i) for i in ids[start:end]], token)
 
     def log_model_artifact(self, model_id: str, local_path: str | os.PathLike[str]) -> None:
@@ -162,6 +166,10 @@ class LoggedModelMethods:
         for source, target in files:
             sha, size = blobs.put_file(source)
             store.log_model_file(model_id, normalize_artifact_path(target), sha, size)
+
+    def logged_model_files(self, model_id: str) -> list[tuple[str, str, int]]:
+        """``(path, sha256, size)`` of the files of a model created on its own (not in a run)."""
+        return self._store.logged_model_rows(check_model_id(model_id))
 
     def list_logged_model_artifacts(
         self, model_id: str, path: str | None = None

@@ -73,9 +73,8 @@ def set_active_model(*, name: str | None = None, model_id: str | None = None) ->
     if model_id is not None:
         model = client.get_logged_model(model_id)
     elif name is not None:
-        store = client._store
-        found = store.active_logged_model_id(name, _experiment_id(None))
-        model = client.get_logged_model(found) if found else create_external_model(name)
+        found = [m for m in client.search_logged_models([_experiment_id(None)]) if m.name == name]
+        model = found[0] if found else create_external_model(name)  # the newest of that name
     else:
         from nbtrack.exceptions import InvalidInputError
 

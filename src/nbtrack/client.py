@@ -8,7 +8,6 @@ value is visible as soon as ``log_*`` returns.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
 from nbtrack._logged_model_client import LoggedModelMethods
+from nbtrack._paging import PagedList, offset_token, token_offset
 from nbtrack.entities import (
     INPUT_TAG_PREFIX,
     ArtifactInfo,
@@ -48,8 +48,11 @@ from nbtrack.store.artifacts import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nbtrack.store._imports import Imports
     from nbtrack.store._verify import BlobReport
+    from nbtrack.store.artifacts import Blobs
     from nbtrack.store.queries import Queries
+    from nbtrack.store.registry import RegistryStore
     from nbtrack.store.sql_store import SqlStore
 
 __all__ = ["PagedList", "TrackingClient", "ViewType", "current_user", "view_stage"]
@@ -138,6 +141,30 @@ class TrackingClient(LoggedModelMethods):
         histories cached between polls, artifact files.
         """
         return self._store.queries
+
+    @property
+    def imports(self) -> Imports:
+        """Writes that keep another store's ids and times (``nbtrack import-mlflow``).
+
+        The usual methods stamp "now", this host and new ids; these keep the
+        source's, and trust their inputs: the importer checks them first.
+        """
+        from nbtrack.store._imports import Imports
+
+        return Imports(self._store)
+
+    def open(self) -> None:
+        """Open the store now rather than on first use.
+
+        A read-only client of a store that does not exist raises
+        :class:`NotFoundError` here, and one of an old schema a ``StoreError``.
+        """
+        self._store  # noqa: B018 (the property opens it)
+
+    @property
+    def _registry(self) -> RegistryStore:
+        """The store's registry half, for the methods :mod:`nbtrack.registry` mixes in."""
+        return self._store.registry
 
     def _synced(self) -> SqlStore:
         store = self._store
@@ -333,7 +360,7 @@ class TrackingClient(LoggedModelMethods):
         A page of at most ``max_results`` runs; its ``token`` (None on the last
         page) passed as ``page_token`` gives the next page, as in MLflow.
         """
-        start = offset + _token_offset(page_token)
+        start = offset + token_offset(page_token)
         found = self._synced().search_runs(
             _experiment_ids(experiment_ids),
             filter_string or None,
@@ -343,7 +370,7 @@ class TrackingClient(LoggedModelMethods):
             start,
         )
         if max_results is not None and len(found) > max_results:
-            return PagedList(found[:max_results], _offset_token(start + max_results))
+            return PagedList(found[:max_results], offset_token(start + max_results))
         return PagedList(found, None)
 
     def search_runs_frame(
@@ -618,7 +645,65 @@ class TrackingClient(LoggedModelMethods):
             raise NotFoundError(f"run {run_id} has no artifact file {path!r}")
         return store.blobs_holding(exact[0], store.blobs_for_run(run_id)).read_bytes(exact[0])
 
+    # -- stored files by sha256 (model versions, imports) -------------------------------
+
+    @property
+    def blobs(self) -> Blobs:
+        """The artifact root new files go to (content-addressed by sha256)."""
+        return self._store.blobs
+
+    def blobs_holding(self, sha256: str) -> Blobs:
+        """The artifact root that holds the file of content ``sha256`` (a bucket too).
+
+        Model versions name their files by sha256, whichever run or root they came from.
+        """
+        return self._store.blobs_holding(sha256)
+
     # -- notebook provenance --------------------------------------------------------
+
+    def begin_cell(
+        self,
+        run_id: str,
+        cell_id: str | None,
+        execution_count: int | None,
+        source: str,
+        start_ms: int,
+    ) -> int:
+        """Open a timeline entry for a cell starting to run; returns its ``seq``.
+
+        Until :meth:`end_cell`, what this process logs to ``run_id`` is linked
+        to that entry (the cell hook of the kernel and the headless runner call this).
+        """
+        return self._store.begin_cell(run_id, cell_id, execution_count, source, start_ms)
+
+    def end_cell(
+        self,
+        run_id: str,
+        seq: int,
+        cell_id: str | None,
+        execution_count: int | None,
+        source: str,
+        start_ms: int,
+        duration_ms: int,
+        error: BaseException | None,
+    ) -> None:
+        """Close timeline entry ``seq`` with its duration and outcome (``error`` or success)."""
+        self._store.end_cell(
+            run_id, seq, cell_id, execution_count, source, start_ms, duration_ms, error
+        )
+
+    def link_cell(self, run_id: str, seq: int | None) -> None:
+        """Link what this process logs to ``run_id`` from now on to timeline entry ``seq``.
+
+        ``seq=None`` ends the link. A kernel run by ``nbtrack run`` uses it: the
+        runner records the entry, the kernel logs the values.
+        """
+        store = self._store
+        store.cell_context = None if seq is None else (store.run_pk(run_id), seq)
+
+    def run_status(self, run_id: str) -> RunStatus:
+        """The run's status as stored, without flushing (for threads beside a logging loop)."""
+        return RunStatus(self._store.get_run(run_id).info.status)
 
     def get_cell_timeline(self, run_id: str) -> list[CellEvent]:
         """The notebook cells executed while the run was active, in execution order."""
@@ -653,32 +738,6 @@ class TrackingClient(LoggedModelMethods):
         to repair it.
         """
         return self._synced().verify_blobs()
-
-
-class PagedList(list[T]):
-    """A page of results with the ``token`` of the next page (None on the last), as in MLflow."""
-
-    def __init__(self, items: Iterable[T], token: str | None) -> None:
-        super().__init__(items)
-        self.token = token
-
-
-def _offset_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _token_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInputError(
-            f"Invalid page token {token!r}: pass the token of a previous page's result"
-        ) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidInputError(f"Invalid page token {token!r}")
-    return offset
 
 
 def _experiment_id(experiment_id: Any) -> str:

@@ -379,12 +379,24 @@ def _resume(
 
 
 def _start_system_metrics(run: ActiveRun, *, resume: bool) -> None:
+    # system_metrics is below fluent (layers in pyproject.toml): the sampler knows a
+    # client and a run id; fluent stops it when the run ends.
     from nbtrack.system_metrics import _monitor
 
     try:
         _monitor.start_for_run(run.client, run.info.run_id, resume=resume)
     except Exception:  # the run goes on without system metrics, as in MLflow
         log.exception("nbtrack: could not start system metrics for run %s", run.info.run_id)
+        return
+    add_run_listener(_stop_system_metrics)
+
+
+def _stop_system_metrics(event: str, run: ActiveRun) -> None:
+    """Run listener: the run's sampler logs its last point and stops when the run ends."""
+    if event == "ending":
+        from nbtrack.system_metrics import _monitor
+
+        _monitor.stop_for_run(run.info.run_id)
 
 
 def _join_run(

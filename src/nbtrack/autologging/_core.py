@@ -297,11 +297,11 @@ def log_params(session: Session, params: Mapping[str, Any]) -> None:
     from nbtrack._validation import MAX_PARAM_VALUE_LENGTH
 
     values = {str(k): _param_text(v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()}
-    store = session.client._store
+    client = session.client
     changed = {
         k: (old, v)
         for k, v in values.items()
-        if (old := store.logged_param(session.run_id, k)) is not None and old != v
+        if (old := client.logged_param(session.run_id, k)) is not None and old != v
     }
     if changed and not session.managed and in_notebook():
         _restart(session, changed)

@@ -193,11 +193,11 @@ class _Exporter:
             self.dst.delete_run(mlflow_id)
 
     def _export_artifacts(self, run_id: str, mlflow_id: str) -> None:
-        rows = self.src._store.artifact_rows(run_id)
+        rows = self.src.queries.artifact_files(run_id)
         if not rows:
             return
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
-            self.src._store.download_artifacts(run_id, "", Path(tmp))  # checked, in parallel
+            self.src.download_artifacts(run_id, "", tmp)  # checked, in parallel
             self.dst.log_artifacts(mlflow_id, tmp)
         self.report.artifacts += len(rows)
 
@@ -260,7 +260,7 @@ class _Exporter:
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
             root = Path(tmp)
             for path, sha in mv.files.items():
-                self.src._store.blobs_holding(sha).copy_to(sha, safe_destination(root, path))
+                self.src.blobs_holding(sha).copy_to(sha, safe_destination(root, path))
             self.dst.log_model_artifacts(logged.model_id, tmp)
         self.dst.finalize_logged_model(logged.model_id, "READY")
         tags = dict(mv.tags)

@@ -143,7 +143,7 @@ class _Importer(RegistryImport):
         if dry_run:
             try:  # what exists decides what would be copied; nothing is created
                 probe = TrackingClient(tracking_uri, readonly=True)
-                probe._store  # noqa: B018 (opens it: a missing store raises here)
+                probe.open()  # a missing store raises here
                 self.dst = probe
             except NotFoundError:
                 self.dst = None
@@ -193,8 +193,6 @@ class _Importer(RegistryImport):
     # -- experiments and runs -----------------------------------------------------------
 
     def _import_experiment(self, experiment: Any) -> None:
-        from nbtrack.store import _imports
-
         name = check.experiment_name(experiment.name)
         tags = {
             check.key(k, "experiment tag"): check.tag_value(k, v)
@@ -208,8 +206,7 @@ class _Importer(RegistryImport):
                 experiment_id = None
             else:
                 assert self.dst is not None
-                experiment_id = _imports.insert_experiment(
-                    self.dst._store,
+                experiment_id = self.dst.imports.insert_experiment(
                     name,
                     tags=tags,
                     creation_time=experiment.creation_time or 0,
@@ -221,7 +218,7 @@ class _Importer(RegistryImport):
             changed = {k: v for k, v in tags.items() if existing.tags.get(k) != v}
             if changed and not self.dry_run:
                 assert self.dst is not None
-                _imports.set_experiment_tags(self.dst._store, experiment_id, changed)
+                self.dst.imports.set_experiment_tags(experiment_id, changed)
             if existing.lifecycle_stage != LifecycleStage.ACTIVE and not self.dry_run:
                 assert self.dst is not None
                 self.dst.restore_experiment(experiment_id)  # to add runs; trashed again below
@@ -270,10 +267,8 @@ class _Importer(RegistryImport):
                 return
 
     def _import_runs(self, runs: list[Any], experiment_id: str | None) -> None:
-        from nbtrack.store import _imports
-
         targets = [self._target_id(run) for run in runs]
-        done = _imports.run_summary(self.dst._store, targets) if self.dst is not None else {}
+        done = self.dst.imports.run_summary(targets) if self.dst is not None else {}
         for run, target in zip(runs, targets, strict=True):
             info = run.info
             status = RunStatus(info.status)
@@ -304,8 +299,6 @@ class _Importer(RegistryImport):
         return target
 
     def _import_run(self, run: Any, target: str, experiment_id: str | None, exists: bool) -> None:
-        from nbtrack.store import _imports
-
         info = run.info
         where = f"run {info.run_id}"
         name = info.run_name or run.data.tags.get("mlflow.runName") or ""
@@ -334,8 +327,7 @@ class _Importer(RegistryImport):
         assert experiment_id is not None
         dst = self.dst
         if not exists:
-            _imports.insert_run(
-                dst._store,
+            dst.imports.insert_run(
                 run_id=target,
                 experiment_id=experiment_id,
                 name=check.run_name(name) or "" if name else "",
@@ -353,7 +345,7 @@ class _Importer(RegistryImport):
             self._copy_model_files(model_id, target, prefix, model_files, where)
             # Its id too, so get_logged_model(id) and models:/<id> answer here.
             record_logged_model(
-                dst._store, self.src.get_logged_model(model_id), experiment_id, target, prefix
+                dst, self.src.get_logged_model(model_id), experiment_id, target, prefix
             )
         status = RunStatus(info.status)
         if status.is_terminal:
@@ -436,7 +428,7 @@ class _Importer(RegistryImport):
     ) -> None:
         """A logged model's files, as bytes, under ``prefix/`` of the run (never loaded)."""
         assert self.dst is not None
-        have = {p for p, _sha, _size in self.dst._store.artifact_rows(target, prefix)}
+        have = {p for p, _sha, _size in self.dst.queries.artifact_files(target, prefix)}
         if not files or all(p in have for p, _ in files):
             return
         model = self.src.get_logged_model(model_id)
@@ -458,7 +450,7 @@ class _Importer(RegistryImport):
         self, run_id: str, target: str, files: list[tuple[str, int | None]], where: str
     ) -> None:
         assert self.dst is not None
-        have = {p: size for p, _sha, size in self.dst._store.artifact_rows(target)}
+        have = {p: size for p, _sha, size in self.dst.queries.artifact_files(target)}
         wanted = [(p, s) for p, s in files if p not in have or (s is not None and have[p] != s)]
         if not wanted:
             return
@@ -483,13 +475,11 @@ class _Importer(RegistryImport):
     def _link_parents(self) -> None:
         if self.dry_run or self.dst is None:
             return
-        from nbtrack.store import _imports
-
         for child, parent in self.parents.items():
             target = self.run_ids.get(parent, parent)
             try:
                 current = self.dst.get_run(child).info.parent_run_id
                 if current != target:
-                    _imports.set_parent(self.dst._store, child, target)
+                    self.dst.imports.set_parent(child, target)
             except NotFoundError:
                 self._warn(f"run {child}: its parent run {parent} was not imported")

@@ -17,24 +17,25 @@ from nbtrack import _validation as check
 from nbtrack.entities import LoggedModelMetric, LoggedModelStatus
 
 if TYPE_CHECKING:
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.client import TrackingClient
 
 _MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 _STATUSES = {s.value: s for s in LoggedModelStatus}
 
 
 def record_logged_model(
-    store: SqlStore, model: Any, experiment_id: str, run_id: str, prefix: str
+    client: TrackingClient, model: Any, experiment_id: str, run_id: str, prefix: str
 ) -> bool:
     """Record MLflow's logged ``model`` (files already under ``prefix/`` of ``run_id``).
 
     Returns whether it was recorded (False: not an MLflow model id, or already here).
     """
     model_id = str(model.model_id)
-    if not _MODEL_ID.fullmatch(model_id) or store.has_logged_model(model_id):
+    if not _MODEL_ID.fullmatch(model_id):
         return False
     status = str(getattr(model.status, "name", model.status) or "")
-    store.create_logged_model(
+    return client.imports.insert_logged_model(
+        model_id,
         experiment_id,
         name if isinstance(name := model.name, str) and 0 < len(name) <= 250 else prefix,
         source_run_id=run_id,
@@ -43,20 +44,18 @@ def record_logged_model(
         params={check.key(k, "parameter name"): str(v) for k, v in (model.params or {}).items()},
         tags={check.key(k, "tag name"): str(v) for k, v in (model.tags or {}).items()},
         status=_STATUSES.get(status, LoggedModelStatus.READY),
-        model_id=model_id,
-        creation_time=model.creation_timestamp,
+        creation_time=int(model.creation_timestamp),
+        metrics=[
+            LoggedModelMetric(
+                check.key(m.key, "metric name"),
+                float(m.value),
+                int(m.timestamp),
+                int(m.step or 0),
+                getattr(m, "run_id", None),
+                model_id,
+                getattr(m, "dataset_name", None),
+                getattr(m, "dataset_digest", None),
+            )
+            for m in model.metrics or []
+        ],
     )
-    store.log_model_metrics(
-        LoggedModelMetric(
-            check.key(m.key, "metric name"),
-            float(m.value),
-            int(m.timestamp),
-            int(m.step or 0),
-            getattr(m, "run_id", None),
-            model_id,
-            getattr(m, "dataset_name", None),
-            getattr(m, "dataset_digest", None),
-        )
-        for m in model.metrics or []
-    )
-    return True

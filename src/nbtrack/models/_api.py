@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbtrack import _active_model
 from nbtrack.entities import LoggedModelStatus
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _registry_hooks, _trust, _uris
@@ -171,7 +170,7 @@ def log_model_into(
     if registered_model_name is not None:  # refused before anything is logged
         _registry_hooks.registry().check_name(registered_model_name)
     client.flush()
-    if client._store.artifact_rows(run_id, artifact_path):
+    if client.queries.artifact_files(run_id, artifact_path):
         raise InvalidInputError(
             f"run {run_id} already has artifacts at {artifact_path!r}; "
             "log the model under another name"
@@ -194,17 +193,15 @@ def log_model_into(
         client.log_artifacts(run_id, local, artifact_path)
         _trust.record(client, run_id, artifact_path, local)
     client.flush()
-    store = client._store
-    model_id = store.create_logged_model(
+    model_id = client.create_logged_model(
         client.get_run(run_id).info.experiment_id,
         artifact_path,
-        source_run_id=run_id,
-        artifact_path=artifact_path,
-        model_type=flavor,
+        run_id,
         params=metadata.params,
+        model_type=flavor,
+        artifact_path=artifact_path,
         status=LoggedModelStatus.READY,
-    )
-    _active_model.created(model_id)
+    ).model_id
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
     if registered_model_name is not None:
@@ -287,13 +284,12 @@ def _fetch(
         from nbtrack.client import TrackingClient
 
         client = TrackingClient()
-    store = client._store
-    store.flush()
-    source = _uris.store_source(store, uri)
+    client.flush()
+    source = _uris.store_source(client, uri)
     temporary = dst_path is None
     target = Path(tempfile.mkdtemp(prefix="nbtrack-model-")) if dst_path is None else Path(dst_path)
     try:
-        _uris.materialize(store, source.rows, target)
+        _uris.materialize(client, source.rows, target)
         metadata = read_metadata(target, source=uri)  # every file's hash, before anything else
         return _Fetched(target, metadata, temporary, _trust.recorded(client, source.run_id, target))
     except BaseException:

@@ -30,7 +30,7 @@ from nbtrack.models._errors import ModelIntegrityError
 from nbtrack.store.artifacts import normalize_artifact_path, parallel_map, safe_destination
 
 if TYPE_CHECKING:
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.client import TrackingClient
 
 FileRow = tuple[str, str, int]
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -65,25 +65,25 @@ def local_path(uri: str) -> Path:
     return Path(uri)
 
 
-def store_source(store: SqlStore, uri: str) -> ModelSource:
+def store_source(client: TrackingClient, uri: str) -> ModelSource:
     """The stored files of a ``runs:/`` or ``models:/`` URI."""
     if uri.startswith("runs:/"):
         run_id, path = parse_runs_uri(uri)
-        return ModelSource(uri, _run_rows(store, run_id, path), run_id=run_id)
+        return ModelSource(uri, _run_rows(client, run_id, path), run_id=run_id)
     model_id = uri[len("models:/") :].strip("/")
     if _MODEL_ID.fullmatch(model_id):
-        model = store.get_logged_model(model_id)
+        model = client.get_logged_model(model_id)
         source_run, location = model.source_run_id, model.artifact_location
         if source_run is not None and location.startswith("runs:/"):
-            rows = _run_rows(store, source_run, parse_runs_uri(location)[1])
+            rows = _run_rows(client, source_run, parse_runs_uri(location)[1])
         else:
-            rows = store.logged_model_rows(model_id)
+            rows = client.logged_model_files(model_id)
         return ModelSource(uri, rows, run_id=source_run)
-    return _registry_hooks.registry().resolve(store, uri)
+    return _registry_hooks.registry().resolve(client, uri)
 
 
-def _run_rows(store: SqlStore, run_id: str, path: str) -> list[FileRow]:
-    rows = store.artifact_rows(run_id, path)
+def _run_rows(client: TrackingClient, run_id: str, path: str) -> list[FileRow]:
+    rows = client.queries.artifact_files(run_id, path)
     prefix = f"{path}/" if path else ""
     relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
     if not relative:
@@ -105,7 +105,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     return run_id, normalize_artifact_path(path, what="model path") if path.strip("/") else ""
 
 
-def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path:
+def materialize(client: TrackingClient, rows: list[FileRow], destination: Path) -> Path:
     """Copy stored files into ``destination``, verifying every blob's sha256.
 
     Blobs come from whichever root of the store holds them (a bucket too),
@@ -117,7 +117,7 @@ def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path
 
     def fetch(item: tuple[str, str, Path]) -> None:
         rel, sha, target = item
-        blobs = store.blobs_holding(sha)
+        blobs = client.blobs_holding(sha)
         if not blobs.exists(sha):
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} (blob {sha[:16]}...) is missing "

@@ -11,7 +11,7 @@ imported on first use so that ``import nbtrack`` stays light.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nbtrack import _validation as check
 from nbtrack import client as tracking
@@ -19,8 +19,8 @@ from nbtrack.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
 from nbtrack.registry._names import MAX_NAME_LENGTH, alias_name, model_name, parse_version
 
 if TYPE_CHECKING:
+    from nbtrack.models._uris import ModelSource
     from nbtrack.store.registry import Actor, RegistryStore
-    from nbtrack.store.sql_store import SqlStore
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -35,16 +35,14 @@ __all__ = [
 class RegistryMethods:
     """Registered models, versions, aliases, stages, tags and the audit trail."""
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # the tracking client's, which this is mixed into
 
         @property
-        def _store(self) -> SqlStore: ...
+        def _registry(self) -> RegistryStore: ...
+
+        def flush(self, timeout: float | None = None) -> None: ...
 
     # -- plumbing -----------------------------------------------------------------------
-
-    @property
-    def _registry(self) -> RegistryStore:
-        return self._store.registry
 
     def _actor(self) -> Actor:
         from nbtrack.store.registry import Actor
@@ -113,7 +111,7 @@ class RegistryMethods:
 
         name = model_name(name)
         tag_items = _tag_items(tags)
-        files = _sources.version_source(self._store, str(source))
+        files = _sources.version_source(cast(tracking.TrackingClient, self), str(source))
         version = self._registry.create_version(
             name,
             source=str(source),
@@ -131,6 +129,15 @@ class RegistryMethods:
     ) -> ModelVersion:
         """Register the model at ``model_uri`` as a new version of ``name``."""
         return self.create_model_version(name, model_uri, tags=tags)
+
+    def model_version_source(self, uri: str) -> ModelSource:
+        """The stored files of the version a ``models:/`` URI names (aliases, stages, latest)."""
+        from nbtrack.models._uris import ModelSource
+        from nbtrack.registry._uris import resolve_registered
+
+        name, version = resolve_registered(self._registry, uri)
+        files = self._registry.version_files(name, version)
+        return ModelSource(uri, files.rows, run_id=files.run_id, name=name, version=version)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version, with its tags, aliases and files (path -> sha256)."""

@@ -234,22 +234,6 @@ class LoggedModelsMixin:
                 statement_op(statement, f"metrics of logged model {rows[0]['model_id']}")
             )
 
-    def active_logged_model_id(self, name: str, experiment_id: str) -> str | None:
-        """The newest active logged model named ``name`` in the experiment, if any."""
-        self.flush()
-        with self._read() as conn:
-            found = conn.execute(
-                sa.select(_models.c.model_id)
-                .where(
-                    _models.c.name == name,
-                    _models.c.experiment_id == int(experiment_id),
-                    _models.c.lifecycle_stage == LifecycleStage.ACTIVE,
-                )
-                .order_by(_models.c.model_pk.desc())
-                .limit(1)
-            ).scalar()
-        return None if found is None else str(found)
-
     def log_model_file(self, model_id: str, path: str, sha256: str, size: int) -> None:
         """Record that file ``path`` of a logged model holds blob ``sha256`` (written already)."""
         files = schema.logged_model_files

@@ -9,22 +9,15 @@ without a widget frontend the same object prints a static text table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run
 from nbtrack.exceptions import NbtrackError
 from nbtrack.fluent import NOTE_TAG
-from nbtrack.ui import _data
+from nbtrack.ui import _compare, _data
+from nbtrack.ui._compare import ComparePanel
 from nbtrack.ui._html import esc, fmt_duration, fmt_number, fmt_time, panel
 from nbtrack.ui._widget_panel import WidgetPanel
-
-if TYPE_CHECKING:
-    from nbtrack.ui._compare import ComparePanel
-
-#: The table most recently opened: ``%track compare`` defaults to its selection.
-LAST_TABLE: RunTable | None = None
 
 _BASE_COLUMNS = [("status", "attribute"), ("name", "attribute"), ("start", "attribute")]
 _BASE_COLUMNS.append(("duration", "attribute"))
@@ -200,8 +193,6 @@ class RunTable(WidgetPanel):
 
     def compare_selected(self) -> ComparePanel:
         """Open the compare panel on the checked runs."""
-        from nbtrack.ui._compare import ComparePanel
-
         self._compare = ComparePanel(self.selected_run_ids, client=self.client)
         return self._compare
 
@@ -243,6 +234,6 @@ def open_table(
     A parent run (e.g. a sweep) is followed by its child runs, marked ``↳``,
     unless ``group_children=False``.
     """
-    global LAST_TABLE
-    LAST_TABLE = RunTable(client, filter, experiment, page_size, group_children)
-    return LAST_TABLE
+    table = RunTable(client, filter, experiment, page_size, group_children)
+    _compare.LAST_TABLE = table
+    return table
