@@ -11,7 +11,7 @@ import pytest
 
 import nbtrack
 from _backends import Backend
-from nbtrack import fluent
+from nbtrack import _active_model, fluent
 from nbtrack.store import close_all, locate
 
 if TYPE_CHECKING:
@@ -30,7 +30,13 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     # nbtrack extension assigns is removed after the test.
     monkeypatch.setenv(locate.ENV_JUPYTER_ROOT, "")
     monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT, raising=False)
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+    # MLflow's set_registry_uri (used by tests beside the real MLflow) sets its variable.
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_REGISTRY_URI",
+    ):
         monkeypatch.delenv(name, raising=False)  # nbtrack honours MLflow's variables
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -40,6 +46,8 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     while fluent._active_runs:
         nbtrack.end_run()
     fluent._active_experiment_id = None
+    _active_model.set_id(None)
+    _active_model.created(None)
     nbtrack.set_tracking_uri(None)
     close_all()
 

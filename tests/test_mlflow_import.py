@@ -220,6 +220,12 @@ def test_every_field_is_copied(source: Source, client: nbtrack.TrackingClient) -
     pickled = (source.root / "model" / "model.pkl").read_bytes()
     for prefix in models:
         assert client.read_artifact(parent, f"{prefix}/model.pkl") == pickled
+    # ...and keep their ids: get_logged_model(MLflow's id) names those files.
+    for theirs_model in logged:
+        ours = client.get_logged_model(theirs_model.model_id)
+        assert (ours.name, ours.source_run_id, ours.status) == ("m", parent, "READY")
+        assert ours.artifact_location.split("/", 2)[2] in models
+        assert ours.creation_timestamp == theirs_model.creation_timestamp
     assert not source.marker.exists()
 
 

@@ -8,7 +8,6 @@ value is visible as soon as ``log_*`` returns.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
+from nbtrack._logged_model_client import LoggedModelMethods
+from nbtrack._paging import PagedList, offset_token, token_offset
 from nbtrack.entities import (
     INPUT_TAG_PREFIX,
     ArtifactInfo,
@@ -98,7 +99,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class TrackingClient:
+class TrackingClient(LoggedModelMethods):
     """Experiments, runs, logged values and artifacts of one tracking store, by id.
 
     ``nbtrack.TrackingClient`` (alias ``MlflowClient``) is the subclass
@@ -359,7 +360,7 @@ class TrackingClient:
         A page of at most ``max_results`` runs; its ``token`` (None on the last
         page) passed as ``page_token`` gives the next page, as in MLflow.
         """
-        start = offset + _token_offset(page_token)
+        start = offset + token_offset(page_token)
         found = self._synced().search_runs(
             _experiment_ids(experiment_ids),
             filter_string or None,
@@ -369,7 +370,7 @@ class TrackingClient:
             start,
         )
         if max_results is not None and len(found) > max_results:
-            return PagedList(found[:max_results], _offset_token(start + max_results))
+            return PagedList(found[:max_results], offset_token(start + max_results))
         return PagedList(found, None)
 
     def search_runs_frame(
@@ -400,15 +401,22 @@ class TrackingClient:
         value: float,
         timestamp: int | None = None,
         step: int | None = None,
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
-        """Queue one metric point. ``step=None`` takes the next step of that metric."""
+        """Queue one metric point. ``step=None`` takes the next step of that metric.
+
+        The point is also linked to logged model ``model_id`` (default: the active
+        model, see ``nbtrack.set_active_model``), with the dataset it was computed on.
+        """
         key = check.key(key, "metric name")
-        self._store.log_metric(
-            run_id,
-            key,
-            check.metric_value(key, value),
-            check.timestamp(timestamp),
-            check.step(key, step),
+        value = check.metric_value(key, value)
+        timestamp = check.timestamp(timestamp)
+        self._store.log_metric(run_id, key, value, timestamp, check.step(key, step))
+        self._link_model_metrics(
+            run_id, [(key, value, timestamp, step)], model_id, dataset_name, dataset_digest
         )
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -436,13 +444,20 @@ class TrackingClient:
         metrics: Iterable[Metric | tuple[str, float, int | None, int | None]] = (),
         params: Iterable[Param | tuple[str, Any]] = (),
         tags: Iterable[RunTag | tuple[str, Any]] = (),
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
         """Log many values at once; everything is checked before anything is queued.
 
         ``metrics`` holds :class:`Metric` or ``(key, value, timestamp, step)`` tuples
-        (timestamp and step may be None).
+        (timestamp and step may be None). Metrics are also linked to logged model
+        ``model_id`` (default: the active one, ``nbtrack.set_active_model``), with
+        the dataset they were computed on.
         """
         store = self._store
+        metrics = list(metrics)
         new_params = _check_params(store, run_id, params)
         new_tags = {
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
@@ -457,6 +472,9 @@ class TrackingClient:
             store.set_tags(run_id, new_tags)
         if points.rows:
             store.queue_metrics(run_id, points)
+            self._link_model_metrics(
+                run_id, [tuple(m) for m in metrics], model_id, dataset_name, dataset_digest
+            )
 
     def log_inputs(
         self,
@@ -509,6 +527,7 @@ class TrackingClient:
         The file is streamed into the store (never read whole into memory);
         ``progress`` is called with the size of each piece stored.
         """
+        _check_run_exists(self._store, run_id)
         source = Path(local_path)
         if not source.is_file():
             raise InvalidInputError(
@@ -719,32 +738,6 @@ class TrackingClient:
         return self._synced().verify_blobs()
 
 
-class PagedList(list[T]):
-    """A page of results with the ``token`` of the next page (None on the last), as in MLflow."""
-
-    def __init__(self, items: Iterable[T], token: str | None) -> None:
-        super().__init__(items)
-        self.token = token
-
-
-def _offset_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _token_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInputError(
-            f"Invalid page token {token!r}: pass the token of a previous page's result"
-        ) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidInputError(f"Invalid page token {token!r}")
-    return offset
-
-
 def _experiment_id(experiment_id: Any) -> str:
     if isinstance(experiment_id, bool) or not isinstance(experiment_id, str | int):
         raise InvalidInputError(
@@ -779,7 +772,7 @@ def _check_params(
     """Validated new params; a different value for a param already logged is refused."""
     out: dict[str, str] = {}
     for key, value in (tuple(p) for p in params):
-        key = check.key(key, "param name")
+        key = check.key(key, "parameter name")
         text = check.param_value(key, value)
         before = out.get(key)
         if before is not None and before != text:
@@ -799,3 +792,14 @@ def _check_params(
         if before is None:
             out[key] = text
     return out
+
+
+def _check_run_exists(store: SqlStore, run_id: str) -> None:
+    """Refuse an unknown run id before touching files (MLflow's "Invalid run id")."""
+    try:
+        store.run_pk(run_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"Invalid run id: no run with id {run_id!r} in {store.uri}; pass "
+            "run.info.run_id of a run of this store"
+        ) from None

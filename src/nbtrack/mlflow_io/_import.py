@@ -42,6 +42,7 @@ from nbtrack.mlflow_io._common import (
     require_mlflow,
     valid_run_id,
 )
+from nbtrack.mlflow_io._import_logged_models import record_logged_model
 from nbtrack.mlflow_io._import_registry import RegistryImport
 from nbtrack.mlflow_io._import_report import ImportReport
 from nbtrack.registry import TrackingClient
@@ -266,7 +267,7 @@ class _Importer(RegistryImport):
         where = f"run {info.run_id}"
         name = info.run_name or run.data.tags.get("mlflow.runName") or ""
         params = [
-            (check.key(k, "param name"), check.param_value(k, v))
+            (check.key(k, "parameter name"), check.param_value(k, v))
             for k, v in run.data.params.items()
         ]
         tags = [
@@ -306,6 +307,10 @@ class _Importer(RegistryImport):
         self._copy_artifacts(info.run_id, target, files, where)
         for prefix, model_id, model_files in models:
             self._copy_model_files(model_id, target, prefix, model_files, where)
+            # Its id too, so get_logged_model(id) and models:/<id> answer here.
+            record_logged_model(
+                dst, self.src.get_logged_model(model_id), experiment_id, target, prefix
+            )
         status = RunStatus(info.status)
         if status.is_terminal:
             dst.set_terminated(target, status, info.end_time or info.start_time)

@@ -4,6 +4,8 @@
 * ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``models:/NAME/STAGE``
   (``None``, ``Staging``, ``Production``, ``Archived``: the highest version in
   that stage) and ``models:/NAME/latest``: a registered version.
+* ``models:/<model_id>`` (``m-`` and 32 hex digits): an MLflow 3 logged model
+  (``ModelInfo.model_id``), its files in the run it was logged to or its own.
 * A plain path or ``file://`` URI: a model directory on disk.
 
 ``models:/`` URIs are the registry's to resolve (see
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 
 
 def is_store_uri(uri: str) -> bool:
@@ -54,16 +57,29 @@ def store_source(client: TrackingClient, uri: str) -> ModelSource:
     """The stored files of a ``runs:/`` or ``models:/`` URI."""
     if uri.startswith("runs:/"):
         run_id, path = parse_runs_uri(uri)
-        rows = client.queries.artifact_files(run_id, path)
-        prefix = f"{path}/" if path else ""
-        relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
-        if not relative:
-            raise NotFoundError(
-                f"run {run_id} has no model at {path!r}; log one with "
-                "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
-            )
-        return ModelSource(uri, relative, run_id=run_id)
+        return ModelSource(uri, _run_rows(client, run_id, path), run_id=run_id)
+    model_id = uri[len("models:/") :].strip("/")
+    if _MODEL_ID.fullmatch(model_id):
+        model = client.get_logged_model(model_id)
+        source_run, location = model.source_run_id, model.artifact_location
+        if source_run is not None and location.startswith("runs:/"):
+            rows = _run_rows(client, source_run, parse_runs_uri(location)[1])
+        else:
+            rows = client.logged_model_files(model_id)
+        return ModelSource(uri, rows, run_id=source_run)
     return _registry_hooks.registry().resolve(client, uri)
+
+
+def _run_rows(client: TrackingClient, run_id: str, path: str) -> list[FileRow]:
+    rows = client.queries.artifact_files(run_id, path)
+    prefix = f"{path}/" if path else ""
+    relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
+    if not relative:
+        raise NotFoundError(
+            f"run {run_id} has no model at {path!r}; log one with "
+            "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
+        )
+    return relative
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:

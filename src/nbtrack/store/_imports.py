@@ -9,11 +9,12 @@ them first (:mod:`nbtrack.mlflow_io`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from nbtrack.entities import LifecycleStage, RunStatus
+from nbtrack.entities import LifecycleStage, LoggedModelMetric, LoggedModelStatus, RunStatus
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.store import _liveness, schema
 from nbtrack.store._experiments import int_id
@@ -132,6 +133,39 @@ class Imports:
     def has_version(self, name: str, version: int) -> bool:
         """Whether registered model ``name`` has ``version`` already."""
         return self._store.registry.has_version(name, version)
+
+    def insert_logged_model(
+        self,
+        model_id: str,
+        experiment_id: str,
+        name: str,
+        *,
+        source_run_id: str,
+        artifact_path: str,
+        model_type: str | None,
+        params: dict[str, str],
+        tags: dict[str, str],
+        status: LoggedModelStatus,
+        creation_time: int,
+        metrics: Iterable[LoggedModelMetric],
+    ) -> bool:
+        """Record another store's logged model under its own id (False: already here)."""
+        if self._store.has_logged_model(model_id):
+            return False
+        self._store.create_logged_model(
+            experiment_id,
+            name,
+            source_run_id=source_run_id,
+            artifact_path=artifact_path,
+            model_type=model_type,
+            params=params,
+            tags=tags,
+            status=status,
+            model_id=model_id,
+            creation_time=creation_time,
+        )
+        self._store.log_model_metrics(metrics)
+        return True
 
 
 def _put_experiment_tags(conn: sa.Connection, experiment_id: int, tags: dict[str, str]) -> None:

@@ -151,6 +151,8 @@ class MaintenanceMixin:
             )
             # Registered model versions keep their files after their run is purged.
             referenced.update(conn.execute(sa.select(version_files.c.sha256).distinct()).scalars())
+            model_files = schema.logged_model_files  # standalone logged models' files
+            referenced.update(conn.execute(sa.select(model_files.c.sha256).distinct()).scalars())
         cutoff = time.time() - grace_seconds
         removed_blobs = freed = 0
         for blobs in self.artifact_roots():

@@ -34,6 +34,7 @@ from nbtrack.store._artifact_roots import ArtifactRootsMixin
 from nbtrack.store._blob_roots import open_blobs
 from nbtrack.store._experiments import ExperimentsMixin, int_id
 from nbtrack.store._liveness import now_ms
+from nbtrack.store._logged_models import LoggedModelsMixin
 from nbtrack.store._maintenance import (
     MaintenanceMixin,
     join_run_statement,
@@ -75,7 +76,9 @@ class _RunState:
     registered: bool = False
 
 
-class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineMixin):
+class SqlStore(
+    ArtifactRootsMixin, ExperimentsMixin, LoggedModelsMixin, MaintenanceMixin, TimelineMixin
+):
     """One tracking store (a database plus its blob directory) opened in this process."""
 
     def __init__(self, uri: str, readonly: bool = False, why_readonly: str = "") -> None:
@@ -654,19 +657,7 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
         """Immediate children of ``path`` (files and directories), like ``ls``."""
-        rows = self.artifact_rows(run_id, path)
-        base = f"{path}/" if path else ""
-        children: dict[str, ArtifactInfo] = {}
-        for full, sha, size in rows:
-            if full == path:  # ``path`` is itself a file
-                return [ArtifactInfo(full, False, size, sha)]
-            head, sep, _ = full[len(base) :].partition("/")
-            child = base + head
-            if sep:
-                children.setdefault(child, ArtifactInfo(child, True, None))
-            else:
-                children[child] = ArtifactInfo(child, False, size, sha)
-        return sorted(children.values(), key=lambda info: info.path)
+        return children_of(self.artifact_rows(run_id, path), path)
 
     def download_artifacts(
         self,
@@ -695,3 +686,22 @@ class SqlStore(ArtifactRootsMixin, ExperimentsMixin, MaintenanceMixin, TimelineM
 
         parallel_map(fetch, targets)
         return destination / path if path else destination
+
+
+def children_of(rows: Iterable[tuple[str, str, int]], path: str) -> list[ArtifactInfo]:
+    """Immediate children of ``path`` among ``(path, sha256, size)`` rows, like ``ls``
+    (rows outside ``path`` are ignored; ``path`` naming a file lists that file)."""
+    base = f"{path}/" if path else ""
+    children: dict[str, ArtifactInfo] = {}
+    for full, sha, size in rows:
+        if full == path:  # ``path`` is itself a file
+            return [ArtifactInfo(full, False, size, sha)]
+        if not full.startswith(base):
+            continue
+        head, sep, _ = full[len(base) :].partition("/")
+        child = base + head
+        if sep:
+            children.setdefault(child, ArtifactInfo(child, True, None))
+        else:
+            children[child] = ArtifactInfo(child, False, size, sha)
+    return sorted(children.values(), key=lambda info: info.path)
