@@ -134,10 +134,10 @@ def server_only(store: Path, tries: int) -> None:
 
     from nbtrack.server import _queries as queries
     from nbtrack.server import _view as view
-    from nbtrack.store import get_store
+    from nbtrack.store import get_store, locate
     from nbtrack.store.queries import SeriesCache
 
-    db = get_store(str(store / ".nbtrack"))
+    db = get_store(locate.normalize_tracking_uri(store / ".nbtrack"), readonly=True)
     cache = SeriesCache(4_000_000, 2.0)
 
     def open_all() -> int:

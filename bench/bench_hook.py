@@ -237,12 +237,12 @@ def writer_us_per_cell(session: Session, cells: int) -> tuple[float, float]:
     session.enter(CONFIGS[2])
     run = nbtrack.active_run()
     assert run is not None
-    store, run_id = run.client._store, run.info.run_id
+    client, run_id = run.client, run.info.run_id
     _flush()
     start = time.perf_counter_ns()
     for i in range(cells):
-        seq = store.begin_cell(run_id, None, i, "pass", 0)
-        store.end_cell(run_id, seq, None, i, "pass", 0, 0, None)
+        seq = client.begin_cell(run_id, None, i, "pass", 0)
+        client.end_cell(run_id, seq, None, i, "pass", 0, 0, None)
     queued = time.perf_counter_ns()
     _flush()
     done = time.perf_counter_ns()
@@ -273,7 +273,7 @@ def profile_hook(session: Session, cells: int, change: bool) -> None:
     session.enter(CONFIGS[4] if change else CONFIGS[2])
     run = nbtrack.active_run()
     assert run is not None
-    writer = run.client._store.writer
+    writer = run.client._store.writer  # the profile needs the writer thread itself
     hook_profile, writer_profile = cProfile.Profile(), cProfile.Profile()
     tracker = _tracker(session.shell)
     info = ExecutionInfo("a += 1" if change else "pass", False, False, False, None)

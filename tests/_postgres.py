@@ -6,7 +6,8 @@ missing server fails them: a green CI never hides the PostgreSQL backend.
 
 Each test gets a schema of its own in that database (created empty, dropped
 afterwards): its URI carries ``options=-csearch_path=<schema>``, so every
-process the test starts uses it too.
+process the test starts uses it too. Other tools' stores (MLflow's) get a
+database of their own (``fresh_database``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,26 @@ def fresh_schema() -> Iterator[str]:
         close_all()
         with psycopg.connect(_driver_uri(base), autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A ``postgresql://`` URI (psycopg2's, as MLflow writes it) of a new database, dropped on exit.
+
+    For stores other than nbtrack's (MLflow's): they create their tables in the
+    database's default schema.
+    """
+    import psycopg
+
+    base = server_uri()
+    name = f"d_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_driver_uri(base), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _driver_uri(base.split("?", 1)[0]).rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(_driver_uri(base), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def sql(uri: str, query: str, *params: object) -> list[tuple[object, ...]]:

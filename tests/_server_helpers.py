@@ -4,14 +4,19 @@
 ``jupyter-config/server-config/nbtrack.json`` where an installed wheel puts it
 (``jupyter_server_config.d/``), so a server started with ``JUPYTER_CONFIG_DIR``
 pointing there enables the extension exactly as an install does.
+
+``api_caller(jp_fetch, jp_asyncio_loop)`` makes the ``api(...)`` function of the
+in-process server tests; ``ok`` and ``error`` read its JSON answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +97,54 @@ def fetch(url: str, token: str | None = None, *, method: str = "GET", body: Any 
             return Reply(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as exc:
         return Reply(exc.code, dict(exc.headers), exc.read())
+
+
+Api = Callable[..., Reply]
+
+
+def api_caller(jp_fetch: Any, loop: Any) -> Api:
+    """``api("runs", params=..., method=..., body=..., headers=...)``: one call to nbtrack/api
+    of pytest-jupyter's in-process server."""
+    # jupyter_core hands out its cached loop without making it current; after an
+    # earlier test's asyncio.run() there is no current loop and tornado's fetch fails.
+    asyncio.set_event_loop(loop)
+
+    def call(
+        *path: str,
+        params: dict[str, Any] | Sequence[tuple[str, str]] | None = None,
+        method: str = "GET",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        if method == "POST" and body is None:
+            body = ""
+        elif body is not None and not isinstance(body, str | bytes):
+            body = json.dumps(body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        response = loop.run_until_complete(
+            jp_fetch(
+                "nbtrack", "api", *path, params=params, method=method, body=body,
+                headers=headers, raise_error=False, follow_redirects=False,
+            )
+        )  # fmt: skip
+        return Reply(response.code, dict(response.headers), response.body)
+
+    return call
+
+
+def ok(reply: Reply) -> Any:
+    """The JSON of a 200 JSON answer."""
+    assert reply.status == 200, reply.body
+    assert reply.headers["Content-Type"].startswith("application/json")
+    return reply.json()
+
+
+def error(reply: Reply, status: int) -> str:
+    """The message of a JSON error answer with this status."""
+    assert reply.status == status, reply.body
+    assert reply.headers["Content-Type"].startswith("application/json")
+    payload = reply.json()
+    assert set(payload) == {"message", "reason"}
+    assert isinstance(payload["message"], str)
+    assert payload["message"]
+    return str(payload["message"])

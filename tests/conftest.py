@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 import nbtrack
-from nbtrack import fluent
+from _backends import Backend
+from nbtrack import _active_model, fluent
 from nbtrack.store import close_all, locate
 
 if TYPE_CHECKING:
     from comm.base_comm import CommManager
     from IPython.core.interactiveshell import InteractiveShell
+
+    import _s3_helpers
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +30,13 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     # nbtrack extension assigns is removed after the test.
     monkeypatch.setenv(locate.ENV_JUPYTER_ROOT, "")
     monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT, raising=False)
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+    # MLflow's set_registry_uri (used by tests beside the real MLflow) sets its variable.
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_REGISTRY_URI",
+    ):
         monkeypatch.delenv(name, raising=False)  # nbtrack honours MLflow's variables
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -37,6 +46,8 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     while fluent._active_runs:
         nbtrack.end_run()
     fluent._active_experiment_id = None
+    _active_model.set_id(None)
+    _active_model.created(None)
     nbtrack.set_tracking_uri(None)
     close_all()
 
@@ -178,3 +189,34 @@ def s3_bucket(moto_s3: str) -> str:
     name = f"nbtrack-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def s3_root(moto_s3: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> _s3_helpers.Backend:
+    """The store's artifact root is ``s3://<new bucket>/blobs`` on the moto server.
+
+    Set as ``NBTRACK_ARTIFACT_ROOT``, so the fluent API, clients, in-process
+    servers and the processes tests start all keep their blobs there; the
+    returned :class:`~_s3_helpers.Backend` reads the bucket through boto3.
+    """
+    from _s3_helpers import s3_backend
+
+    found = s3_backend(moto_s3, s3_bucket)
+    monkeypatch.setenv(locate.ENV_ARTIFACT_ROOT, found.root)
+    return found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A store not yet created, for tests run on both backends.
+
+    A directory under tmp_path, or a fresh schema of the test PostgreSQL server.
+    """
+    if request.param == "sqlite":
+        store = tmp_path / "store"
+        yield Backend(str(store), store / "nbtrack.db")
+        return
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        yield Backend(uri, None)

@@ -15,68 +15,17 @@ import sqlite3
 import time
 import tracemalloc
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from _s3_helpers import Backend, s3_backend
 from nbtrack import TrackingClient
 from nbtrack.cli import main
 from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from nbtrack.store import close_all, get_store, locate
-
-
-@dataclass
-class Backend:
-    """An artifact root and a way to look at it without nbtrack."""
-
-    name: str
-    root: str
-    bucket: str | None = None
-    prefix: str = "blobs"
-    s3: Any = None
-
-    def blobs(self) -> dict[str, bytes]:
-        """Every blob stored: sha256 -> content."""
-        if self.bucket is None:
-            base = Path(self.root)
-            if not base.exists():
-                return {}
-            return {
-                p.parent.name + p.name: p.read_bytes()
-                for p in base.glob("??/*")
-                if p.is_file() and len(p.parent.name + p.name) == 64
-            }
-        found = {}
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix + "/"
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                head, _, tail = item["Key"][len(self.prefix) + 1 :].partition("/")
-                if len(head + tail) == 64:
-                    body = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"]
-                    found[head + tail] = body.read()
-        return found
-
-    def overwrite(self, sha: str, data: bytes) -> None:
-        """Replace a blob's content behind nbtrack's back."""
-        if self.bucket is None:
-            path = Path(self.root) / sha[:2] / sha[2:]
-            path.chmod(0o644)
-            path.write_bytes(data)
-        else:
-            key = f"{self.prefix}/{sha[:2]}/{sha[2:]}"
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
-
-    def remove(self, sha: str) -> None:
-        """Delete a blob behind nbtrack's back."""
-        if self.bucket is None:
-            (Path(self.root) / sha[:2] / sha[2:]).unlink()
-        else:
-            self.s3.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{sha[:2]}/{sha[2:]}")
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -84,15 +33,10 @@ def backend(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Backend:
     """The artifact root of this test's store: a local directory, or a bucket on moto."""
-    if request.param == "local":
-        found = Backend("local", str(tmp_path / "blobs"))
-    else:
-        import boto3
-
-        bucket = request.getfixturevalue("s3_bucket")
-        endpoint = request.getfixturevalue("moto_s3")
-        client = boto3.client("s3", endpoint_url=endpoint)
-        found = Backend("s3", f"s3://{bucket}/blobs", bucket=bucket, s3=client)
+    if request.param == "s3":
+        found: Backend = request.getfixturevalue("s3_root")
+        return found
+    found = Backend("local", str(tmp_path / "blobs"))
     monkeypatch.setenv(locate.ENV_ARTIFACT_ROOT, found.root)
     return found
 
@@ -153,6 +97,24 @@ def test_log_list_download_and_read(
     assert store.read_artifact(run_id, "notes/readme.txt") == b"hello"
     assert store.read_artifact(run_id, "out/plots/deep/big.bin") == files["plots/deep/big.bin"]
     assert not [p for p in (tmp_path / "dl").rglob("*") if p.name.endswith(".partial")]
+
+
+def test_a_directory_of_many_small_files(
+    store: TrackingClient, run_id: str, backend: Backend, tmp_path: Path
+) -> None:
+    """More files than one statement records (150), each sent without a lookup first."""
+    source = tmp_path / "many"
+    files = {f"part-{i:03d}.txt": f"part {i}\n".encode() * (i + 1) for i in range(320)}
+    source.mkdir()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    assert store.log_artifacts(run_id, source, "many") == [f"many/{n}" for n in sorted(files)]
+    assert store.log_artifacts(run_id, source, "again") == [f"again/{n}" for n in sorted(files)]
+    store.flush()
+    assert len(store.list_artifacts(run_id, "many")) == 320
+    assert backend.blobs() == {hashlib.sha256(d).hexdigest(): d for d in files.values()}
+    got = Path(store.download_artifacts(run_id, "again", tmp_path / "dl"))
+    assert _tree(got) == files
 
 
 def test_identical_content_is_stored_once(
@@ -386,10 +348,7 @@ def test_uploads_run_in_parallel(
 def test_an_experiment_location_holds_its_runs_blobs(
     client: TrackingClient, s3_bucket: str, moto_s3: str, store_dir: Path, tmp_path: Path
 ) -> None:
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=moto_s3)
-    remote = Backend("s3", f"s3://{s3_bucket}/vision", bucket=s3_bucket, prefix="vision", s3=s3)
+    remote = s3_backend(moto_s3, s3_bucket, "vision")
     local = Backend("local", str(store_dir / "artifacts"))
     exp = client.create_experiment("vision", artifact_location=f"s3://{s3_bucket}/vision/")
     assert client.get_experiment(exp).artifact_location == f"s3://{s3_bucket}/vision/"
@@ -475,3 +434,112 @@ def test_the_root_record_is_not_a_user_tag(client: TrackingClient, tmp_path: Pat
     client.log_text(run, "x", "x.txt")
     client.flush()
     assert (tmp_path / "blobs" / hashlib.sha256(b"x").hexdigest()[:2]).is_dir()
+
+
+def _cli_in_a_terminal(args: list[str], cwd: Path, terminal: bool) -> tuple[int, str, str]:
+    """Run the command line in a process whose stderr is a terminal (a pty) or a pipe.
+
+    Returns the exit code, stdout, and what reached stderr.
+    """
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    command = [sys.executable, "-c", "from nbtrack.cli import main; main()", *args]
+    if not terminal:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+    leader, follower = pty.openpty()
+    # A terminal of 100 columns (a new pty has none, and tqdm fits its bar to the width).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with subprocess.Popen(
+        command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower
+    ) as process:
+        os.close(follower)
+        seen = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed its end
+                break
+            if not data:
+                break
+            seen.append(data)
+        os.close(leader)
+        assert process.stdout is not None
+        out = process.stdout.read().decode()
+        code = process.wait(60)
+    return code, out, b"".join(seen).decode(errors="replace")
+
+
+def test_cli_transfers_draw_a_progress_bar_on_a_terminal_only(
+    run_id: str, backend: Backend, store_dir: Path, tmp_path: Path
+) -> None:
+    from nbtrack._cli_artifacts import PROGRESS_MIN_BYTES
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(PROGRESS_MIN_BYTES + (1 << 20)))
+    small = tmp_path / "small.txt"
+    small.write_text("small")
+    uri = ["--tracking-uri", str(store_dir)]
+    for name, terminal in (("big.bin", True), ("small.txt", True), ("big.bin", False)):
+        source = big if name == "big.bin" else small
+        code, out, err = _cli_in_a_terminal(
+            [*uri, "artifacts", "log", run_id, str(source), "-p", f"t{int(terminal)}"],
+            tmp_path,
+            terminal,
+        )
+        assert code == 0, out + err
+        assert "Logged 1 file(s)" in out
+        assert "%|" not in out  # never on stdout
+        drew = "upload: 100%|" in err
+        assert drew == (terminal and name == "big.bin"), (name, terminal, err[-500:])
+        code, out, err = _cli_in_a_terminal(
+            [*uri, "artifacts", "download", run_id, f"t{int(terminal)}/{name}", "-d", "dl"],
+            tmp_path,
+            terminal,
+        )
+        assert code == 0, out + err
+        assert ("download: 100%|" in err) == (terminal and name == "big.bin"), err[-500:]
+        assert (tmp_path / "dl" / f"t{int(terminal)}" / name).read_bytes() == source.read_bytes()
+    assert len(backend.blobs()) == 2
+
+
+@pytest.mark.postgres
+def test_a_shared_postgresql_store_finds_its_bucket_on_every_machine(
+    s3_root: Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The creator's NBTRACK_ARTIFACT_ROOT is recorded in the store: another process
+    (another machine of the team) that has only the database URI reads the bucket."""
+    import subprocess
+    import sys
+
+    from _postgres import fresh_schema
+
+    with fresh_schema() as uri:
+        creator = TrackingClient(uri)
+        run_id = creator.create_run("0").info.run_id
+        creator.log_text(run_id, "shared", "notes/a.txt")
+        creator.flush()
+        assert list(s3_root.blobs().values()) == [b"shared"]
+        close_all()
+        monkeypatch.delenv(locate.ENV_ARTIFACT_ROOT)
+        reader = (
+            "import sys; from nbtrack import TrackingClient\n"
+            "c = TrackingClient(sys.argv[1])\n"
+            "print(c.blobs.url)\n"
+            "print(c.read_artifact(sys.argv[2], 'notes/a.txt').decode())\n"
+            "print(c.verify_artifacts().ok)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", reader, uri, run_id],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [s3_root.root, "shared", "True"]

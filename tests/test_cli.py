@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -65,6 +67,7 @@ def test_runs_show_by_prefix(store_dir: Path) -> None:
     assert "val_loss" in out
     assert "model/weights.json" in out
     assert "FINISHED" in out
+    assert f"  store       {store_dir.resolve()}\n" in out
 
 
 def test_experiments_list_and_gc(store_dir: Path) -> None:
@@ -140,3 +143,21 @@ def test_readme_opens_with_the_two_commands() -> None:
         'pip install -e ".[test]" && pytest',
     ]
     assert commands[1] in ci
+
+
+def test_python_dash_m_nbtrack_is_the_command_line(tmp_path: Path) -> None:
+    # For an environment whose scripts directory is not on PATH.
+    result = subprocess.run(
+        [sys.executable, "-m", "nbtrack", "--tracking-uri", str(tmp_path / "none"), "runs", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"no store at {tmp_path / 'none'}" in result.stderr + result.stdout
+    assert not (tmp_path / "none").exists()
+    usage = subprocess.run(
+        [sys.executable, "-m", "nbtrack", "--help"], capture_output=True, text=True, check=True
+    )
+    assert usage.stdout.startswith("Usage: nbtrack ")

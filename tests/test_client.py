@@ -282,6 +282,20 @@ def test_log_artifacts_preserves_layout(client: TrackingClient, run_id: str, tre
     assert client.read_artifact(run_id, "copy/here/top.txt") == b"top"
 
 
+def test_log_artifacts_of_more_files_than_one_statement_holds(
+    client: TrackingClient, run_id: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "many"
+    source.mkdir()
+    for i in range(400):
+        (source / f"{i:03d}.txt").write_text(str(i))
+    assert len(client.log_artifacts(run_id, source)) == 400
+    client.log_artifacts(run_id, source)  # again: every row replaced, none doubled
+    client.flush()
+    assert len(client.list_artifacts(run_id)) == 400
+    assert client.read_artifact(run_id, "399.txt") == b"399"
+
+
 def test_list_artifacts_dirs_and_files(client: TrackingClient, run_id: str, tree: Path) -> None:
     client.log_artifacts(run_id, tree)
     top = client.list_artifacts(run_id)

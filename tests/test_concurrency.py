@@ -8,18 +8,17 @@ and tracebacks. Each test runs on a SQLite store and on a PostgreSQL schema
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import nbtrack
+from _backends import Backend
 from _worker import WORKER, load_worker
 from nbtrack.store import close_all
 from nbtrack.store.migrations import HEAD_REVISION
@@ -65,43 +64,6 @@ def assert_clean(name: str, rc: int, err: str) -> None:
     assert rc == 0, f"{name} exited with {rc}:\n{err}"
     assert "locked" not in err.lower(), f"{name} hit a lock error:\n{err}"
     assert "Traceback" not in err, f"{name} raised:\n{err}"
-
-
-@dataclass
-class Backend:
-    """A store for the children (a directory or a PostgreSQL URI) and direct SQL on it."""
-
-    store: str
-    db: Path | None  # the SQLite file; None on PostgreSQL
-
-    def sql(self, query: str, *params: object) -> list[tuple[object, ...]]:
-        if self.db is None:
-            from _postgres import sql as pg_sql
-
-            return pg_sql(self.store, query.replace("?", "%s"), *params)
-        conn = sqlite3.connect(self.db)
-        try:
-            return conn.execute(query, params).fetchall()
-        finally:
-            conn.close()
-
-    def assert_intact(self) -> None:
-        """SQLite's integrity check (PostgreSQL keeps its own)."""
-        if self.db is not None:
-            assert self.sql("PRAGMA integrity_check") == [("ok",)]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """A store not yet created: a directory under tmp_path, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        store = tmp_path / "store"
-        yield Backend(str(store), store / "nbtrack.db")
-        return
-    from _postgres import fresh_schema
-
-    with fresh_schema() as uri:
-        yield Backend(uri, None)
 
 
 @pytest.mark.slow

@@ -90,6 +90,13 @@ def test_compare_notebook_runs_and_reproduces_headless(client: nbtrack.TrackingC
     assert "Reproduced" in output
 
 
+def test_every_shipped_notebook_has_a_headless_test() -> None:
+    # A notebook added to notebooks/ needs its run/sweep/reproduce test above.
+    tested = {"quickstart.ipynb", "compare.ipynb"}
+    shipped = {path.name for path in NOTEBOOKS.glob("*.ipynb")}
+    assert shipped == tested, f"notebooks without a headless test: {sorted(shipped - tested)}"
+
+
 def _tiny_notebook(path: Path, *cells: str) -> Path:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]

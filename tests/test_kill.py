@@ -12,7 +12,6 @@ import math
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import nbtrack
+from _backends import Backend
 from _worker import WORKER, load_worker
 from nbtrack.store import close_all
 
@@ -59,14 +59,6 @@ def wait_until_zombie(pid: int) -> None:
         time.sleep(0.001)
 
 
-def integrity(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
-
-
 def same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
@@ -92,9 +84,8 @@ def check_round(client: nbtrack.TrackingClient, run_id: str, round_no: int, flus
 
 
 @pytest.mark.slow
-def test_sigkill_mid_logging_loses_nothing_flushed(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    db = store / "nbtrack.db"
+def test_sigkill_mid_logging_loses_nothing_flushed(tmp_path: Path, backend: Backend) -> None:
+    store = backend.store
     rng = random.Random(20240611)
     finished: list[tuple[str, int, int]] = []  # (run_id, round, points kept)
     for round_no in range(ROUNDS):
@@ -104,7 +95,7 @@ def test_sigkill_mid_logging_loses_nothing_flushed(tmp_path: Path) -> None:
             tmp_path,
             f"victim-{round_no}",
             "log-until-killed",
-            str(store),
+            store,
             f"--round={round_no}",
             f"--flush-every={rng.choice([1, 7, 100, 500, 2000])}",
             f"--side={side}",
@@ -122,7 +113,7 @@ def test_sigkill_mid_logging_loses_nothing_flushed(tmp_path: Path) -> None:
             wait_until_zombie(proc.pid)
         flushed = int(side.read_text())
 
-        assert integrity(db) == "ok"
+        backend.assert_intact()
         close_all()  # the next client opens the store afresh, which marks orphans
         client = nbtrack.TrackingClient(store)
         assert client.get_run(run_id).info.status == "KILLED"
@@ -138,18 +129,18 @@ def test_sigkill_mid_logging_loses_nothing_flushed(tmp_path: Path) -> None:
 
     assert sum(kept for _, _, kept in finished) > 0, "no round got to log anything"
     close_all()
-    assert integrity(db) == "ok"
+    backend.assert_intact()
     client = nbtrack.TrackingClient(store)
     for run_id, round_no, kept in finished:
         assert check_round(client, run_id, round_no, kept) == kept
 
 
 @pytest.mark.slow
-def test_run_of_a_live_process_is_not_marked_killed(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_run_of_a_live_process_is_not_marked_killed(tmp_path: Path, backend: Backend) -> None:
+    store = backend.store
     run_id_file, go = tmp_path / "run-id", tmp_path / "go"
     proc, err = spawn(
-        tmp_path, "alive", "stay-alive", str(store), f"--run-id-file={run_id_file}", f"--go={go}"
+        tmp_path, "alive", "stay-alive", store, f"--run-id-file={run_id_file}", f"--go={go}"
     )
     try:
         run_id = wait_for_file(run_id_file, proc, err)
@@ -167,8 +158,8 @@ def test_run_of_a_live_process_is_not_marked_killed(tmp_path: Path) -> None:
     assert nbtrack.TrackingClient(store).get_run(run_id).info.status == "FINISHED"
 
 
-def test_run_of_this_process_survives_reopening(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_run_of_this_process_survives_reopening(backend: Backend) -> None:
+    store = backend.store
     client = nbtrack.TrackingClient(store)
     run_id = client.create_run("0").info.run_id
     client.log_metric(run_id, "m", 2.0)

@@ -188,3 +188,26 @@ def test_models_stay_loadable_by_mlflow(exported: Exported) -> None:
         mlflow.set_registry_uri(None)
     np.testing.assert_array_equal(from_run.predict(X), clf.predict(X))
     np.testing.assert_array_equal(from_registry.predict(X), clf.predict(X))
+
+
+def test_the_default_store_is_exported_and_a_missing_one_creates_no_destination(
+    exported: Exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `nbtrack export-mlflow DEST` typed in a project reads the project's
+    # ./.nbtrack, not DEST (MLflow's URI is set while the export runs).
+    project = Path(exported.nbtrack_uri).parent
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("NBTRACK_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    dest = f"sqlite:///{tmp_path / 'again.db'}"
+    result = CliRunner().invoke(main, ["export-mlflow", dest, "-e", "tabular"])
+    assert result.exit_code == 0, result.output
+    assert "2 run(s) (0 already there)" in result.output
+    # No store here: an error naming where it looked, and no empty MLflow store made.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    missing = CliRunner().invoke(main, ["export-mlflow", f"sqlite:///{empty / 'out.db'}"])
+    assert missing.exit_code == 1
+    assert f"no store at {empty / '.nbtrack'} (create one by logging a run)" in missing.output
+    assert list(empty.iterdir()) == []

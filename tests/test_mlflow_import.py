@@ -1,16 +1,18 @@
 """``nbtrack import-mlflow``: a real MLflow store, built by MLflow here, copied field by field.
 
-One source store per module and kind (SQLite, ``./mlruns``): MLflow takes
+One source store per module and kind (SQLite, ``./mlruns``, PostgreSQL): MLflow takes
 seconds to create one. Each test imports it into its own nbtrack store and
 compares what MLflow's client reads with what nbtrack's client reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,14 +112,36 @@ def _build(root: Path, uri: str) -> Source:
     return Source(uri, root, [pid, child.info.run_id, gone.info.run_id], marker)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "mlruns"])
-def source(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Source:
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", "mlruns", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def source(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Source]:
+    """The store built by MLflow: a SQLite file, a ./mlruns directory, or a PostgreSQL database.
+
+    The PostgreSQL one is a new database of the test server (MLflow's tables in
+    its public schema, as ``mlflow server --backend-store-uri postgresql://...``
+    makes them; psycopg2 is MLflow's driver), dropped afterwards.
+    """
     root = tmp_path_factory.mktemp(f"mlflow-{request.param}")
-    uri = f"sqlite:///{root / 'mlflow.db'}" if request.param == "sqlite" else str(root / "mlruns")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-        mp.chdir(root)  # MLflow puts a SQLite store's artifacts in ./mlruns
-        return _build(root, uri)
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            from _postgres import fresh_database
+
+            uri = stack.enter_context(fresh_database())
+        elif request.param == "sqlite":
+            uri = f"sqlite:///{root / 'mlflow.db'}"
+        else:
+            uri = str(root / "mlruns")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+            mp.chdir(root)  # MLflow puts a SQL store's artifacts in ./mlruns
+            # MLflow resolves a version's models:/<model_id> source in its current store.
+            mp.setenv("MLFLOW_TRACKING_URI", uri)
+            built = _build(root, uri)
+        yield built
 
 
 @pytest.fixture(autouse=True)
@@ -196,6 +220,12 @@ def test_every_field_is_copied(source: Source, client: nbtrack.TrackingClient) -
     pickled = (source.root / "model" / "model.pkl").read_bytes()
     for prefix in models:
         assert client.read_artifact(parent, f"{prefix}/model.pkl") == pickled
+    # ...and keep their ids: get_logged_model(MLflow's id) names those files.
+    for theirs_model in logged:
+        ours = client.get_logged_model(theirs_model.model_id)
+        assert (ours.name, ours.source_run_id, ours.status) == ("m", parent, "READY")
+        assert ours.artifact_location.split("/", 2)[2] in models
+        assert ours.creation_timestamp == theirs_model.creation_timestamp
     assert not source.marker.exists()
 
 
@@ -275,3 +305,59 @@ def test_missing_source_is_an_error_not_a_new_store(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "no MLflow store" in result.output
     assert not (tmp_path / "nothing").exists()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_database_without_an_mlflow_store_is_refused_and_left_alone(
+    kind: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    with contextlib.ExitStack() as stack:
+        if kind == "postgresql":
+            from _postgres import fresh_database
+
+            uri = stack.enter_context(fresh_database())
+        else:
+            uri = f"sqlite:///{tmp_path / 'other.db'}"
+        engine = sa.create_engine(uri)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE unrelated (x INTEGER)"))
+        result = CliRunner().invoke(main, ["import-mlflow", uri])
+        assert result.exit_code != 0
+        assert "no MLflow store in" in result.output
+        assert "no MLflow tables" in result.output
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == ["unrelated"]  # MLflow made none
+        engine.dispose()
+
+
+def test_a_postgresql_source_without_mlflows_driver_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqlalchemy as sa
+
+    driver = sa.create_engine("postgresql://u@127.0.0.1:1/x").dialect.driver  # SQLAlchemy's pick
+    package = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary"}[driver]
+    monkeypatch.setitem(sys.modules, driver, None)  # as if it were not installed
+    result = CliRunner().invoke(main, ["import-mlflow", "postgresql://u@127.0.0.1:1/mlflow"])
+    assert result.exit_code != 0
+    assert f"pip install {package}" in result.output
+
+
+def test_the_default_store_is_found_without_a_tracking_uri(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `nbtrack import-mlflow SOURCE` typed in a project: the store is the project's
+    # ./.nbtrack, not the MLflow source (MLflow's URI is set while the import runs).
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("NBTRACK_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = CliRunner().invoke(main, ["import-mlflow", source.uri, "-e", "vision"])
+    assert result.exit_code == 0, result.output
+    imported = nbtrack.TrackingClient(project / ".nbtrack", readonly=True)
+    assert imported.get_experiment_by_name("vision") is not None
+    listed = CliRunner().invoke(main, ["runs", "list"])
+    assert f"from the store at {project / '.nbtrack'}" in listed.output, listed.output

@@ -60,6 +60,10 @@ def plain_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
 
 
+#: Seconds a kernel gets to exit on its own after a shutdown or restart request.
+SHUTDOWN_GRACE_S = 60.0
+
+
 class Kernel:
     """A notebook from ``tests/notebooks`` and an nbclient client to run its cells."""
 
@@ -83,6 +87,10 @@ class Kernel:
     def started(self, env: dict[str, str] | None = None) -> Iterator[Kernel]:
         """A running kernel; shut down gracefully (atexit hooks run) on leaving."""
         with self.client.setup_kernel(env=plain_env() if env is None else env):
+            # Jupyter kills a kernel that has not exited SHUTDOWN_GRACE_S after a
+            # shutdown request (5 s by default): on a loaded 2-core machine the
+            # atexit hooks may need longer, and a kill would be a timing failure.
+            self.client.km.shutdown_wait_time = SHUTDOWN_GRACE_S
             yield self
 
     def run(self, index: int, source: str | None = None) -> list[NotebookNode]:
@@ -309,7 +317,7 @@ def test_kernel_restart_and_shutdown_end_the_active_run_with_a_snapshot(
         outputs = kernel.run_all([0, 1, 2])
         first_pid = kernel.pid()
         # A shutdown_request with restart=True; the kernel gets shutdown_wait_time
-        # (5 s) to exit on its own before it is killed.
+        # (SHUTDOWN_GRACE_S) to exit on its own before it is killed.
         run_sync(kernel.client.km.restart_kernel)(now=False)
         assert kernel.pid() != first_pid
         run_sync(kernel.client.kc.wait_for_ready)(timeout=60)

@@ -1,4 +1,5 @@
-"""The tracking tests of test_fluent and test_client, run again on a PostgreSQL store.
+"""The tracking tests of test_fluent, test_client and test_logged_models, run again on a
+PostgreSQL store.
 
 The bodies are the same functions; ``postgres_store`` makes each test's default
 store a fresh schema of the test server. Tests about the SQLite file itself
@@ -11,6 +12,7 @@ import pytest
 
 from test_client import *  # noqa: F403
 from test_fluent import *  # noqa: F403
+from test_logged_models import *  # noqa: F403
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres_store")]
 

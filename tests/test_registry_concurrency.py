@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 
 import nbtrack
 from _models_helpers import iris_classifier
+from nbtrack.store import locate
 
 CHILD = textwrap.dedent(
     """
@@ -33,9 +35,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_concurrent_registrations_get_consecutive_distinct_versions(
-    store_dir: Path, tmp_path: Path
-) -> None:
+def test_concurrent_registrations_get_consecutive_distinct_versions(tmp_path: Path) -> None:
     clf, _ = iris_classifier()
     with nbtrack.start_run():
         info = nbtrack.sklearn.log_model(clf, "model")
@@ -49,7 +49,7 @@ def test_concurrent_registrations_get_consecutive_distinct_versions(
                 sys.executable,
                 "-c",
                 CHILD,
-                str(store_dir),
+                os.environ[locate.ENV_TRACKING_URI],  # this test's store, on either backend
                 info.model_uri,
                 str(flag),
                 str(go),
@@ -79,7 +79,7 @@ def test_concurrent_registrations_get_consecutive_distinct_versions(
     everything = sorted(v for versions in seen for v in versions)
     assert everything == list(range(1, processes * per_process + 1))
 
-    client = nbtrack.TrackingClient(store_dir)
+    client = nbtrack.TrackingClient(os.environ[locate.ENV_TRACKING_URI])
     found = client.search_model_versions("name = 'iris'", max_results=None)
     assert sorted(int(v.version) for v in found) == everything
     history = client.get_registry_history("iris")

@@ -9,7 +9,6 @@ refuses a request without the token.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import http.cookiejar
 import json
@@ -20,7 +19,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -36,7 +34,16 @@ from IPython.core.interactiveshell import InteractiveShell
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - its fixtures, for this module only
 
 import nbtrack
-from _server_helpers import NOTEBOOK_CELLS, Reply, enabled_config_dir, fetch, notebook_run
+from _server_helpers import (
+    NOTEBOOK_CELLS,
+    Api,
+    api_caller,
+    enabled_config_dir,
+    error,
+    fetch,
+    notebook_run,
+    ok,
+)
 from _store_files import tree_state
 from _ui_helpers import make_runs
 from nbtrack.cli import main
@@ -73,37 +80,10 @@ def jp_server_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str
     return config
 
 
-Api = Callable[..., Reply]
-
-
 @pytest.fixture
 def api(jp_fetch: Any, jp_asyncio_loop: Any) -> Api:
     """``api("runs", params=..., method=..., body=..., headers=...)``: one call to nbtrack/api."""
-    # jupyter_core hands out its cached loop without making it current; after an
-    # earlier test's asyncio.run() there is no current loop and tornado's fetch fails.
-    asyncio.set_event_loop(jp_asyncio_loop)
-
-    def call(
-        *path: str,
-        params: dict[str, Any] | Sequence[tuple[str, str]] | None = None,
-        method: str = "GET",
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        if method == "POST" and body is None:
-            body = ""
-        elif body is not None and not isinstance(body, str | bytes):
-            body = json.dumps(body)
-            headers = {"Content-Type": "application/json", **(headers or {})}
-        response = jp_asyncio_loop.run_until_complete(
-            jp_fetch(
-                "nbtrack", "api", *path, params=params, method=method, body=body,
-                headers=headers, raise_error=False, follow_redirects=False,
-            )
-        )  # fmt: skip
-        return Reply(response.code, dict(response.headers), response.body)
-
-    return call
+    return api_caller(jp_fetch, jp_asyncio_loop)
 
 
 @pytest.fixture
@@ -115,24 +95,6 @@ def notebook_run_id(ip: InteractiveShell) -> str:
     ServerApp singleton of the same process.
     """
     return notebook_run(ip)
-
-
-def ok(reply: Reply) -> Any:
-    """The JSON of a 200 JSON answer."""
-    assert reply.status == 200, reply.body
-    assert reply.headers["Content-Type"].startswith("application/json")
-    return reply.json()
-
-
-def error(reply: Reply, status: int) -> str:
-    """The message of a JSON error answer with this status."""
-    assert reply.status == status, reply.body
-    assert reply.headers["Content-Type"].startswith("application/json")
-    payload = reply.json()
-    assert set(payload) == {"message", "reason"}
-    assert isinstance(payload["message"], str)
-    assert payload["message"]
-    return str(payload["message"])
 
 
 def files_under(root: Path) -> set[Path]:

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import math
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,10 @@ from IPython.core.interactiveshell import InteractiveShell
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - its fixtures, for this module only
 
 import nbtrack
-from _server_helpers import Reply, notebook_run
+from _server_helpers import Api, api_caller, error, notebook_run, ok
 from _ui_helpers import make_runs
 
 ENABLED: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"nbtrack": True}}}
-Api = Callable[..., Reply]
 
 
 @pytest.fixture
@@ -38,36 +35,13 @@ def jp_server_config() -> dict[str, Any]:
 @pytest.fixture
 def api(jp_fetch: Any, jp_asyncio_loop: Any) -> Api:
     """``api("histories", params=[...])``: one GET of nbtrack/api."""
-    asyncio.set_event_loop(jp_asyncio_loop)
-
-    def call(*path: str, params: Sequence[tuple[str, str]] | dict[str, str] = ()) -> Reply:
-        response = jp_asyncio_loop.run_until_complete(
-            jp_fetch("nbtrack", "api", *path, params=list(params.items())
-                     if isinstance(params, dict) else list(params),
-                     raise_error=False, follow_redirects=False)
-        )  # fmt: skip
-        return Reply(response.code, dict(response.headers), response.body)
-
-    return call
+    return api_caller(jp_fetch, jp_asyncio_loop)
 
 
 @pytest.fixture
 def notebook_run_id(ip: InteractiveShell) -> str:
     """A run made by notebook cells (listed before ``api``: see test_server_api.py)."""
     return notebook_run(ip)
-
-
-def ok(reply: Reply) -> Any:
-    assert reply.status == 200, reply.body
-    assert reply.headers["Content-Type"].startswith("application/json")
-    return reply.json()
-
-
-def error(reply: Reply, status: int) -> str:
-    assert reply.status == status, reply.body
-    payload = reply.json()
-    assert set(payload) == {"message", "reason"}
-    return str(payload["message"])
 
 
 def test_histories_gives_every_series_of_a_grid(api: Api, client: nbtrack.TrackingClient) -> None:

@@ -39,14 +39,8 @@ from _comm_helpers import (
 )
 from nbtrack.entities import CellEvent
 from nbtrack.notebook._comm import PROTOCOL, TARGET, SnapshotChannel
-from nbtrack.notebook._snapshot import (
-    InvalidNotebookError,
-    Snapshot,
-    notebook_bytes,
-    notebook_from_timeline,
-    parse_notebook,
-    take_snapshot,
-)
+from nbtrack.notebook._notebook_json import InvalidNotebookError, notebook_bytes, parse_notebook
+from nbtrack.notebook._snapshot import Snapshot, notebook_from_timeline, take_snapshot
 
 COMM_LOG = "nbtrack.notebook._comm"
 SNAPSHOT_LOG = "nbtrack.notebook._snapshot"

@@ -362,6 +362,11 @@ def test_other_files_are_refused_and_left_as_they_were(
         ["runs", "show", "abc123"],
         ["models", "list"],
         ["models", "history", "iris"],
+        ["gc", "--dry-run"],
+        # These write, but only to a store that has the run already.
+        ["gc"],
+        ["reproduce", "abc123"],
+        ["sweep", "--resume", "abc123", "train.ipynb"],
     ],
 )
 def test_read_commands_in_an_empty_directory_create_nothing(

@@ -187,9 +187,9 @@ def test_widget_and_terminal(
 
 
 def test_compare_needs_runs(client: nbtrack.TrackingClient) -> None:
-    from nbtrack.ui import _runs_table
+    from nbtrack.ui import _compare
 
-    _runs_table.LAST_TABLE = None
+    _compare.LAST_TABLE = None
     with pytest.raises(InvalidInputError):
         compare(client=client)
     with pytest.raises(InvalidInputError):

@@ -14,7 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import nbtrack
 from _ui_helpers import make_runs
-from nbtrack.ui import _runs_table
+from nbtrack.ui import _compare
 
 
 def test_track_runs_with_a_quoted_filter(
@@ -24,7 +24,7 @@ def test_track_runs_with_a_quoted_filter(
     capsys.readouterr()
     result = ip.run_cell("%track runs params.lr = '0.2' -e ui")
     assert result.success, result.error_in_exec
-    table = _runs_table.LAST_TABLE
+    table = _compare.LAST_TABLE
     assert table is not None
     assert table.filter_string == "params.lr = '0.2'"
     assert [r.info.run_name for r in table.page.runs] == ["run-1"]
@@ -45,7 +45,7 @@ def test_track_compare_defaults_to_the_table_selection(
 ) -> None:
     ids = make_runs(client, 3)
     assert ip.run_cell("%track runs").success
-    table = _runs_table.LAST_TABLE
+    table = _compare.LAST_TABLE
     assert table is not None
     table.select(ids[0])
     table.select(ids[2])

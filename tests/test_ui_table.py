@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -182,3 +184,25 @@ def test_child_runs_are_grouped_under_their_parent(client: nbtrack.TrackingClien
     assert len(shown) == 4
     shown[3].value = True
     assert one.selected_run_ids == [kids[2]]
+
+
+def test_the_table_creates_no_store_and_shows_runs_once_one_is_logged(store_dir: Path) -> None:
+    # `%track runs` before the first run: the table says where the store will be.
+    table = runs()
+    assert not store_dir.exists()
+    assert table.store_missing
+    assert f"no store at {store_dir} (create one by logging a run)" in table.text()
+    assert "filter error" not in table.text()
+    with nbtrack.start_run(run_name="first"):
+        nbtrack.log_metric("loss", 0.5)
+    table.refresh()
+    assert _names(table) == ["first"]
+    assert not table.store_missing
+    assert table.error == ""
+    assert compare_of_first(table) == ["first"]
+
+
+def compare_of_first(table: _runs_table.RunTable) -> list[str]:
+    """The compare panel of the table's first run: it reads through a writing client."""
+    table.select(table.page.runs[0].info.run_id)
+    return [run.info.run_name for run in table.compare_selected().runs]

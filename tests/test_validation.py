@@ -42,9 +42,9 @@ def test_over_long_key_names_its_length_and_the_limit() -> None:
 @pytest.mark.parametrize(("bad", "shown"), [("a*b", "'*'"), ("a?b", "'?'"), ("x=1;", "';='")])
 def test_key_with_refused_characters_names_them(bad: str, shown: str) -> None:
     with pytest.raises(InvalidInputError) as info:
-        check.key(bad, "param name")
+        check.key(bad, "parameter name")
     message = str(info.value)
-    assert f"param name {bad!r} contains {shown}" in message
+    assert f"Invalid parameter name: {bad!r} contains {shown}" in message
     assert "letters, digits, underscores" in message
 
 
@@ -62,7 +62,7 @@ def test_non_string_keys_are_refused_not_crashed_on(bad: object) -> None:
 
 
 def test_bad_keys_are_refused_through_the_client(client: TrackingClient, run_id: str) -> None:
-    with pytest.raises(InvalidInputError, match=r"metric name 'a\*b' contains"):
+    with pytest.raises(InvalidInputError, match=r"Invalid metric name: 'a\*b' contains"):
         client.log_metric(run_id, "a*b", 1.0)
     with pytest.raises(InvalidInputError, match="would change meaning as a path"):
         client.log_param(run_id, "../x", 1)

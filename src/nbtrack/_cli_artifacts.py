@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from nbtrack._cli_runs import resolve_run
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient
 from nbtrack.store.artifacts import directory_files
@@ -44,9 +45,8 @@ def progress_bar(total: int, what: str) -> Iterator[Callable[[int], object] | No
 
 
 def _run_id(ctx: click.Context, client: TrackingClient, run: str) -> str:
-    from nbtrack.cli import _resolve_run
 
-    return _resolve_run(client, run).info.run_id
+    return resolve_run(client, run).info.run_id
 
 
 @click.group()
@@ -72,7 +72,7 @@ def artifacts_list(ctx: click.Context, run: str, path: str) -> None:
     """
     client = _client(ctx, readonly=True)
     run_id = _run_id(ctx, client, run)
-    rows = client._store.artifact_rows(run_id, path.strip("/"))
+    rows = client.queries.artifact_files(run_id, path.strip("/"))
     click.echo(format_table(["path", "bytes", "sha256"], [(p, str(s), h) for p, h, s in rows]))
 
 
@@ -127,7 +127,7 @@ def artifacts_download(ctx: click.Context, run: str, path: str, destination: Pat
     """
     client = _client(ctx, readonly=True)
     run_id = _run_id(ctx, client, run)
-    rows = client._store.artifact_rows(run_id, path.strip("/"))
+    rows = client.queries.artifact_files(run_id, path.strip("/"))
     with progress_bar(sum(size for _, _, size in rows), "download") as progress:
         where = client.download_artifacts(run_id, path, destination, progress=progress)
     click.echo(f"Downloaded {len(rows)} file(s) to {where}.")

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from nbtrack._cli_runs import existing_store_client, resolve_run
 from nbtrack._table import format_table
 
 
@@ -31,10 +32,7 @@ def _warn(message: str) -> None:
 
 
 def _run_id(ctx: click.Context, prefix: str) -> str:
-    from nbtrack.cli import _resolve_run
-    from nbtrack.client import TrackingClient
-
-    return _resolve_run(TrackingClient(_tracking_uri(ctx)), prefix).info.run_id
+    return resolve_run(existing_store_client(_tracking_uri(ctx)), prefix).info.run_id
 
 
 _progress_option = click.option(

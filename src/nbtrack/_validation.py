@@ -49,15 +49,16 @@ def key(name: Any, what: str = "key") -> str:
         )
     if not _KEY_PATTERN.match(name):
         bad = sorted({c for c in name if not re.match(r"[/\w.\- :]", c)})
+        # MLflow's wording first ("Invalid metric name"), code ported from it matches on it.
         raise InvalidInputError(
-            f"{what} {name!r} contains {''.join(bad)!r}; names may only contain letters, "
-            "digits, underscores, dashes, periods, spaces, colons and slashes"
+            f"Invalid {what}: {name!r} contains {''.join(bad)!r}; names may only contain "
+            "letters, digits, underscores, dashes, periods, spaces, colons and slashes"
         )
     normalized = posixpath.normpath(name)
     if normalized != name or normalized == "." or normalized.startswith(("..", "/")):
         raise InvalidInputError(
-            f"{what} {name!r} would change meaning as a path (leading '/', '..', '//' or "
-            "trailing '/'); write it as a plain relative name such as 'train/loss'"
+            f"Invalid {what}: {name!r} would change meaning as a path (leading '/', '..', "
+            "'//' or trailing '/'); write it as a plain relative name such as 'train/loss'"
         )
     if len(_valid_keys) < 100_000:
         _valid_keys.add(name)
@@ -243,7 +244,8 @@ def timestamp(value: Any) -> int:
             "e.g. int(time.time() * 1000)"
         )
     raise InvalidInputError(
-        f"timestamp must be integer milliseconds since the epoch, got {value!r}"
+        f"Got invalid timestamp {value!r}: timestamp must be integer milliseconds since the "
+        "epoch, e.g. int(time.time() * 1000)"
     )
 
 

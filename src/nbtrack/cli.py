@@ -16,10 +16,11 @@ from typing import Any
 import click
 
 from nbtrack import _demo
+from nbtrack._cli_runs import existing_store_client, resolve_run
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient, ViewType
 from nbtrack.entities import Run
-from nbtrack.exceptions import InvalidInputError, NbtrackError, NotFoundError, StoreError
+from nbtrack.exceptions import NbtrackError, NotFoundError, StoreError
 from nbtrack.store import locate
 
 
@@ -160,7 +161,7 @@ def runs_show(ctx: click.Context, run: str) -> None:
       nbtrack runs show 3f2a9c
     """
     client = _reader(ctx)
-    found = _resolve_run(client, run)
+    found = resolve_run(client, run)
     info = found.info
     click.echo(f"Run {info.run_name!r}  {info.run_id}")
     click.echo(
@@ -171,6 +172,7 @@ def runs_show(ctx: click.Context, run: str) -> None:
     click.echo(f"  duration    {_duration(info.start_time, info.end_time)}")
     if info.parent_run_id:
         click.echo(f"  parent      {info.parent_run_id}")
+    click.echo(f"  store       {locate.store_location(client.tracking_uri)}")
     _section("Params", sorted(found.data.params.items()))
     metric_rows = []
     for key in sorted(found.data.metrics):
@@ -287,7 +289,7 @@ def gc(ctx: click.Context, grace: float, verify: bool, dry_run: bool) -> None:
       nbtrack gc --verify
       nbtrack gc --dry-run
     """
-    client = _client(ctx)
+    client = existing_store_client(ctx.obj.get("tracking_uri"))
     problems = 0
     if verify:
         report = client.verify_artifacts()
@@ -328,21 +330,6 @@ def _experiment_ids(client: TrackingClient, names: Sequence[str]) -> list[str] |
             raise NotFoundError(f"no experiment named {name!r} (known: {known})")
         ids.append(exp.experiment_id)
     return ids
-
-
-def _resolve_run(client: TrackingClient, prefix: str) -> Run:
-    text = prefix.strip().lower()
-    if not text or any(c not in "0123456789abcdef" for c in text):
-        raise click.BadParameter(f"{prefix!r} is not a run id (32 hex digits, or a prefix)")
-    matches = client.search_runs(
-        None, f"attributes.run_id LIKE '{text}%'", ViewType.ALL, max_results=2
-    )
-    if not matches:
-        raise NotFoundError(f"no run id starts with {prefix!r}")
-    if len(matches) > 1:
-        # Exit 1 as for no match: the argument is well-formed but names no single run.
-        raise InvalidInputError(f"{prefix!r} matches several runs; give more characters")
-    return matches[0]
 
 
 def _run_rows(

@@ -8,7 +8,6 @@ value is visible as soon as ``log_*`` returns.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack import _validation as check
+from nbtrack._logged_model_client import LoggedModelMethods
+from nbtrack._paging import PagedList, offset_token, token_offset
 from nbtrack.entities import (
     INPUT_TAG_PREFIX,
     ArtifactInfo,
@@ -47,8 +48,11 @@ from nbtrack.store.artifacts import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nbtrack.store._imports import Imports
     from nbtrack.store._verify import BlobReport
+    from nbtrack.store.artifacts import Blobs
     from nbtrack.store.queries import Queries
+    from nbtrack.store.registry import RegistryStore
     from nbtrack.store.sql_store import SqlStore
 
 __all__ = ["PagedList", "TrackingClient", "ViewType", "current_user", "view_stage"]
@@ -95,7 +99,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class TrackingClient:
+class TrackingClient(LoggedModelMethods):
     """Experiments, runs, logged values and artifacts of one tracking store, by id.
 
     ``nbtrack.TrackingClient`` (alias ``MlflowClient``) is the subclass
@@ -137,6 +141,30 @@ class TrackingClient:
         histories cached between polls, artifact files.
         """
         return self._store.queries
+
+    @property
+    def imports(self) -> Imports:
+        """Writes that keep another store's ids and times (``nbtrack import-mlflow``).
+
+        The usual methods stamp "now", this host and new ids; these keep the
+        source's, and trust their inputs: the importer checks them first.
+        """
+        from nbtrack.store._imports import Imports
+
+        return Imports(self._store)
+
+    def open(self) -> None:
+        """Open the store now rather than on first use.
+
+        A read-only client of a store that does not exist raises
+        :class:`NotFoundError` here, and one of an old schema a ``StoreError``.
+        """
+        self._store  # noqa: B018 (the property opens it)
+
+    @property
+    def _registry(self) -> RegistryStore:
+        """The store's registry half, for the methods :mod:`nbtrack.registry` mixes in."""
+        return self._store.registry
 
     def _synced(self) -> SqlStore:
         store = self._store
@@ -332,7 +360,7 @@ class TrackingClient:
         A page of at most ``max_results`` runs; its ``token`` (None on the last
         page) passed as ``page_token`` gives the next page, as in MLflow.
         """
-        start = offset + _token_offset(page_token)
+        start = offset + token_offset(page_token)
         found = self._synced().search_runs(
             _experiment_ids(experiment_ids),
             filter_string or None,
@@ -342,7 +370,7 @@ class TrackingClient:
             start,
         )
         if max_results is not None and len(found) > max_results:
-            return PagedList(found[:max_results], _offset_token(start + max_results))
+            return PagedList(found[:max_results], offset_token(start + max_results))
         return PagedList(found, None)
 
     def search_runs_frame(
@@ -373,15 +401,22 @@ class TrackingClient:
         value: float,
         timestamp: int | None = None,
         step: int | None = None,
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
-        """Queue one metric point. ``step=None`` takes the next step of that metric."""
+        """Queue one metric point. ``step=None`` takes the next step of that metric.
+
+        The point is also linked to logged model ``model_id`` (default: the active
+        model, see ``nbtrack.set_active_model``), with the dataset it was computed on.
+        """
         key = check.key(key, "metric name")
-        self._store.log_metric(
-            run_id,
-            key,
-            check.metric_value(key, value),
-            check.timestamp(timestamp),
-            check.step(key, step),
+        value = check.metric_value(key, value)
+        timestamp = check.timestamp(timestamp)
+        self._store.log_metric(run_id, key, value, timestamp, check.step(key, step))
+        self._link_model_metrics(
+            run_id, [(key, value, timestamp, step)], model_id, dataset_name, dataset_digest
         )
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -409,13 +444,20 @@ class TrackingClient:
         metrics: Iterable[Metric | tuple[str, float, int | None, int | None]] = (),
         params: Iterable[Param | tuple[str, Any]] = (),
         tags: Iterable[RunTag | tuple[str, Any]] = (),
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
         """Log many values at once; everything is checked before anything is queued.
 
         ``metrics`` holds :class:`Metric` or ``(key, value, timestamp, step)`` tuples
-        (timestamp and step may be None).
+        (timestamp and step may be None). Metrics are also linked to logged model
+        ``model_id`` (default: the active one, ``nbtrack.set_active_model``), with
+        the dataset they were computed on.
         """
         store = self._store
+        metrics = list(metrics)
         new_params = _check_params(store, run_id, params)
         new_tags = {
             check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tuple(t) for t in tags)
@@ -430,6 +472,9 @@ class TrackingClient:
             store.set_tags(run_id, new_tags)
         if points.rows:
             store.queue_metrics(run_id, points)
+            self._link_model_metrics(
+                run_id, [tuple(m) for m in metrics], model_id, dataset_name, dataset_digest
+            )
 
     def log_inputs(
         self,
@@ -482,6 +527,7 @@ class TrackingClient:
         The file is streamed into the store (never read whole into memory);
         ``progress`` is called with the size of each piece stored.
         """
+        _check_run_exists(self._store, run_id)
         source = Path(local_path)
         if not source.is_file():
             raise InvalidInputError(
@@ -508,25 +554,23 @@ class TrackingClient:
         Symbolic links are followed only to files inside ``local_dir``; links that
         point outside it, to directories, or nowhere are skipped with an
         :class:`~nbtrack.exceptions.NbtrackWarning` naming each. Files are
-        stored several at once (streamed, never read whole into memory);
-        ``progress`` is called with the size of each piece stored.
+        stored several at once (large ones streamed, never read whole into
+        memory); ``progress`` is called with the size of each piece stored.
         """
         root = Path(local_dir)
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a directory")
         store = self._store
         store.run_pk(run_id)
-        logged = []
         # Every path is checked before anything is stored (warns of each symlink skipped).
         files = [
             (file, join_artifact_path(artifact_path, rel)) for file, rel in directory_files(root)
         ]
         blobs = store.blobs_for_run(run_id)
         stored = parallel_map(lambda item: blobs.put_file(item[0], progress), files)
-        for (_file, target), (sha, size) in zip(files, stored, strict=True):
-            store.log_artifact_blob(run_id, target, sha, size)
-            logged.append(target)
-        return logged
+        rows = [(target, sha, size) for (_, target), (sha, size) in zip(files, stored, strict=True)]
+        store.log_artifact_blobs(run_id, rows)
+        return [target for target, _, _ in rows]
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> str:
         """Store bytes as the artifact ``artifact_file``."""
@@ -599,7 +643,65 @@ class TrackingClient:
             raise NotFoundError(f"run {run_id} has no artifact file {path!r}")
         return store.blobs_holding(exact[0], store.blobs_for_run(run_id)).read_bytes(exact[0])
 
+    # -- stored files by sha256 (model versions, imports) -------------------------------
+
+    @property
+    def blobs(self) -> Blobs:
+        """The artifact root new files go to (content-addressed by sha256)."""
+        return self._store.blobs
+
+    def blobs_holding(self, sha256: str) -> Blobs:
+        """The artifact root that holds the file of content ``sha256`` (a bucket too).
+
+        Model versions name their files by sha256, whichever run or root they came from.
+        """
+        return self._store.blobs_holding(sha256)
+
     # -- notebook provenance --------------------------------------------------------
+
+    def begin_cell(
+        self,
+        run_id: str,
+        cell_id: str | None,
+        execution_count: int | None,
+        source: str,
+        start_ms: int,
+    ) -> int:
+        """Open a timeline entry for a cell starting to run; returns its ``seq``.
+
+        Until :meth:`end_cell`, what this process logs to ``run_id`` is linked
+        to that entry (the cell hook of the kernel and the headless runner call this).
+        """
+        return self._store.begin_cell(run_id, cell_id, execution_count, source, start_ms)
+
+    def end_cell(
+        self,
+        run_id: str,
+        seq: int,
+        cell_id: str | None,
+        execution_count: int | None,
+        source: str,
+        start_ms: int,
+        duration_ms: int,
+        error: BaseException | None,
+    ) -> None:
+        """Close timeline entry ``seq`` with its duration and outcome (``error`` or success)."""
+        self._store.end_cell(
+            run_id, seq, cell_id, execution_count, source, start_ms, duration_ms, error
+        )
+
+    def link_cell(self, run_id: str, seq: int | None) -> None:
+        """Link what this process logs to ``run_id`` from now on to timeline entry ``seq``.
+
+        ``seq=None`` ends the link. A kernel run by ``nbtrack run`` uses it: the
+        runner records the entry, the kernel logs the values.
+        """
+        store = self._store
+        store.cell_context = None if seq is None else (store.run_pk(run_id), seq)
+
+    def run_status(self, run_id: str) -> RunStatus:
+        """The run's status as stored, without flushing (for threads beside a logging loop)."""
+        return RunStatus(self._store.get_run(run_id).info.status)
 
     def get_cell_timeline(self, run_id: str) -> list[CellEvent]:
         """The notebook cells executed while the run was active, in execution order."""
@@ -636,32 +738,6 @@ class TrackingClient:
         return self._synced().verify_blobs()
 
 
-class PagedList(list[T]):
-    """A page of results with the ``token`` of the next page (None on the last), as in MLflow."""
-
-    def __init__(self, items: Iterable[T], token: str | None) -> None:
-        super().__init__(items)
-        self.token = token
-
-
-def _offset_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _token_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInputError(
-            f"Invalid page token {token!r}: pass the token of a previous page's result"
-        ) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidInputError(f"Invalid page token {token!r}")
-    return offset
-
-
 def _experiment_id(experiment_id: Any) -> str:
     if isinstance(experiment_id, bool) or not isinstance(experiment_id, str | int):
         raise InvalidInputError(
@@ -696,7 +772,7 @@ def _check_params(
     """Validated new params; a different value for a param already logged is refused."""
     out: dict[str, str] = {}
     for key, value in (tuple(p) for p in params):
-        key = check.key(key, "param name")
+        key = check.key(key, "parameter name")
         text = check.param_value(key, value)
         before = out.get(key)
         if before is not None and before != text:
@@ -716,3 +792,14 @@ def _check_params(
         if before is None:
             out[key] = text
     return out
+
+
+def _check_run_exists(store: SqlStore, run_id: str) -> None:
+    """Refuse an unknown run id before touching files (MLflow's "Invalid run id")."""
+    try:
+        store.run_pk(run_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"Invalid run id: no run with id {run_id!r} in {store.uri}; pass "
+            "run.info.run_id of a run of this store"
+        ) from None

@@ -379,12 +379,24 @@ def _resume(
 
 
 def _start_system_metrics(run: ActiveRun, *, resume: bool) -> None:
+    # system_metrics is below fluent (layers in pyproject.toml): the sampler knows a
+    # client and a run id; fluent stops it when the run ends.
     from nbtrack.system_metrics import _monitor
 
     try:
         _monitor.start_for_run(run.client, run.info.run_id, resume=resume)
     except Exception:  # the run goes on without system metrics, as in MLflow
         log.exception("nbtrack: could not start system metrics for run %s", run.info.run_id)
+        return
+    add_run_listener(_stop_system_metrics)
+
+
+def _stop_system_metrics(event: str, run: ActiveRun) -> None:
+    """Run listener: the run's sampler logs its last point and stops when the run ends."""
+    if event == "ending":
+        from nbtrack.system_metrics import _monitor
+
+        _monitor.stop_for_run(run.info.run_id)
 
 
 def _join_run(
@@ -490,11 +502,14 @@ def log_metric(
     """Log a metric point to the active run (``step=None``: the metric's next step).
 
     Returns None (with ``synchronous=False``, a :class:`RunOperations`), as MLflow does.
-    MLflow 3's ``model_id``/``dataset``/``run_id`` keywords are accepted; ``run_id``
+    MLflow 3's keywords: ``model_id`` links the point to that logged model (default:
+    the active model), ``dataset`` records which dataset it was computed on, ``run_id``
     logs to that run instead of the active one.
     """
     run = _target(_mlflow_options)
-    run.client.log_metric(run.info.run_id, key, value, timestamp, step)
+    run.client.log_metric(
+        run.info.run_id, key, value, timestamp, step, **_model_link(_mlflow_options)
+    )
     return _done(run, synchronous)
 
 
@@ -508,7 +523,9 @@ def log_metrics(
     """Log several metrics at the same step."""
     run = _target(_mlflow_options)
     run.client.log_batch(
-        run.info.run_id, metrics=[(k, v, timestamp, step) for k, v in metrics.items()]
+        run.info.run_id,
+        metrics=[(k, v, timestamp, step) for k, v in metrics.items()],
+        **_model_link(_mlflow_options),
     )
     return _done(run, synchronous)
 
@@ -539,6 +556,16 @@ def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> RunOpe
     run = _run()
     run.client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     return _done(run, synchronous)
+
+
+def _model_link(options: Mapping[str, Any]) -> dict[str, Any]:
+    """MLflow 3's ``model_id``/``dataset`` keywords as the client's linking arguments."""
+    dataset = options.get("dataset")
+    return {
+        "model_id": options.get("model_id"),
+        "dataset_name": getattr(dataset, "name", None),
+        "dataset_digest": getattr(dataset, "digest", None),
+    }
 
 
 def _target(options: Mapping[str, Any]) -> ActiveRun:

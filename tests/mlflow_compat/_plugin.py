@@ -7,7 +7,8 @@ Loaded with ``-p tests.mlflow_compat._plugin`` in a subprocess (see
 - keeps only the tests listed in ``selection.py`` and marks the knowingly
   different ones ``xfail(strict=True)`` with their reason (not when measuring MLflow);
 - gives each test a fresh SQLite store, as MLflow's own ``tests/conftest.py`` does,
-  and provides the fixtures of MLflow's conftest those tests ask for.
+  and provides the fixtures of MLflow's conftest those tests ask for (``db_uri``), and
+  ``test_client.py``'s ``tracking_uri`` (MLflow's resets its tracer, which nbtrack has not).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def _fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    mlflow.clear_active_model()  # set_active_model (MLflow 3) outlives the test otherwise
     mlflow.tracking.fluent._active_experiment_id = None
     mlflow.set_tracking_uri(None)
 
@@ -91,3 +93,24 @@ def empty_active_run_stack() -> Iterator[None]:
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()
+
+
+@pytest.fixture
+def db_uri(tmp_path: Path) -> str:
+    """MLflow's conftest fixture: a fresh SQLite database URI for the test."""
+    return f"sqlite:///{tmp_path / 'db' / 'mlflow.db'}"
+
+
+@pytest.fixture(params=["file", "sqlalchemy"])
+def tracking_uri(
+    request: pytest.FixtureRequest, tmp_path: Path, db_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """``test_client.py``'s fixture: the tests run once on a file URI, once on a database URI."""
+    # MLflow 3.17 refuses a file store unless told (its own test setup allows it).
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mlflow = _mlflow()
+    original = mlflow.get_tracking_uri()
+    uri = tmp_path.joinpath("file").as_uri() if request.param == "file" else db_uri
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(original)

@@ -29,10 +29,7 @@ EXAMPLES: dict[str, str | Different] = {
     "examples/quickstart/mlflow_tracking.py": "pass",
     "examples/sklearn_logistic_regression/train.py": "pass",
     "examples/sklearn_autolog/linear_regression.py": "pass",
-    "examples/demos/mlflow-3/ml.py": Different(
-        "MLflow 3's LoggedModel: ModelInfo.model_id, get_logged_model (log_model's "
-        "sk_model=, name=, params= keywords work)"
-    ),
+    "examples/demos/mlflow-3/ml.py": "pass",
 }
 
 

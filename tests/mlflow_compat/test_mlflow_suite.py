@@ -3,7 +3,9 @@
 The test functions are MLflow's (https://github.com/mlflow/mlflow, Apache-2.0),
 copied with their origin in ``mlflow_source/`` (see its NOTICE.md; commits in
 README.md). ``NBTRACK_MLFLOW_SOURCE`` runs the same selection from another
-directory holding those paths (a checkout of MLflow); ``selection.py`` lists the
+directory holding those paths (a checkout of MLflow). MLflow files that are read
+from its repository but not kept in this one (``tests/tracking/test_client.py``, see
+README.md) are taken from ``mlflow_local/`` when present. ``selection.py`` lists the
 selected tests and the knowingly different ones (run as strict xfails).
 """
 
@@ -22,11 +24,23 @@ ROOT = Path(__file__).parents[2]
 # MLflow's files, copied with their origin and licence (mlflow_source/NOTICE.md);
 # NBTRACK_MLFLOW_SOURCE runs the same selection from another MLflow checkout.
 SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE") or str(Path(__file__).with_name("mlflow_source"))
+# MLflow files read from its repository but not committed here (README.md, "Origin").
+LOCAL = Path(__file__).with_name("mlflow_local")
+
+
+def selected_files() -> list[Path]:
+    """Each selected MLflow file that is here: from SOURCE, else from ``mlflow_local/``."""
+    found = []
+    for path in SELECTED:
+        for root in (Path(SOURCE), LOCAL):
+            if (root / path).is_file():
+                found.append(root / path)
+                break
+    return found
 
 
 def _run_suite(target: str) -> subprocess.CompletedProcess[str]:
-    assert SOURCE is not None
-    files = [str(Path(SOURCE) / path) for path in SELECTED]
+    files = [str(path) for path in selected_files()]
     env = {
         **os.environ,
         "NBTRACK_COMPAT_TARGET": target,
@@ -39,7 +53,8 @@ def _run_suite(target: str) -> subprocess.CompletedProcess[str]:
             "pytest",
             "-c",
             str(Path(__file__).with_name("pytest-compat.ini")),
-            f"--rootdir={SOURCE}",
+            f"--rootdir={Path(__file__).parent}",
+            f"--confcutdir={Path(__file__).parent}",
             "-q",
             "-p",
             "no:warnings",

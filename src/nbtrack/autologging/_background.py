@@ -10,7 +10,7 @@ Nothing is lost or half-written: ``end_run`` of the run (a run listener, so
 also the end at process exit), ``nbtrack.flush()`` and loading a model by
 ``runs:/`` URI wait until the jobs queued before them are done, and a process
 exiting waits for every job. A job that fails is reported once per
-integration (:func:`nbtrack.autologging._core.report`) and never raised into
+integration (the reporter :mod:`._core` sets here) and never raised into
 the user's code. When more than :data:`MAX_PENDING` jobs wait (fits in a tight
 loop), the training thread waits for one to finish, so memory stays bounded.
 
@@ -136,13 +136,25 @@ class _Worker:
                     self._cond.notify_all()
 
 
-def _run(job: _Job) -> None:
-    from nbtrack.autologging import _core
+#: ``reporter(flavor, what, error)``: how a failed job is told (set by :mod:`._core`,
+#: which imports this module: the worker knows nothing of the integrations).
+_reporter: Callable[[str, str, BaseException], None] | None = None
 
+
+def set_failure_reporter(reporter: Callable[[str, str, BaseException], None]) -> None:
+    """Tell failed jobs to ``reporter(flavor, what, error)`` (once per integration, there)."""
+    global _reporter
+    _reporter = reporter
+
+
+def _run(job: _Job) -> None:
     try:
         job.work()
     except Exception as exc:  # the user's training has returned long ago: report, go on
-        _core.report(job.flavor, job.what, exc)
+        if _reporter is not None:
+            _reporter(job.flavor, job.what, exc)
+        else:
+            log.warning("nbtrack: %s autolog could not %s: %s", job.flavor, job.what, exc)
 
 
 _worker = _Worker()
@@ -174,10 +186,6 @@ def pending() -> int:
 def _on_run_event(event: str, run: fluent.ActiveRun) -> None:
     if event == "ending":
         _worker.wait(run.info.run_id)
-    elif event == "ended":
-        from nbtrack.autologging import _core
-
-        _core.forget_model_names(run.info.run_id)
 
 
 def _on_flush(timeout: float | None) -> None:

@@ -164,6 +164,9 @@ def report(flavor: str, what: str, exc: BaseException) -> None:
     )  # fmt: skip
 
 
+_background.set_failure_reporter(report)
+
+
 def in_patch() -> bool:
     """Whether a patched call is running on this thread (inner calls only run the original)."""
     return bool(getattr(_local, "depth", 0))
@@ -297,11 +300,11 @@ def log_params(session: Session, params: Mapping[str, Any]) -> None:
     from nbtrack._validation import MAX_PARAM_VALUE_LENGTH
 
     values = {str(k): _param_text(v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()}
-    store = session.client._store
+    client = session.client
     changed = {
         k: (old, v)
         for k, v in values.items()
-        if (old := store.logged_param(session.run_id, k)) is not None and old != v
+        if (old := client.logged_param(session.run_id, k)) is not None and old != v
     }
     if changed and not session.managed and in_notebook():
         _restart(session, changed)
@@ -363,6 +366,12 @@ def forget_model_names(run_id: str) -> None:
             del _model_names[key]
 
 
+def _forget_ended_run(event: str, run: fluent.ActiveRun) -> None:
+    """Run listener: forget an ended run's model names (its models were written at "ending")."""
+    if event == "ended":
+        forget_model_names(run.info.run_id)
+
+
 def log_model_once(log: Callable[[str], Any], name: str, run_id: str | None = None) -> Any:
     """Log a model under ``name``, or ``name-2``, ``name-3``... when the run has one there.
 
@@ -387,6 +396,7 @@ def log_model_once(log: Callable[[str], Any], name: str, run_id: str | None = No
         if run_id is not None:
             with _model_names_lock:
                 _model_names[key] = max(_model_names.get(key, 1), attempt + 1)
+            fluent.add_run_listener(_forget_ended_run)  # once: it is a no-op after
         return info
     raise InvalidInputError(f"the run has 999 models named {name}-N; start a new run")
 

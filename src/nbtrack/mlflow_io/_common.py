@@ -63,7 +63,31 @@ def mlflow_uri(uri: str, *, must_exist: bool) -> str:
             f"no MLflow store at {local}; give the path of an existing ./mlruns directory "
             "or sqlite:///path/to/mlflow.db"
         )
+    if must_exist and text.split("://", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
+        _require_mlflow_tables(text)
     return text
+
+
+#: Database URIs MLflow's SQL store takes (SQLAlchemy's, with an optional +driver).
+_SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
+
+
+def _require_mlflow_tables(uri: str) -> None:
+    """Refuse a database that holds no MLflow store, before MLflow sees it.
+
+    MLflow's client creates its tables in any database it is given, so an import
+    from the wrong database would write to it; this only reads its catalog.
+    """
+    from nbtrack.store._foreign import table_names
+    from nbtrack.store.locate import hide_password
+
+    tables = table_names(uri, "the MLflow store")
+    if not {"experiments", "alembic_version"} <= tables:
+        raise NotFoundError(
+            f"no MLflow store in {hide_password(uri)}: it has no MLflow tables (experiments, "
+            "alembic_version); give the database MLflow writes to (its --backend-store-uri). "
+            "Nothing was written to it"
+        )
 
 
 @contextlib.contextmanager

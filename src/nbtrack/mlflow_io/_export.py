@@ -72,45 +72,55 @@ def export_mlflow(
 
     ``dest`` is an MLflow tracking URI or a ``./mlruns`` directory (created if needed).
     """
+    # The nbtrack store is opened before MLflow's URI is set (MLFLOW_TRACKING_URI,
+    # which nbtrack's default honours, names the destination while the export
+    # runs) and read before the destination is created: a missing store is an
+    # error that leaves no empty MLflow store behind.
+    source = TrackingClient(tracking_uri, readonly=True)
+    chosen = _chosen_experiments(source, experiments)
     uri = mlflow_uri(dest, must_exist=False)
     with file_store_allowed(uri), mlflow_default_uri(uri):
-        return _Exporter(dest, tracking_uri, experiments).run()
+        return _Exporter(dest, source, chosen, only_named=bool(experiments)).run()
+
+
+def _chosen_experiments(source: TrackingClient, names: Sequence[str] | None) -> list[Any]:
+    """The experiments to export: all of ``source``'s, or those ``names`` name (each must exist)."""
+    found = source.search_experiments(view_type=ViewType.ALL)
+    if not names:
+        return found
+    by_name = {e.name: e for e in found}
+    for name in names:
+        if name not in by_name:
+            raise NotFoundError(f"no experiment {name!r} in {source.tracking_uri}")
+    return [by_name[n] for n in names]
 
 
 class _Exporter:
     def __init__(
-        self, dest: str, tracking_uri: str | None, experiments: Sequence[str] | None
+        self, dest: str, source: TrackingClient, experiments: list[Any], *, only_named: bool
     ) -> None:
         require_mlflow()
         from mlflow import MlflowClient
 
         self.dest_uri = mlflow_uri(dest, must_exist=False)
         self.dst = MlflowClient(tracking_uri=self.dest_uri, registry_uri=self.dest_uri)
-        self.src = TrackingClient(tracking_uri, readonly=True)
-        self.names = list(experiments) if experiments else None
+        self.src = source
+        self.experiments = experiments
+        #: Only the named experiments: model versions of other runs stay behind.
+        self.only_named = only_named
         self.report = ExportReport()
         #: nbtrack run id -> (MLflow run id, MLflow experiment id).
         self.runs: dict[str, tuple[str, str]] = {}
         self.parents: dict[str, str] = {}
 
     def run(self) -> ExportReport:
-        for experiment in self._experiments():
+        for experiment in self.experiments:
             self._export_experiment(experiment)
         for child, parent in self.parents.items():
             if parent in self.runs and child in self.runs:
                 self.dst.set_tag(self.runs[child][0], "mlflow.parentRunId", self.runs[parent][0])
         self._export_registry()
         return self.report
-
-    def _experiments(self) -> list[Any]:
-        found = self.src.search_experiments(view_type=ViewType.ALL)
-        if self.names is None:
-            return found
-        by_name = {e.name: e for e in found}
-        for name in self.names:
-            if name not in by_name:
-                raise NotFoundError(f"no experiment {name!r} in {self.src.tracking_uri}")
-        return [by_name[n] for n in self.names]
 
     def _export_experiment(self, experiment: Any) -> None:
         from mlflow.entities import ViewType as MlflowView
@@ -193,11 +203,11 @@ class _Exporter:
             self.dst.delete_run(mlflow_id)
 
     def _export_artifacts(self, run_id: str, mlflow_id: str) -> None:
-        rows = self.src._store.artifact_rows(run_id)
+        rows = self.src.queries.artifact_files(run_id)
         if not rows:
             return
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
-            self.src._store.download_artifacts(run_id, "", Path(tmp))  # checked, in parallel
+            self.src.download_artifacts(run_id, "", tmp)  # checked, in parallel
             self.dst.log_artifacts(mlflow_id, tmp)
         self.report.artifacts += len(rows)
 
@@ -211,7 +221,7 @@ class _Exporter:
                 ),
                 key=lambda v: int(v.version),
             )
-            if self.names is not None:
+            if self.only_named:
                 versions = [v for v in versions if v.run_id in self.runs]
                 if not versions:
                     continue
@@ -260,7 +270,7 @@ class _Exporter:
         with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
             root = Path(tmp)
             for path, sha in mv.files.items():
-                self.src._store.blobs_holding(sha).copy_to(sha, safe_destination(root, path))
+                self.src.blobs_holding(sha).copy_to(sha, safe_destination(root, path))
             self.dst.log_model_artifacts(logged.model_id, tmp)
         self.dst.finalize_logged_model(logged.model_id, "READY")
         tags = dict(mv.tags)

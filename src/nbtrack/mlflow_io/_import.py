@@ -23,7 +23,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,52 +42,15 @@ from nbtrack.mlflow_io._common import (
     require_mlflow,
     valid_run_id,
 )
+from nbtrack.mlflow_io._import_logged_models import record_logged_model
 from nbtrack.mlflow_io._import_registry import RegistryImport
+from nbtrack.mlflow_io._import_report import ImportReport
 from nbtrack.registry import TrackingClient
 
 log = logging.getLogger(__name__)
 _PAGE = 1000
 #: Points per log_batch call into nbtrack (one writer transaction each).
 _POINTS_PER_BATCH = 100_000
-
-
-@dataclass
-class ImportReport:
-    """What an import copied (or, with ``dry_run``, would copy)."""
-
-    dry_run: bool = False
-    experiments_created: int = 0
-    runs_imported: int = 0
-    runs_unchanged: int = 0
-    params: int = 0
-    tags: int = 0
-    metric_points: int = 0
-    points_merged: int = 0
-    artifacts: int = 0
-    artifact_bytes: int = 0
-    models_created: int = 0
-    versions_imported: int = 0
-    versions_unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line per kind of record, as the CLI prints it."""
-        verb = "would copy" if self.dry_run else "copied"
-        lines = [
-            f"{verb}: {self.experiments_created} new experiment(s), {self.runs_imported} run(s) "
-            f"({self.runs_unchanged} already imported), {self.params} param(s), "
-            f"{self.tags} tag(s), {self.metric_points} metric point(s), "
-            f"{self.artifacts} artifact file(s) ({self.artifact_bytes} bytes), "
-            f"{self.models_created} new registered model(s), {self.versions_imported} model "
-            f"version(s) ({self.versions_unchanged} already imported)",
-        ]
-        if self.points_merged:
-            lines.append(
-                f"{self.points_merged} metric point(s) shared a step with a later point of the "
-                "same metric; nbtrack keeps one value per step (the latest)"
-            )
-        lines.extend(f"warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
 
 
 def import_mlflow(
@@ -105,6 +67,9 @@ def import_mlflow(
     not even an empty nbtrack store is created.
     """
     uri = mlflow_uri(source, must_exist=True)
+    # The nbtrack store is found before MLflow's URI is set: MLFLOW_TRACKING_URI,
+    # which nbtrack's default honours, names the source while the import runs.
+    tracking_uri = TrackingClient(tracking_uri).tracking_uri
     with file_store_allowed(uri), mlflow_default_uri(uri):
         return _Importer(source, tracking_uri, experiments, dry_run).run()
 
@@ -142,7 +107,7 @@ class _Importer(RegistryImport):
         if dry_run:
             try:  # what exists decides what would be copied; nothing is created
                 probe = TrackingClient(tracking_uri, readonly=True)
-                probe._store  # noqa: B018 (opens it: a missing store raises here)
+                probe.open()  # a missing store raises here
                 self.dst = probe
             except NotFoundError:
                 self.dst = None
@@ -192,8 +157,6 @@ class _Importer(RegistryImport):
     # -- experiments and runs -----------------------------------------------------------
 
     def _import_experiment(self, experiment: Any) -> None:
-        from nbtrack.store import _imports
-
         name = check.experiment_name(experiment.name)
         tags = {
             check.key(k, "experiment tag"): check.tag_value(k, v)
@@ -207,8 +170,7 @@ class _Importer(RegistryImport):
                 experiment_id = None
             else:
                 assert self.dst is not None
-                experiment_id = _imports.insert_experiment(
-                    self.dst._store,
+                experiment_id = self.dst.imports.insert_experiment(
                     name,
                     tags=tags,
                     creation_time=experiment.creation_time or 0,
@@ -220,7 +182,7 @@ class _Importer(RegistryImport):
             changed = {k: v for k, v in tags.items() if existing.tags.get(k) != v}
             if changed and not self.dry_run:
                 assert self.dst is not None
-                _imports.set_experiment_tags(self.dst._store, experiment_id, changed)
+                self.dst.imports.set_experiment_tags(experiment_id, changed)
             if existing.lifecycle_stage != LifecycleStage.ACTIVE and not self.dry_run:
                 assert self.dst is not None
                 self.dst.restore_experiment(experiment_id)  # to add runs; trashed again below
@@ -269,10 +231,8 @@ class _Importer(RegistryImport):
                 return
 
     def _import_runs(self, runs: list[Any], experiment_id: str | None) -> None:
-        from nbtrack.store import _imports
-
         targets = [self._target_id(run) for run in runs]
-        done = _imports.run_summary(self.dst._store, targets) if self.dst is not None else {}
+        done = self.dst.imports.run_summary(targets) if self.dst is not None else {}
         for run, target in zip(runs, targets, strict=True):
             info = run.info
             status = RunStatus(info.status)
@@ -303,13 +263,11 @@ class _Importer(RegistryImport):
         return target
 
     def _import_run(self, run: Any, target: str, experiment_id: str | None, exists: bool) -> None:
-        from nbtrack.store import _imports
-
         info = run.info
         where = f"run {info.run_id}"
         name = info.run_name or run.data.tags.get("mlflow.runName") or ""
         params = [
-            (check.key(k, "param name"), check.param_value(k, v))
+            (check.key(k, "parameter name"), check.param_value(k, v))
             for k, v in run.data.params.items()
         ]
         tags = [
@@ -333,8 +291,7 @@ class _Importer(RegistryImport):
         assert experiment_id is not None
         dst = self.dst
         if not exists:
-            _imports.insert_run(
-                dst._store,
+            dst.imports.insert_run(
                 run_id=target,
                 experiment_id=experiment_id,
                 name=check.run_name(name) or "" if name else "",
@@ -350,6 +307,10 @@ class _Importer(RegistryImport):
         self._copy_artifacts(info.run_id, target, files, where)
         for prefix, model_id, model_files in models:
             self._copy_model_files(model_id, target, prefix, model_files, where)
+            # Its id too, so get_logged_model(id) and models:/<id> answer here.
+            record_logged_model(
+                dst, self.src.get_logged_model(model_id), experiment_id, target, prefix
+            )
         status = RunStatus(info.status)
         if status.is_terminal:
             dst.set_terminated(target, status, info.end_time or info.start_time)
@@ -431,7 +392,7 @@ class _Importer(RegistryImport):
     ) -> None:
         """A logged model's files, as bytes, under ``prefix/`` of the run (never loaded)."""
         assert self.dst is not None
-        have = {p for p, _sha, _size in self.dst._store.artifact_rows(target, prefix)}
+        have = {p for p, _sha, _size in self.dst.queries.artifact_files(target, prefix)}
         if not files or all(p in have for p, _ in files):
             return
         model = self.src.get_logged_model(model_id)
@@ -453,7 +414,7 @@ class _Importer(RegistryImport):
         self, run_id: str, target: str, files: list[tuple[str, int | None]], where: str
     ) -> None:
         assert self.dst is not None
-        have = {p: size for p, _sha, size in self.dst._store.artifact_rows(target)}
+        have = {p: size for p, _sha, size in self.dst.queries.artifact_files(target)}
         wanted = [(p, s) for p, s in files if p not in have or (s is not None and have[p] != s)]
         if not wanted:
             return
@@ -478,13 +439,11 @@ class _Importer(RegistryImport):
     def _link_parents(self) -> None:
         if self.dry_run or self.dst is None:
             return
-        from nbtrack.store import _imports
-
         for child, parent in self.parents.items():
             target = self.run_ids.get(parent, parent)
             try:
                 current = self.dst.get_run(child).info.parent_run_id
                 if current != target:
-                    _imports.set_parent(self.dst._store, child, target)
+                    self.dst.imports.set_parent(child, target)
             except NotFoundError:
                 self._warn(f"run {child}: its parent run {parent} was not imported")

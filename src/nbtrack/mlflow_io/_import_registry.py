@@ -25,7 +25,7 @@ from nbtrack.mlflow_io._common import (
 )
 
 if TYPE_CHECKING:
-    from nbtrack.mlflow_io._import import ImportReport
+    from nbtrack.mlflow_io._import_report import ImportReport
     from nbtrack.registry import TrackingClient
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,11 @@ class RegistryImport:
             versions=new,
             aliases=aliases,
         )
-        self.dst._store.registry.import_model(imported, actor)
+        self.dst.imports.import_model(imported, actor)
 
     def _has_version(self, name: str, version: int) -> bool:
         assert self.dst is not None
-        return self.dst._store.registry.has_version(name, version)
+        return self.dst.imports.has_version(name, version)
 
     def _nbtrack_flavor(self, files: list[tuple[str, str, int]]) -> str | None:
         """The nbtrack flavor an exported nbtrack model records in its MLmodel (read as text)."""
@@ -148,7 +148,7 @@ class RegistryImport:
             return None
         try:
             document = _yaml.load(
-                self.dst._store.blobs_holding(sha).read_bytes(sha).decode(), source=MLMODEL
+                self.dst.blobs_holding(sha).read_bytes(sha).decode(), source=MLMODEL
             )
         except (ModelFormatError, UnicodeDecodeError) as error:  # MLflow's own YAML: no flavor
             log.debug("MLmodel is not nbtrack's format: %s", error)
@@ -171,7 +171,7 @@ class RegistryImport:
             if not root.resolve().is_relative_to(Path(tmp).resolve()) or root.is_symlink():
                 raise InvalidInputError(f"{where}: MLflow downloaded it outside {tmp}")
             for file, rel in regular_files(root, where):
-                sha, size = self.dst._store.blobs.put_file(file)
+                sha, size = self.dst.blobs.put_file(file)
                 rows.append((rel, sha, size))
         if not rows:
             self._warn(f"{where}: MLflow has no files for it at {uri}")

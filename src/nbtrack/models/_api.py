@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nbtrack.entities import LoggedModelStatus
 from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _registry_hooks, _trust, _uris
 from nbtrack.models._flavor import flavor_named
@@ -37,6 +38,7 @@ class ModelInfo:
     signature: ModelSignature | None
     metadata: ModelMetadata
     registered_model_version: ModelVersion | None = None
+    model_id: str | None = None  # MLflow 3's LoggedModel id: models:/<model_id> loads it
 
     @property
     def params(self) -> dict[str, str]:
@@ -168,7 +170,7 @@ def log_model_into(
     if registered_model_name is not None:  # refused before anything is logged
         _registry_hooks.registry().check_name(registered_model_name)
     client.flush()
-    if client._store.artifact_rows(run_id, artifact_path):
+    if client.queries.artifact_files(run_id, artifact_path):
         raise InvalidInputError(
             f"run {run_id} already has artifacts at {artifact_path!r}; "
             "log the model under another name"
@@ -191,12 +193,23 @@ def log_model_into(
         client.log_artifacts(run_id, local, artifact_path)
         _trust.record(client, run_id, artifact_path, local)
     client.flush()
+    model_id = client.create_logged_model(
+        client.get_run(run_id).info.experiment_id,
+        artifact_path,
+        run_id,
+        params=metadata.params,
+        model_type=flavor,
+        artifact_path=artifact_path,
+        status=LoggedModelStatus.READY,
+    ).model_id
     uri = f"runs:/{run_id}/{artifact_path}"
     version = None
     if registered_model_name is not None:
         registry = _registry_hooks.registry()
         version = registry.register(client.tracking_uri, uri, registered_model_name)
-    return ModelInfo(uri, artifact_path, run_id, flavor, metadata.signature, metadata, version)
+    return ModelInfo(
+        uri, artifact_path, run_id, flavor, metadata.signature, metadata, version, model_id
+    )
 
 
 class PyFuncModel:
@@ -271,13 +284,12 @@ def _fetch(
         from nbtrack.client import TrackingClient
 
         client = TrackingClient()
-    store = client._store
-    store.flush()
-    source = _uris.store_source(store, uri)
+    client.flush()
+    source = _uris.store_source(client, uri)
     temporary = dst_path is None
     target = Path(tempfile.mkdtemp(prefix="nbtrack-model-")) if dst_path is None else Path(dst_path)
     try:
-        _uris.materialize(store, source.rows, target)
+        _uris.materialize(client, source.rows, target)
         metadata = read_metadata(target, source=uri)  # every file's hash, before anything else
         return _Fetched(target, metadata, temporary, _trust.recorded(client, source.run_id, target))
     except BaseException:

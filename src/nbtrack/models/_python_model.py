@@ -223,12 +223,12 @@ def _download(uri: str, into: Path) -> Path:
     client.flush()
     if uri.startswith("runs:/"):
         run_id, rel = _uris.parse_runs_uri(uri)
-        if not client._store.artifact_rows(run_id, rel):
+        if not client.queries.artifact_files(run_id, rel):
             raise InvalidInputError(f"artifact {uri!r}: run {run_id} has nothing at {rel!r}")
         return Path(client.download_artifacts(run_id, rel, into))
-    source = _uris.store_source(client._store, uri)
+    source = _uris.store_source(client, uri)
     target = into / (source.name or "model")
-    return _uris.materialize(client._store, source.rows, target)
+    return _uris.materialize(client, source.rows, target)
 
 
 FLAVOR = PythonModelFlavor()

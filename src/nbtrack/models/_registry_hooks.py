@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 from nbtrack.exceptions import NbtrackError
 
 if TYPE_CHECKING:
+    from nbtrack.client import TrackingClient
     from nbtrack.entities import ModelVersion
-    from nbtrack.models._uris import ModelSource
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.models._source import ModelSource
 
 
 class RegistryHooks(Protocol):
@@ -29,7 +29,7 @@ class RegistryHooks(Protocol):
         """``name`` if it is a valid registered model name, else :class:`InvalidInputError`."""
         ...
 
-    def resolve(self, store: SqlStore, uri: str) -> ModelSource:
+    def resolve(self, client: TrackingClient, uri: str) -> ModelSource:
         """The stored files of the version a ``models:/`` URI names."""
         ...
 

@@ -4,6 +4,8 @@
 * ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``models:/NAME/STAGE``
   (``None``, ``Staging``, ``Production``, ``Archived``: the highest version in
   that stage) and ``models:/NAME/latest``: a registered version.
+* ``models:/<model_id>`` (``m-`` and 32 hex digits): an MLflow 3 logged model
+  (``ModelInfo.model_id``), its files in the run it was logged to or its own.
 * A plain path or ``file://`` URI: a model directory on disk.
 
 ``models:/`` URIs are the registry's to resolve (see
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
@@ -25,24 +26,14 @@ from urllib.parse import unquote, urlparse
 from nbtrack.exceptions import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from nbtrack.models import _registry_hooks
 from nbtrack.models._errors import ModelIntegrityError
+from nbtrack.models._source import FileRow, ModelSource
 from nbtrack.store.artifacts import normalize_artifact_path, parallel_map, safe_destination
 
 if TYPE_CHECKING:
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.client import TrackingClient
 
-FileRow = tuple[str, str, int]
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """A model's files as stored: rows relative to the model directory."""
-
-    uri: str
-    rows: list[FileRow]
-    run_id: str | None = None
-    name: str | None = None
-    version: int | None = None
+_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 
 
 def is_store_uri(uri: str) -> bool:
@@ -62,20 +53,33 @@ def local_path(uri: str) -> Path:
     return Path(uri)
 
 
-def store_source(store: SqlStore, uri: str) -> ModelSource:
+def store_source(client: TrackingClient, uri: str) -> ModelSource:
     """The stored files of a ``runs:/`` or ``models:/`` URI."""
     if uri.startswith("runs:/"):
         run_id, path = parse_runs_uri(uri)
-        rows = store.artifact_rows(run_id, path)
-        prefix = f"{path}/" if path else ""
-        relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
-        if not relative:
-            raise NotFoundError(
-                f"run {run_id} has no model at {path!r}; log one with "
-                "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
-            )
-        return ModelSource(uri, relative, run_id=run_id)
-    return _registry_hooks.registry().resolve(store, uri)
+        return ModelSource(uri, _run_rows(client, run_id, path), run_id=run_id)
+    model_id = uri[len("models:/") :].strip("/")
+    if _MODEL_ID.fullmatch(model_id):
+        model = client.get_logged_model(model_id)
+        source_run, location = model.source_run_id, model.artifact_location
+        if source_run is not None and location.startswith("runs:/"):
+            rows = _run_rows(client, source_run, parse_runs_uri(location)[1])
+        else:
+            rows = client.logged_model_files(model_id)
+        return ModelSource(uri, rows, run_id=source_run)
+    return _registry_hooks.registry().resolve(client, uri)
+
+
+def _run_rows(client: TrackingClient, run_id: str, path: str) -> list[FileRow]:
+    rows = client.queries.artifact_files(run_id, path)
+    prefix = f"{path}/" if path else ""
+    relative = [(p[len(prefix) :], sha, size) for p, sha, size in rows if p != path]
+    if not relative:
+        raise NotFoundError(
+            f"run {run_id} has no model at {path!r}; log one with "
+            "nbtrack.sklearn.log_model(model, name) and use runs:/RUN_ID/name"
+        )
+    return relative
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
@@ -89,7 +93,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     return run_id, normalize_artifact_path(path, what="model path") if path.strip("/") else ""
 
 
-def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path:
+def materialize(client: TrackingClient, rows: list[FileRow], destination: Path) -> Path:
     """Copy stored files into ``destination``, verifying every blob's sha256.
 
     Blobs come from whichever root of the store holds them (a bucket too),
@@ -97,18 +101,18 @@ def materialize(store: SqlStore, rows: list[FileRow], destination: Path) -> Path
     matched, so a refused blob leaves nothing behind.
     """
     destination.mkdir(parents=True, exist_ok=True)
-    targets = [(rel, sha, safe_destination(destination, rel)) for rel, sha, _size in rows]
+    targets = [(rel, sha, safe_destination(destination, rel), size) for rel, sha, size in rows]
 
-    def fetch(item: tuple[str, str, Path]) -> None:
-        rel, sha, target = item
-        blobs = store.blobs_holding(sha)
+    def fetch(item: tuple[str, str, Path, int]) -> None:
+        rel, sha, target, size = item
+        blobs = client.blobs_holding(sha)
         if not blobs.exists(sha):
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} (blob {sha[:16]}...) is missing "
                 f"from {blobs.url}; the store was damaged or cleaned by hand"
             )
         try:
-            blobs.copy_to(sha, target)
+            blobs.copy_to(sha, target, size=int(size))
         except ArtifactIntegrityError as error:
             raise ModelIntegrityError(
                 f"the stored content of model file {rel!r} was changed on disk and is "

@@ -166,7 +166,7 @@ class SnapshotChannel:
 
     def handle_message(self, data: object) -> None:
         """Act on one message from the frontend; an invalid one is logged (warning) and ignored."""
-        from nbtrack.notebook._snapshot import InvalidNotebookError, parse_notebook
+        from nbtrack.notebook._notebook_json import InvalidNotebookError, parse_notebook
 
         if not isinstance(data, dict):
             logger.warning("nbtrack comm: ignoring a message that is not an object")

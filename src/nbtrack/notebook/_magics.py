@@ -22,7 +22,7 @@ from nbtrack import fluent
 from nbtrack._artifact_names import SNAPSHOT_FILE
 from nbtrack.entities import RunStatus
 from nbtrack.exceptions import NbtrackError
-from nbtrack.notebook import _params_cell
+from nbtrack.notebook import _params_cell, _subcommands
 from nbtrack.store import locate
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def _build_parser() -> _Parser:
 
 
 def _add_panel_commands(sub: Any) -> None:
-    """``runs``, ``compare`` and ``live``: panels from :mod:`nbtrack.ui` (imported on use)."""
+    """``runs``, ``compare``, ``live``, ``models``: panels of :mod:`nbtrack.ui` (_subcommands)."""
     runs = sub.add_parser("runs", help="open the run table")
     runs.add_argument("filter", nargs="*", help="search filter, e.g. metrics.acc > 0.9")
     runs.add_argument("--experiment", "-e", help="only this experiment's runs")
@@ -110,7 +110,7 @@ def _add_panel_commands(sub: Any) -> None:
 
 
 def _add_register_command(sub: Any) -> None:
-    """``register``: log an in-memory model and register it (:mod:`nbtrack.registry`)."""
+    """``register``: log an in-memory model and register it (see _subcommands)."""
     register = sub.add_parser("register", help="log an in-memory model and register it")
     register.add_argument("variable", metavar="MODEL_VARIABLE")
     register.add_argument("name", metavar="NAME", help="registered model name")
@@ -202,7 +202,11 @@ class TrackMagics(Magics):
             if args.command is None:
                 PARSER.print_help()
                 return
-            getattr(self, f"_cmd_{args.command}")(args)
+            command = getattr(self, f"_cmd_{args.command}", None)
+            if command is not None:
+                command(args)
+            else:  # a sub-command of the ui or the registry (imported on first use)
+                _subcommands.handler_for(args.command)(self, args)
         except NbtrackError as exc:
             raise UsageError(f"%track: {exc}") from None
 
@@ -268,7 +272,8 @@ class TrackMagics(Magics):
             f"  store: {where}"
         )
 
-    def _values(self, names: Sequence[str]) -> dict[str, Any]:
+    def values(self, names: Sequence[str]) -> dict[str, Any]:
+        """The user's variables ``names`` (a UsageError naming those not defined)."""
         namespace = self._shell.user_ns
         missing = [n for n in names if n not in namespace]
         if missing:
@@ -276,7 +281,7 @@ class TrackMagics(Magics):
         return {name: namespace[name] for name in names}
 
     def _cmd_param(self, args: argparse.Namespace) -> None:
-        values = self._values(args.names)
+        values = self.values(args.names)
         try:
             params = {k: _params_cell.param_text(k, v) for k, v in values.items()}
         except _params_cell.NotSimpleError as exc:
@@ -284,7 +289,7 @@ class TrackMagics(Magics):
         fluent.log_params(params)
 
     def _cmd_metric(self, args: argparse.Namespace) -> None:
-        for name, value in self._values(args.names).items():
+        for name, value in self.values(args.names).items():
             fluent.log_metric(name, value, step=args.step)
 
     def _cmd_watch(self, args: argparse.Namespace) -> None:
@@ -317,47 +322,6 @@ class TrackMagics(Magics):
         run = fluent.active_run() or fluent.start_run()
         path = run.client.log_artifact(run.info.run_id, args.path, args.artifact_path)
         print(f"nbtrack: logged {path}")
-
-    def _cmd_runs(self, args: argparse.Namespace) -> None:
-        from nbtrack import ui
-        from nbtrack.ui._display import show
-
-        experiment = args.experiment.strip("'\"") if args.experiment else None
-        show(ui.runs(" ".join(args.filter) or None, experiment=experiment))
-
-    def _cmd_compare(self, args: argparse.Namespace) -> None:
-        from nbtrack import ui
-        from nbtrack.ui._display import show
-
-        show(ui.compare(args.runs or None, metric=args.metric))
-
-    def _cmd_live(self, args: argparse.Namespace) -> None:
-        from nbtrack import ui
-
-        ui.live(args.keys, run=args.run, interval=args.interval)
-
-    def _cmd_models(self, args: argparse.Namespace) -> None:
-        from nbtrack import ui
-        from nbtrack.ui._display import show
-
-        show(ui.registry(args.name))
-
-    def _cmd_register(self, args: argparse.Namespace) -> None:
-        from nbtrack.registry._notebook import log_and_register
-
-        names = [args.variable] + ([args.example] if args.example else [])
-        values = self._values(names)
-        info = log_and_register(
-            values[args.variable],
-            args.name,
-            flavor=args.flavor,
-            artifact_path=args.artifact_path,
-            input_example=values[args.example] if args.example else None,
-            serialization="pickle" if args.pickle else None,
-        )
-        version = info.registered_model_version
-        number = version.version if version is not None else "?"
-        print(f"nbtrack: logged {info.model_uri} and registered {args.name!r} version {number}")
 
     # -- helpers --------------------------------------------------------------------
 

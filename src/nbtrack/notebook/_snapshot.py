@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from nbformat import NotebookNode, v4
-from nbformat.v4.rwbase import rejoin_lines, strip_transient
 
+from nbtrack.notebook._notebook_json import (
+    CELL_ID,
+    notebook_bytes,
+    parse_notebook,
+)
 from nbtrack.notebook._session import find_notebook_path
 
 if TYPE_CHECKING:
@@ -36,59 +39,6 @@ if TYPE_CHECKING:
     from nbtrack.notebook._comm import SnapshotChannel
 
 logger = logging.getLogger(__name__)
-
-#: nbformat 4.5's rule for cell ids.
-_CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-
-
-class InvalidNotebookError(ValueError):
-    """The data is not a valid nbformat v4 notebook."""
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def parse_notebook(data: object) -> NotebookNode:
-    """``data`` (a JSON object) as a valid nbformat v4 notebook; raises InvalidNotebookError.
-
-    Missing or duplicate cell ids are rejected here, before ``nbformat.validate``:
-    it would otherwise "repair" them with random ids and a warning, and random
-    ids would break byte-identical snapshots. The result is a copy of ``data``,
-    in nbformat's in-memory form (sources as strings).
-    """
-    if not isinstance(data, dict):
-        raise InvalidNotebookError(f"a notebook is a JSON object, not {type(data).__name__}")
-    major, minor, cells = data.get("nbformat"), data.get("nbformat_minor"), data.get("cells")
-    if not _is_int(major) or major != 4:
-        raise InvalidNotebookError(f"nbformat is {major!r}; only version 4 is accepted")
-    if not _is_int(minor):
-        raise InvalidNotebookError(f"nbformat_minor is {minor!r}, not an integer")
-    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
-        raise InvalidNotebookError("cells is not a list of objects")
-    if minor >= 5:
-        ids = [cell.get("id") for cell in cells]
-        if not all(isinstance(cell_id, str) for cell_id in ids):
-            raise InvalidNotebookError("a cell has no id (required since nbformat 4.5)")
-        if len(set(ids)) != len(ids):
-            raise InvalidNotebookError("cell ids are not unique")
-    notebook: NotebookNode = nbformat.from_dict(data)
-    try:
-        nbformat.validate(notebook)
-    except nbformat.ValidationError as exc:
-        # The message quotes the offending cell, outputs and all: keep log lines short.
-        message = exc.message if len(exc.message) <= 300 else exc.message[:300] + "..."
-        raise InvalidNotebookError(f"invalid notebook: {message}") from exc
-    # As nbformat.reads does, once the shape is known good: a file's line lists
-    # joined into strings, transient keys (orig_nbformat, trusted) dropped.
-    result: NotebookNode = strip_transient(rejoin_lines(notebook))
-    return result
-
-
-def notebook_bytes(notebook: NotebookNode) -> bytes:
-    """The notebook as stored: ``nbformat.writes`` (sorted keys, stable) in UTF-8."""
-    text: str = nbformat.writes(notebook)
-    return text.encode("utf-8")
 
 
 def _unique_id(event: CellEvent, used: set[str]) -> str:
@@ -98,7 +48,7 @@ def _unique_id(event: CellEvent, used: set[str]) -> str:
     timeline differ; a cell run twice needs a second id, as ids are unique.
     """
     cell_id = event.cell_id
-    if cell_id is not None and _CELL_ID.fullmatch(cell_id) and cell_id not in used:
+    if cell_id is not None and CELL_ID.fullmatch(cell_id) and cell_id not in used:
         return cell_id
     candidate, n = f"nbtrack-{event.seq}", 1
     while candidate in used:

@@ -33,6 +33,7 @@ from nbtrack.system_metrics import _monitor as _system_metrics
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
+    from nbtrack.client import TrackingClient
     from nbtrack.notebook._comm import SnapshotChannel
 
 log = logging.getLogger("nbtrack.notebook")
@@ -45,23 +46,23 @@ _LOAD_EXT = re.compile(r"^\s*%load_ext\s+nbtrack\s*$", re.MULTILINE)
 class _OpenCell:
     """The cell executing now, as recorded for one run."""
 
-    __slots__ = ("cell_id", "count", "run_id", "seq", "source", "start_ms", "start_ns", "store")
+    __slots__ = ("cell_id", "client", "count", "run_id", "seq", "source", "start_ms", "start_ns")
 
     def __init__(
         self, run: fluent.ActiveRun, cell_id: str | None, count: int | None, source: str
     ) -> None:
         self.run_id = run.info.run_id
-        self.store = run.client._store
+        self.client = run.client
         self.cell_id = cell_id
         self.count = count
         self.source = source
         self.start_ns = time.perf_counter_ns()
         self.start_ms = time.time_ns() // 1_000_000
-        self.seq = self.store.begin_cell(self.run_id, cell_id, count, source, self.start_ms)
+        self.seq = self.client.begin_cell(self.run_id, cell_id, count, source, self.start_ms)
 
     def close(self, error: BaseException | None) -> None:
         duration_ms = (time.perf_counter_ns() - self.start_ns) // 1_000_000
-        self.store.end_cell(
+        self.client.end_cell(
             self.run_id, self.seq, self.cell_id, self.count, self.source, self.start_ms,
             duration_ms, error,
         )  # fmt: skip
@@ -140,7 +141,8 @@ class Tracker(Configurable):
         self._cell_info: tuple[str | None, int | None, str] | None = None
         self._unmarked = False  # nbtrack left out of IPython's loaded extensions for a cell
         self._registered = False
-        self._linked: Any = None  # the store whose cell context points at a runner's cell
+        # the client and run whose values are linked to a runner's cell
+        self._linked: tuple[TrackingClient, str] | None = None
         self._executing = False  # between IPython's pre_execute and post_execute
         self._run_ended = False  # a run ended in this execution: tell the frontend after it
 
@@ -201,8 +203,8 @@ class Tracker(Configurable):
                 if self._registered:  # not unloaded by the cell: IPython's record again
                     manager.loaded.add(EXTENSION)
             if self._linked is not None:
-                store, self._linked = self._linked, None
-                store.cell_context = None
+                (client, run_id), self._linked = self._linked, None
+                client.link_cell(run_id, None)
             cell, self._cell, self._cell_info = self._cell, None, None
             try:
                 if self.watched and fluent._active_runs:
@@ -234,9 +236,8 @@ class Tracker(Configurable):
         """Values logged from now to the cell's end belong to the runner's entry ``count``."""
         if count is None:
             return
-        store = run.client._store
-        store.cell_context = (store.run_pk(run.info.run_id), count)
-        self._linked = store
+        run.client.link_cell(run.info.run_id, count)
+        self._linked = (run.client, run.info.run_id)
 
     def pre_execute(self) -> None:
         """Note that code runs (a cell, or a silent execution from the frontend)."""
@@ -350,7 +351,8 @@ class Tracker(Configurable):
         Durable when this returns: the JupyterLab extension reads it from the
         server right after ``%track snapshot``.
         """
-        from nbtrack.notebook._snapshot import notebook_bytes, notebook_from_timeline, take_snapshot
+        from nbtrack.notebook._notebook_json import notebook_bytes
+        from nbtrack.notebook._snapshot import notebook_from_timeline, take_snapshot
 
         client, run_id = run.client, run.info.run_id
         events = client.get_cell_timeline(run_id)

@@ -30,7 +30,7 @@ from nbtrack._artifact_names import ENVIRONMENT_FILE, EXECUTED_FILE, SNAPSHOT_FI
 from nbtrack.client import TrackingClient
 from nbtrack.entities import CellEvent, Run, RunStatus
 from nbtrack.exceptions import InvalidInputError, NotFoundError
-from nbtrack.notebook._snapshot import InvalidNotebookError, parse_notebook
+from nbtrack.notebook._notebook_json import InvalidNotebookError, parse_notebook
 from nbtrack.projects import _parameters
 from nbtrack.projects._execute import CellFailure
 from nbtrack.projects._run import PARAMETERS_FILE, NotebookExecutionError, run_notebook

@@ -92,13 +92,13 @@ class _Timeline:
     """Records each executed cell into the run's timeline (the runner is its only source)."""
 
     def __init__(self, client: TrackingClient, run_id: str) -> None:
-        self.store = client._store
+        self.client = client
         self.run_id = run_id
         self._open: tuple[int, int, int, int] | None = None
 
     def begin(self, index: int, cell: NotebookNode, execution_count: int) -> None:
         start_ms = time.time_ns() // 1_000_000
-        seq = self.store.begin_cell(
+        seq = self.client.begin_cell(
             self.run_id, cell.get("id"), execution_count, cell.source, start_ms
         )
         if seq != execution_count:  # the kernel links what a cell logs by its count
@@ -109,7 +109,7 @@ class _Timeline:
         self._open = (seq, execution_count, start_ms, time.perf_counter_ns())
         # Stored before the cell runs: a later cell of the notebook that asks which cell
         # logged what (get_metric_provenance, in the kernel's process) must find it.
-        self.store.flush()
+        self.client.flush()
 
     def end(self, index: int, cell: NotebookNode, failure: CellFailure | None) -> None:
         if self._open is None:
@@ -117,7 +117,7 @@ class _Timeline:
         seq, count, start_ms, start_ns = self._open
         self._open = None
         error = _KernelError.of(failure.ename, failure.evalue) if failure is not None else None
-        self.store.end_cell(
+        self.client.end_cell(
             self.run_id, seq, cell.get("id"), count, cell.source, start_ms,
             (time.perf_counter_ns() - start_ns) // 1_000_000, error,
         )  # fmt: skip

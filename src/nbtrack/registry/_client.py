@@ -11,16 +11,17 @@ imported on first use so that ``import nbtrack`` stays light.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nbtrack import _validation as check
 from nbtrack import client as tracking
 from nbtrack.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
+from nbtrack.exceptions import InvalidInputError
 from nbtrack.registry._names import MAX_NAME_LENGTH, alias_name, model_name, parse_version
 
 if TYPE_CHECKING:
+    from nbtrack.models._source import ModelSource
     from nbtrack.store.registry import Actor, RegistryStore
-    from nbtrack.store.sql_store import SqlStore
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -35,16 +36,14 @@ __all__ = [
 class RegistryMethods:
     """Registered models, versions, aliases, stages, tags and the audit trail."""
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # the tracking client's, which this is mixed into
 
         @property
-        def _store(self) -> SqlStore: ...
+        def _registry(self) -> RegistryStore: ...
+
+        def flush(self, timeout: float | None = None) -> None: ...
 
     # -- plumbing -----------------------------------------------------------------------
-
-    @property
-    def _registry(self) -> RegistryStore:
-        return self._store.registry
 
     def _actor(self) -> Actor:
         from nbtrack.store.registry import Actor
@@ -113,7 +112,7 @@ class RegistryMethods:
 
         name = model_name(name)
         tag_items = _tag_items(tags)
-        files = _sources.version_source(self._store, str(source))
+        files = _sources.version_source(cast(tracking.TrackingClient, self), str(source))
         version = self._registry.create_version(
             name,
             source=str(source),
@@ -131,6 +130,14 @@ class RegistryMethods:
     ) -> ModelVersion:
         """Register the model at ``model_uri`` as a new version of ``name``."""
         return self.create_model_version(name, model_uri, tags=tags)
+
+    def model_version_source(self, uri: str) -> ModelSource:
+        """The stored files of the version a ``models:/`` URI names (aliases, stages, latest)."""
+        from nbtrack.models._source import ModelSource
+
+        name, version = resolve_registered(self._registry, uri)
+        files = self._registry.version_files(name, version)
+        return ModelSource(uri, files.rows, run_id=files.run_id, name=name, version=version)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version, with its tags, aliases and files (path -> sha256)."""
@@ -228,3 +235,22 @@ class TrackingClient(tracking.TrackingClient, RegistryMethods):
 
 def _tag_items(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return {check.key(k, "tag name"): check.tag_value(k, v) for k, v in (tags or {}).items()}
+
+
+def resolve_registered(registry: RegistryStore, uri: str) -> tuple[str, int]:
+    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
+    rest = uri[len("models:/") :].lstrip("/")
+    if "@" in rest and "/" not in rest.split("@", 1)[1]:
+        name, alias = rest.rsplit("@", 1)
+        return name, registry.alias_version(name, alias)
+    name, sep, which = rest.rpartition("/")
+    if not sep or not name or not which:
+        raise InvalidInputError(
+            f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
+            "models:/NAME@ALIAS or models:/NAME/STAGE"
+        )
+    if which.isdigit():
+        return name, int(which)  # checked when its files are read
+    if which.lower() == "latest":
+        return name, registry.latest_version(name)
+    return name, registry.latest_version(name, Stage.parse(which))

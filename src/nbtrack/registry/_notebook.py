@@ -29,7 +29,7 @@ def detect_flavor(model: Any) -> str:
 def _free_path(client: TrackingClient, run_id: str, wanted: str) -> str:
     """``wanted``, or ``wanted-2``, ``wanted-3``... if the run already has it."""
     path, n = wanted, 1
-    while client._store.artifact_rows(run_id, path):
+    while client.queries.artifact_files(run_id, path):
         n += 1
         path = f"{wanted}-{n}"
     return path

@@ -18,7 +18,7 @@ from nbtrack.models._errors import ModelFormatError, ModelIntegrityError
 from nbtrack.models._format import FLAVOR_KEY, MLMODEL, read_metadata
 
 if TYPE_CHECKING:
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.client import TrackingClient
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,18 @@ class VersionFiles:
     flavor: str | None
 
 
-def version_source(store: SqlStore, source: str) -> VersionFiles:
+def version_source(client: TrackingClient, source: str) -> VersionFiles:
     """The checked files of the model at ``source``."""
     if _uris.is_store_uri(source):
-        store.flush()
-        found = _uris.store_source(store, source)
+        client.flush()
+        found = _uris.store_source(client, source)
         rows, run_id = found.rows, found.run_id
     else:
         path = _uris.local_path(source)
         read_metadata(path, source=source)  # verifies every hash before copying
         rows = []
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            sha, size = store.blobs.put_file(file)
+            sha, size = client.blobs.put_file(file)
             rows.append((file.relative_to(path).as_posix(), sha, size))
         run_id = None
     by_path = {p: sha for p, sha, _ in rows}
@@ -50,7 +50,7 @@ def version_source(store: SqlStore, source: str) -> VersionFiles:
             f"{source} is not a model: it has no MLmodel file. Register what "
             "nbtrack.<flavor>.log_model logged, e.g. runs:/RUN_ID/model"
         )
-    data = store.blobs_holding(by_path[MLMODEL]).read_bytes(by_path[MLMODEL])
+    data = client.blobs_holding(by_path[MLMODEL]).read_bytes(by_path[MLMODEL])
     if hashlib.sha256(data).hexdigest() != by_path[MLMODEL]:
         raise ModelIntegrityError(f"the stored MLmodel of {source} was changed on disk")
     document = _yaml.load(data.decode(), source=source)

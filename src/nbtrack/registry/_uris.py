@@ -17,44 +17,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbtrack.entities import Stage
-from nbtrack.exceptions import InvalidInputError
 from nbtrack.models import _registry_hooks
 from nbtrack.registry._names import model_name
 
 if TYPE_CHECKING:
+    from nbtrack.client import TrackingClient
     from nbtrack.entities import ModelVersion
-    from nbtrack.models._uris import ModelSource
-    from nbtrack.store.sql_store import SqlStore
+    from nbtrack.models._source import ModelSource
 
 
-def resolve_registered(store: SqlStore, uri: str) -> tuple[str, int]:
-    """``(name, version)`` of a ``models:/`` URI (aliases, stages and ``latest`` resolved)."""
-    registry = store.registry
-    rest = uri[len("models:/") :].lstrip("/")
-    if "@" in rest and "/" not in rest.split("@", 1)[1]:
-        name, alias = rest.rsplit("@", 1)
-        return name, registry.alias_version(name, alias)
-    name, sep, which = rest.rpartition("/")
-    if not sep or not name or not which:
-        raise InvalidInputError(
-            f"model URI {uri!r} names no version; write models:/NAME/VERSION, "
-            "models:/NAME@ALIAS or models:/NAME/STAGE"
-        )
-    if which.isdigit():
-        return name, int(which)  # checked when its files are read
-    if which.lower() == "latest":
-        return name, registry.latest_version(name)
-    return name, registry.latest_version(name, Stage.parse(which))
-
-
-def model_source(store: SqlStore, uri: str) -> ModelSource:
+def model_source(client: TrackingClient, uri: str) -> ModelSource:
     """The stored files of the version a ``models:/`` URI names."""
-    from nbtrack.models._uris import ModelSource
+    from nbtrack.registry._client import TrackingClient as RegistryClient
 
-    name, version = resolve_registered(store, uri)
-    files = store.registry.version_files(name, version)
-    return ModelSource(uri, files.rows, run_id=files.run_id, name=name, version=version)
+    if not isinstance(client, RegistryClient):  # the tracking client, below the registry
+        client = RegistryClient(client.tracking_uri, readonly=client.readonly)
+    return client.model_version_source(uri)
 
 
 class _Hooks:
@@ -63,8 +41,8 @@ class _Hooks:
     def check_name(self, name: str) -> str:
         return model_name(name)
 
-    def resolve(self, store: SqlStore, uri: str) -> ModelSource:
-        return model_source(store, uri)
+    def resolve(self, client: TrackingClient, uri: str) -> ModelSource:
+        return model_source(client, uri)
 
     def register(self, tracking_uri: str, model_uri: str, name: str) -> ModelVersion:
         from nbtrack.registry._client import TrackingClient

@@ -202,7 +202,7 @@ __all__ = ["NbtrackExtension"]
 
 def _load_jupyter_server_extension(serverapp: ServerApp) -> None:
     """Register the handlers (jupyter_server calls this once the extension is enabled)."""
-    from nbtrack.server._handlers import handlers
+    from nbtrack.server._routes import handlers
 
     extension = NbtrackExtension(root_dir=serverapp.root_dir, parent=serverapp)
     # Kernels inherit the server's environment: with the root known, a kernel

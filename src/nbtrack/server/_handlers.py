@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
-from jupyter_server.utils import url_path_join
 from tornado import web
 
 import nbtrack
@@ -481,16 +480,3 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN + r"/restore", RestoreHandler),
     (r"(?P<rest>.*)", UnknownHandler),
 ]
-
-
-def handlers(base_url: str, extension: NbtrackExtension) -> list[tuple[str, Any, dict[str, Any]]]:
-    """Tornado URL specs of every route, under ``{base_url}nbtrack/api/``."""
-    from nbtrack.server._view_handlers import VIEW_ROUTES
-
-    # The Experiments view's routes go before the catch-all (the last of ROUTES).
-    routes = [*ROUTES[:-1], *VIEW_ROUTES, ROUTES[-1]]
-    prefix = url_path_join(base_url, "nbtrack", "api")
-    return [
-        (url_path_join(prefix, pattern) + "/?$", handler, {"extension": extension})
-        for pattern, handler in routes
-    ]

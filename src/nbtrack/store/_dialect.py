@@ -265,17 +265,6 @@ def upsert(
     return sa.insert(table).ext(clause)
 
 
-def conflict_columns(statement: Any) -> list[str]:
-    """The ON CONFLICT target columns of an :func:`upsert` (empty for a plain INSERT)."""
-    clause = statement._post_values_clause
-    clauses = getattr(clause, "clauses", None) or ([clause] if clause is not None else [])
-    names: list[str] = []
-    for item in clauses:
-        for column in getattr(item, "inferred_target_elements", None) or ():
-            names.append(column if isinstance(column, str) else column.name)
-    return names
-
-
 _excluded: dict[str, Any] = {}
 
 

@@ -34,12 +34,21 @@ SORT_BELOW = 20_000
 COPY_FROM = 256
 
 
+def conflict_columns(statement: Any) -> list[str]:
+    """The ON CONFLICT target columns of an :func:`upsert` (empty for a plain INSERT)."""
+    clause = statement._post_values_clause
+    clauses = getattr(clause, "clauses", None) or ([clause] if clause is not None else [])
+    names: list[str] = []
+    for item in clauses:
+        for column in getattr(item, "inferred_target_elements", None) or ():
+            names.append(column if isinstance(column, str) else column.name)
+    return names
+
+
 class PgBulk:
     """An INSERT or upsert of many rows given as tuples in ``columns`` order."""
 
     def __init__(self, engine: sa.Engine, statement: Any, columns: list[str], copy: bool) -> None:
-        from nbtrack.store._dialect import conflict_columns
-
         dialect = engine.dialect
         table: sa.Table = statement.table
         self.columns = columns

@@ -9,6 +9,9 @@ a file is hashed first (locally, cheap next to the network), then streamed up
 in blocks while hashed again; if the two hashes differ (the file changed while
 it was stored), the object is removed and the call fails. Identical content
 already in the bucket is not uploaded again once its sha256 is checked.
+Small content (up to :data:`SMALL_PUT`) is held in memory and sent in one
+request without looking first: asking whether an object exists costs a
+request or two (s3fs lists the prefix after a miss), more than sending it.
 
 Every read is verified while streaming, exactly as for local blobs
 (:meth:`~nbtrack.store.artifacts.Blobs.chunks`).
@@ -16,11 +19,13 @@ Every read is verified while streaming, exactly as for local blobs
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -33,6 +38,8 @@ _CHUNK = 1 << 20
 UPLOAD_BLOCK = 8 << 20
 #: Streams of unknown length are spooled to a local file past this size.
 _SPOOL_LIMIT = 16 << 20
+#: Content up to this size is sent in one request, without asking first whether it is there.
+SMALL_PUT = 1 << 20
 
 
 class RemoteBlobStore(Blobs):
@@ -67,8 +74,18 @@ class RemoteBlobStore(Blobs):
     def put_file(
         self, source: Path, progress: Callable[[int], object] | None = None
     ) -> tuple[str, int]:
-        """Store a local file: hashed first, uploaded only if the bucket lacks it."""
+        """Store a local file: hashed first, uploaded only if the bucket lacks it.
+
+        A small file is read whole and sent in one request, there or not.
+        """
         with source.open("rb") as stream:
+            head = stream.read(SMALL_PUT + 1)
+            if len(head) <= SMALL_PUT:
+                sha = self._put_small(head)
+                if progress is not None:
+                    progress(len(head))
+                return sha, len(head)
+            stream.seek(0)
             digest = hashlib.sha256()
             size = 0
             while chunk := stream.read(_CHUNK):
@@ -92,11 +109,24 @@ class RemoteBlobStore(Blobs):
                 digest.update(chunk)
                 spool.write(chunk)
                 size += len(chunk)
+            if size <= SMALL_PUT:
+                spool.seek(0)
+                return self._put_small(spool.read()), size
             sha = digest.hexdigest()
             if not self._intact(sha, size):
                 spool.seek(0)
                 self._upload(spool, sha, size, None, None)  # type: ignore[arg-type]
         return sha, size
+
+    def _put_small(self, data: bytes) -> str:
+        """Send content held in memory in one request (the object appears whole or not at all)."""
+        sha = hashlib.sha256(data).hexdigest()
+        key = self.key_of(sha)
+        try:
+            self.fs.pipe_file(key, data)
+        finally:
+            self.fs.invalidate_cache(key)
+        return sha
 
     def _upload(
         self,
@@ -154,11 +184,19 @@ class RemoteBlobStore(Blobs):
             raise FileNotFoundError(key)
         return info
 
-    def _open_blob(self, sha256: str) -> tuple[BinaryIO, int]:
+    def _open_blob(self, sha256: str, expected: int | None = None) -> tuple[BinaryIO, int]:
         key = self.key_of(sha256)
-        size = int(self._info(key).get("size") or 0)
+        self.fs.invalidate_cache(key)  # another process may have written or removed it
+        if expected is not None and expected <= SMALL_PUT:
+            # One request for the whole object; a missing one raises FileNotFoundError.
+            data = self.fs.cat_file(key)
+            return io.BytesIO(data), len(data)
+        # Opening asks for the object's size itself: no request of our own before it.
         stream: BinaryIO = self.fs.open(key, "rb", block_size=UPLOAD_BLOCK)
-        return stream, size
+        size = getattr(stream, "size", None)
+        if size is None:
+            size = self._info(key).get("size")
+        return stream, int(size or 0)
 
     def exists(self, sha256: str) -> bool:
         """Whether an object of the blob's name is there."""
@@ -177,17 +215,22 @@ class RemoteBlobStore(Blobs):
 
     def all_blobs(self) -> Iterable[str]:
         """Every sha256 under the root (one recursive listing; other objects are skipped)."""
+        for sha, _, _ in self.listing():
+            yield sha
+
+    def listing(self) -> Iterable[tuple[str, float | None, int]]:
+        """``(sha256, when written, size)`` of every blob, from one recursive listing."""
         self.fs.invalidate_cache(self.base)
         try:
-            names = self.fs.find(self.base)
+            found = self.fs.find(self.base, detail=True)
         except FileNotFoundError:
             return
         prefix = self.base + "/"
-        for name in names:
+        for name, info in found.items():
             rel = str(name)[len(prefix) :] if str(name).startswith(prefix) else ""
             head, sep, tail = rel.partition("/")
             if sep and len(head) == 2 and is_sha256(head + tail):
-                yield head + tail
+                yield head + tail, _written(info), int(info.get("size") or 0)
 
     def modified(self, sha256: str) -> float | None:
         """When the object was written, from the store's listing; None if it is not there."""
@@ -195,18 +238,22 @@ class RemoteBlobStore(Blobs):
             info = self._info(self.key_of(sha256))
         except FileNotFoundError:
             return None
-        for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
-            value = info.get(field)
-            if isinstance(value, dt.datetime):
-                return value.timestamp()
-            if isinstance(value, int | float):
-                return float(value)
-            if isinstance(value, str):
-                try:
-                    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-                except ValueError:
-                    continue
-        return 0.0  # the filesystem says nothing of age: as old as can be
+        return _written(info)
+
+    def delete_many(self, sha256s: Sequence[str]) -> None:
+        """Remove objects in bulk (S3 deletes up to 1,000 in one request)."""
+        keys = [self.key_of(sha) for sha in sha256s]
+        if not keys:
+            return
+        try:
+            self.fs.rm(keys)
+        except FileNotFoundError:  # a filesystem that refuses to remove what is gone
+            for key in keys:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(key)
+        finally:
+            for key in keys:
+                self.fs.invalidate_cache(key)
 
     def delete(self, sha256: str) -> int:
         """Remove the object; returns the bytes freed (0 if it was already gone)."""
@@ -219,6 +266,22 @@ class RemoteBlobStore(Blobs):
         finally:
             self.fs.invalidate_cache(key)
         return size
+
+
+def _written(info: dict[str, Any]) -> float:
+    """When an object was written, from its listing entry (0: the filesystem does not say)."""
+    for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(field)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return 0.0  # the filesystem says nothing of age: as old as can be
 
 
 def _abandon(out: Any) -> None:

@@ -68,6 +68,13 @@ def verify_blobs(conn: sa.Connection, roots: Sequence[Blobs]) -> BlobReport:
         .order_by(models.c.name, files.c.version, files.c.path)
     ):
         users.setdefault(sha, []).append(f"model {name!r} version {version} file {path!r}")
+    logged = schema.logged_model_files
+    for model_id, path, sha in conn.execute(
+        sa.select(logged.c.model_id, logged.c.path, logged.c.sha256).order_by(
+            logged.c.model_id, logged.c.path
+        )
+    ):
+        users.setdefault(sha, []).append(f"logged model {model_id} file {path!r}")
     problems = []
     stored = [set(blobs.all_blobs()) for blobs in roots]
     checked: set[str] = set()

@@ -15,7 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from nbtrack.store._writer_metrics import write_metrics
-from nbtrack.store._writer_ops import OP_CELL, OP_METRIC, OP_METRICS, OP_PARAM, OP_TAG
+from nbtrack.store._writer_ops import (
+    OP_CELL,
+    OP_METRIC,
+    OP_METRICS,
+    OP_PARAM,
+    OP_TAG,
+    value_row,
+)
 from nbtrack.store._writer_statements import WriterStatements
 
 
@@ -58,11 +65,11 @@ class BatchWriter:
     ) -> None:
         """Write the rows grouped so far, and empty the groups."""
         params, tags, cells = groups[OP_PARAM], groups[OP_TAG], groups[OP_CELL]
-        if params:  # (OP_PARAM, run_pk, key, value, cell_seq): the row after the kind
-            self._statements.params.run(conn, [op[1:] for op in params])
+        if params:
+            self._statements.params.run(conn, [value_row(op) for op in params])
             params.clear()
         if tags:
-            self._statements.tags.run(conn, [op[1:] for op in tags])
+            self._statements.tags.run(conn, [value_row(op) for op in tags])
             tags.clear()
         if metrics:
             write_metrics(conn, self._statements, self._key_ids, metrics)
@@ -76,7 +83,8 @@ class BatchWriter:
         # only the last entry per (run, seq) is written, each source hashed once.
         last: dict[tuple[int, int], tuple[Any, ...]] = {}
         for op in ops:
-            last[(op[1], op[2])] = op  # (OP_CELL, run_pk, seq, ...)
+            _, run_pk, seq, *_ = op
+            last[(run_pk, seq)] = op
         shas: dict[str, str] = {}
         rows = []
         for op in last.values():

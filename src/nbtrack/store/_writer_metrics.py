@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from nbtrack._validation import MAX_STEP
 from nbtrack.exceptions import InvalidInputError
-from nbtrack.store._writer_ops import OP_METRIC, OP_METRICS
+from nbtrack.store._writer_ops import METRIC_KEY, OP_METRIC, OP_METRICS
 from nbtrack.store._writer_statements import WriterStatements, intern_keys
 
 #: Segments at least this long get their summaries from SQL; shorter ones
@@ -42,8 +42,8 @@ def write_metrics(
     back with SQL over the batch's step range (SQLite's C code, with the
     GIL released) instead of being computed point by point in Python.
     """
-    # (OP_METRIC, run_pk, key, ...): a log_metric's name; batches come with ids.
-    missing = {op[2] for op in ops if op[0] == OP_METRIC} - key_ids.keys()
+    # log_metric's points name their metric; batches come with ids
+    missing = {op[METRIC_KEY] for op in ops if op[0] == OP_METRIC} - key_ids.keys()
     if missing:
         key_ids.update(intern_keys(conn, missing))
     segments = _segments(ops, key_ids, _NextSteps(conn, statements))

@@ -43,6 +43,10 @@ CellOp: TypeAlias = tuple[
 ]
 #: ``(OP_STATEMENT, statement, description)``
 StatementOp: TypeAlias = tuple[int, sa.Executable, str]
+#: Where a :data:`MetricOp` holds the metric's name: read by index in the writer's
+#: loop over a batch, where unpacking eight fields per point would cost.
+METRIC_KEY: Final = 2
+
 #: What producers may queue (control operations are made by the writer itself).
 WriteOp: TypeAlias = MetricOp | MetricsOp | ParamOp | CellOp | StatementOp
 
@@ -84,6 +88,11 @@ def param_op(run_pk: int, key: str, value: str, cell_seq: int | None) -> ParamOp
 def tag_op(run_pk: int, key: str, value: str, cell_seq: int | None) -> TagOp:
     """A tag (a tag set again takes the new value)."""
     return (OP_TAG, run_pk, key, value, cell_seq)
+
+
+def value_row(op: ParamOp | TagOp) -> tuple[int, str, str, int | None]:
+    """A param's or tag's row for its table: ``(run_pk, key, value, cell_seq)``."""
+    return op[1:]
 
 
 def cell_op(

@@ -175,8 +175,12 @@ class Blobs(abc.ABC):
         """Copy a binary stream into the store while hashing it; returns (sha256, size)."""
 
     @abc.abstractmethod
-    def _open_blob(self, sha256: str) -> tuple[BinaryIO, int]:
-        """The blob's stream and size; FileNotFoundError if it is not there."""
+    def _open_blob(self, sha256: str, expected: int | None = None) -> tuple[BinaryIO, int]:
+        """The blob's stream and size; FileNotFoundError if it is not there.
+
+        ``expected``: the size the store recorded, when known (a remote store
+        fetches a small blob in one request then).
+        """
 
     @abc.abstractmethod
     def all_blobs(self) -> Iterable[str]:
@@ -197,6 +201,16 @@ class Blobs(abc.ABC):
     @abc.abstractmethod
     def size(self, sha256: str) -> int:
         """The blob's size in bytes as stored (0 if it is not there)."""
+
+    def listing(self) -> Iterable[tuple[str, float | None, int]]:
+        """``(sha256, when written, size)`` of every blob stored (for garbage collection)."""
+        for sha in self.all_blobs():
+            yield sha, self.modified(sha), self.size(sha)
+
+    def delete_many(self, sha256s: Sequence[str]) -> None:
+        """Remove blobs (those already gone are skipped)."""
+        for sha in sha256s:
+            self.delete(sha)
 
     def put_file(
         self, source: Path, progress: Callable[[int], object] | None = None
@@ -223,7 +237,7 @@ class Blobs(abc.ABC):
         where = self.location(sha256)
         digest = hashlib.sha256()
         try:
-            stream, actual = self._open_blob(sha256)
+            stream, actual = self._open_blob(sha256, size)
         except FileNotFoundError:
             raise _missing(where, sha256) from None
         with stream:
@@ -244,13 +258,18 @@ class Blobs(abc.ABC):
                 yield pending
 
     def copy_to(
-        self, sha256: str, destination: Path, progress: Callable[[int], object] | None = None
+        self,
+        sha256: str,
+        destination: Path,
+        progress: Callable[[int], object] | None = None,
+        size: int | None = None,
     ) -> None:
         """Write the blob's content to ``destination`` (parents created), checked.
 
         The content goes to a temporary file beside ``destination`` that is
         renamed into place only once its sha256 matched, so a damaged blob
-        leaves no file behind. ``progress`` is called with each chunk's size.
+        leaves no file behind. ``progress`` is called with each chunk's size;
+        ``size``, the size the store recorded, is checked too when given.
         """
         destination.parent.mkdir(parents=True, exist_ok=True)
         # Not mkstemp: its 0600 mode would survive the rename; os.open honours the umask.
@@ -258,7 +277,7 @@ class Blobs(abc.ABC):
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in self.chunks(sha256):
+                for chunk in self.chunks(sha256, size):
                     out.write(chunk)
                     if progress is not None:
                         progress(len(chunk))
@@ -352,7 +371,7 @@ class BlobStore(Blobs):
         )
         return False
 
-    def _open_blob(self, sha256: str) -> tuple[BinaryIO, int]:
+    def _open_blob(self, sha256: str, expected: int | None = None) -> tuple[BinaryIO, int]:
         stream = self.path_of(sha256).open("rb")
         return stream, os.fstat(stream.fileno()).st_size
 
@@ -365,6 +384,15 @@ class BlobStore(Blobs):
                 for blob in sub.iterdir():
                     if is_sha256(sub.name + blob.name):
                         yield sub.name + blob.name
+
+    def listing(self) -> Iterable[tuple[str, float | None, int]]:
+        """``(sha256, mtime, size)`` of every blob file, one ``stat`` each."""
+        for sha in self.all_blobs():
+            try:
+                found = self.path_of(sha).stat()
+            except FileNotFoundError:
+                continue
+            yield sha, found.st_mtime, found.st_size
 
     def delete(self, sha256: str) -> int:
         """Remove a blob; returns the bytes freed (0 if it was already gone)."""

@@ -275,3 +275,75 @@ registry_events = sa.Table(
     sa.Column("run_id", sa.String(32), nullable=True),
     sa.Index("ix_registry_events_model", "model_name", "event_id"),
 )
+
+# -- logged models (revision 0006) -------------------------------------------------------
+# MLflow 3's LoggedModel: a model with an id of its own ("m-<32 hex>"), its params, tags and
+# the metrics linked to it (from any run, with the dataset they were computed on). A model
+# logged into a run keeps its files among the run's artifacts (``source_run_id`` +
+# ``artifact_path``); one created on its own keeps them in ``logged_model_files``
+# (content-addressed blobs, kept by garbage collection like registered versions' files).
+logged_models = sa.Table(
+    "logged_models",
+    metadata,
+    # The integer key orders models by creation (several can share a millisecond).
+    sa.Column("model_pk", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.String(40), nullable=False, unique=True),
+    sa.Column(
+        "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False
+    ),
+    sa.Column("name", sa.String(250), nullable=False),
+    sa.Column("source_run_id", sa.String(32), nullable=True),
+    sa.Column("artifact_path", sa.Text, nullable=True),
+    sa.Column("model_type", sa.String(250), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_updated_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_logged_models_experiment_id", "experiment_id"),
+)
+
+
+def _logged_model_id() -> sa.Column[str]:
+    return sa.Column(
+        "model_id", sa.String(40), sa.ForeignKey("logged_models.model_id"), primary_key=True
+    )
+
+
+def _logged_model_pairs(name: str) -> sa.Table:
+    """A logged model's key -> value table (params, tags)."""
+    return sa.Table(
+        name,
+        metadata,
+        _logged_model_id(),
+        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+
+
+logged_model_params = _logged_model_pairs("logged_model_params")
+logged_model_tags = _logged_model_pairs("logged_model_tags")
+
+logged_model_metrics = sa.Table(
+    "logged_model_metrics",
+    metadata,
+    sa.Column("metric_pk", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.String(40), sa.ForeignKey("logged_models.model_id"), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("dataset_name", sa.String(500), nullable=True),
+    sa.Column("dataset_digest", sa.String(64), nullable=True),
+    sa.Index("ix_logged_model_metrics_model_id", "model_id"),
+)
+
+logged_model_files = sa.Table(
+    "logged_model_files",
+    metadata,
+    _logged_model_id(),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Index("ix_logged_model_files_sha256", "sha256"),
+)

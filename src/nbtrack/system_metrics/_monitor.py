@@ -18,12 +18,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nbtrack.entities import RunStatus
 from nbtrack.system_metrics import _settings
 
 if TYPE_CHECKING:
     from nbtrack.client import TrackingClient
-    from nbtrack.fluent import ActiveRun
     from nbtrack.system_metrics._collectors import Collector
 
 log = logging.getLogger("nbtrack.system_metrics")
@@ -166,8 +164,7 @@ class SystemMetricsMonitor:
 
     def _run_ended(self) -> bool:
         # Read without flushing (a flush would wait on the writer behind the user's logging).
-        status = self.client._store.get_run(self.run_id).info.status
-        return RunStatus(status).is_terminal
+        return self.client.run_status(self.run_id).is_terminal
 
     def _publish(self, final: bool = False) -> None:
         if not self._pending:
@@ -186,7 +183,7 @@ class SystemMetricsMonitor:
             log.debug("nbtrack: system metrics of run %s: last step %d", self.run_id, self.step)
 
 
-# -- monitors of the fluent API's runs ---------------------------------------------------
+# -- one monitor per run (fluent.start_run starts it, and stops it at end_run) ----------
 
 
 def start_for_run(client: TrackingClient, run_id: str, *, resume: bool) -> SystemMetricsMonitor:
@@ -198,7 +195,6 @@ def start_for_run(client: TrackingClient, run_id: str, *, resume: bool) -> Syste
         monitor = SystemMetricsMonitor(run_id, client, resume_logging=resume)
         monitor.start()
         _monitors[run_id] = monitor
-    watch_fluent_runs()
     return monitor
 
 
@@ -219,15 +215,3 @@ def cell_ended() -> None:
     """The notebook's cell hook: a sample soon if the last is a second old (no I/O here)."""
     for monitor in list(_monitors.values()):
         monitor.request_sample()
-
-
-def _on_run_event(event: str, run: ActiveRun) -> None:
-    if event == "ending":
-        stop_for_run(run.info.run_id)
-
-
-def watch_fluent_runs() -> None:
-    """Stop each fluent run's sampler when the run ends (registered once)."""
-    from nbtrack import fluent
-
-    fluent.add_run_listener(_on_run_event)

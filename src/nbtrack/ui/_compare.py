@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import altair as alt
 
@@ -26,6 +26,22 @@ from nbtrack.ui._display import in_kernel, inline_data, show
 from nbtrack.ui._html import Titled, esc, fmt_full, fmt_short, panel, table
 
 MAX_AXES = 8
+
+
+class CheckedRuns(Protocol):
+    """A panel whose checked rows :func:`compare` defaults to (the run table)."""
+
+    client: TrackingClient
+
+    @property
+    def selected_run_ids(self) -> list[str]:
+        """The checked runs, in the order they were checked."""
+        ...
+
+
+#: The run table most recently opened (``ui.runs`` sets it): ``compare()`` with no runs
+#: compares its checked rows. Kept here because the run table imports this module.
+LAST_TABLE: CheckedRuns | None = None
 
 
 def _number(text: str) -> float | None:
@@ -363,10 +379,8 @@ def compare(
 ) -> ComparePanel:
     """Compare runs (default: the rows checked in the last run table)."""
     if run_ids is None:
-        from nbtrack.ui import _runs_table
-
-        last = _runs_table.LAST_TABLE
-        if last is None or not last.selected:
+        last = LAST_TABLE
+        if last is None or not last.selected_run_ids:
             raise InvalidInputError(
                 "no runs to compare: pass run ids, or check rows in a run table first"
             )

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-# The package's TrackingClient: the one that carries the registry's methods,
-# wherever the tracking and registry halves are put together.
-from nbtrack import TrackingClient
 from nbtrack._table import format_table
 from nbtrack.entities import LifecycleStage, Run
 from nbtrack.exceptions import InvalidInputError, NbtrackError, NotFoundError
-from nbtrack.registry import Stage
+
+# The registry's TrackingClient (nbtrack.TrackingClient): the one with the registry's
+# methods. Not imported from the package root, which sits above every layer.
+from nbtrack.registry import Stage, TrackingClient
 from nbtrack.registry._names import alias_name, parse_version
 from nbtrack.store.search import quote_string
 from nbtrack.ui._html import esc, fmt_number, fmt_time, panel, table

@@ -9,22 +9,15 @@ without a widget frontend the same object prints a static text table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nbtrack._table import format_table
 from nbtrack.client import TrackingClient
 from nbtrack.entities import Run
-from nbtrack.exceptions import NbtrackError
+from nbtrack.exceptions import NbtrackError, NotFoundError
 from nbtrack.fluent import NOTE_TAG
-from nbtrack.ui import _data
+from nbtrack.ui import _compare, _data
+from nbtrack.ui._compare import ComparePanel
 from nbtrack.ui._html import esc, fmt_duration, fmt_number, fmt_time, panel
 from nbtrack.ui._widget_panel import WidgetPanel
-
-if TYPE_CHECKING:
-    from nbtrack.ui._compare import ComparePanel
-
-#: The table most recently opened: ``%track compare`` defaults to its selection.
-LAST_TABLE: RunTable | None = None
 
 _BASE_COLUMNS = [("status", "attribute"), ("name", "attribute"), ("start", "attribute")]
 _BASE_COLUMNS.append(("duration", "attribute"))
@@ -52,13 +45,18 @@ class RunTable(WidgetPanel):
         page_size: int = 50,
         group_children: bool = True,
     ) -> None:
-        self.client = client or TrackingClient()
+        # Reading never creates a store: without a client the table reads read-only
+        # and, until a run is logged, says where no store is yet.
+        self._writer_client = client
+        self.client = client or TrackingClient(readonly=True)
         #: Show child runs (a sweep's combinations) indented under their parent.
         self.group_children = group_children
         self.experiment_ids = _data.experiment_ids(self.client, experiment)
         self.page_size = page_size
         self.filter_string = ""
         self.error = ""
+        #: No store exists yet (:attr:`error` says where it will be).
+        self.store_missing = False
         self.sort: tuple[str, str] | None = None
         self.descending = True
         self.offset = 0
@@ -75,14 +73,23 @@ class RunTable(WidgetPanel):
 
     def refresh(self) -> None:
         """Query the shown page again (picks up runs logged since)."""
-        self.page = self.client.queries.run_page(
-            self.experiment_ids,
-            self.filter_string or None,
-            self.sort,
-            self.descending,
-            self.offset,
-            self.page_size,
-        )
+        try:
+            self.page = self.client.queries.run_page(
+                self.experiment_ids,
+                self.filter_string or None,
+                self.sort,
+                self.descending,
+                self.offset,
+                self.page_size,
+            )
+        except NotFoundError as exc:  # the read-only default client: no store yet
+            if self._writer_client is not None:
+                raise
+            self.page, self.store_missing, self.error = _data.RunPage([], 0, 0), True, str(exc)
+            self._sync()
+            return
+        if self.store_missing:
+            self.store_missing, self.error = False, ""
         if self.group_children:
             self.page = self.client.queries.with_children(self.page)
         self._sync()
@@ -195,14 +202,14 @@ class RunTable(WidgetPanel):
         """The shown page as a plain-text table (terminals)."""
         columns = self.columns()
         body = format_table(columns, self.rows()) if self.page.runs else "no runs match"
-        error = f"\nfilter error: {self.error}" if self.error else ""
+        label = "" if self.store_missing else "filter error: "
+        error = f"\n{label}{self.error}" if self.error else ""
         return f"{body}\n{self.status_line()}{error}"
 
     def compare_selected(self) -> ComparePanel:
         """Open the compare panel on the checked runs."""
-        from nbtrack.ui._compare import ComparePanel
-
-        self._compare = ComparePanel(self.selected_run_ids, client=self.client)
+        # A writing client (the default one) so that values still queued are read too.
+        self._compare = ComparePanel(self.selected_run_ids, client=self._writer_client)
         return self._compare
 
 
@@ -243,6 +250,6 @@ def open_table(
     A parent run (e.g. a sweep) is followed by its child runs, marked ``↳``,
     unless ``group_children=False``.
     """
-    global LAST_TABLE
-    LAST_TABLE = RunTable(client, filter, experiment, page_size, group_children)
-    return LAST_TABLE
+    table = RunTable(client, filter, experiment, page_size, group_children)
+    _compare.LAST_TABLE = table
+    return table

@@ -4,4 +4,4 @@
 head, so opening an up-to-date store never has to import Alembic.
 """
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"

@@ -46,14 +46,16 @@ def ensure_model(
     Returns ``(model_pk, created)``.
     """
     when = _liveness.now_ms() if creation_time is None else creation_time
+    # RETURNING, not rowcount: PostgreSQL reports -1 rows for an INSERT that returns
+    # its key (as SQLAlchemy makes it), so rowcount cannot tell "created" there.
     inserted = conn.execute(
-        _dialect.upsert(models_t, ["name"]).values(
-            name=name, creation_time=when, last_updated_time=when, description=description
-        )
-    ).rowcount
-    if inserted:
+        _dialect.upsert(models_t, ["name"])
+        .values(name=name, creation_time=when, last_updated_time=when, description=description)
+        .returning(models_t.c.model_pk)
+    ).first()
+    if inserted is not None:
         record(conn, actor, name, "create_model")
-    return model_pk(conn, name, lock=True), bool(inserted)
+    return model_pk(conn, name, lock=True), inserted is not None
 
 
 def insert_version_rows(

@@ -228,7 +228,8 @@ class ArtifactInfo:
     path: str
     is_dir: bool
     file_size: int | None
-    sha256: str | None = None
+    # Listings compare like MLflow's FileInfo (path, is_dir, file_size); the hash is extra.
+    sha256: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,3 +351,15 @@ class RegistryEvent:
     user_id: str
     host: str
     run_id: str | None
+
+
+# MLflow 3's LoggedModel (kept in a module of its own; re-exported as MLflow does).
+from nbtrack.entities._logged_model import (  # noqa: E402
+    LoggedModel as LoggedModel,
+)
+from nbtrack.entities._logged_model import (  # noqa: E402
+    LoggedModelMetric as LoggedModelMetric,
+)
+from nbtrack.entities._logged_model import (  # noqa: E402
+    LoggedModelStatus as LoggedModelStatus,
+)
