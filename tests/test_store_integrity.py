@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbtrack
+from _backends import Backend
 from _tag_helpers import user_tags
 from nbtrack import InvalidInputError, TrackingClient, WriteError
 from nbtrack import _validation as check
@@ -450,6 +451,23 @@ def test_cell_text_with_lone_surrogates_is_stored_with_replacements(
     assert event.cell_id == "cell-\ufffd"
     assert event.error_type == "ValueError"
     assert event.error_message == "no file named caf\ufffd.txt"
+    assert client.get_run(run_id).data.metrics == {"m": 1.0}
+
+
+def test_cell_text_with_nul_is_stored_with_replacements(backend: Backend) -> None:
+    """NUL in the kernel's cell text (PostgreSQL text cannot hold it) becomes U+FFFD,
+    on both backends alike, and the rest of the batch is stored."""
+    client = TrackingClient(backend.store)
+    run_id = client.create_run("0").info.run_id
+    store = client._store
+    source = "raise ValueError('a\x00b')"
+    seq = store.begin_cell(run_id, "cell-1", 1, source, 1000)
+    client.log_metric(run_id, "m", 1.0)
+    store.end_cell(run_id, seq, "cell-1", 1, source, 1000, 5, ValueError("a\x00b"))
+    client.flush()  # nothing failed
+    (event,) = client.get_cell_timeline(run_id)
+    assert event.source == "raise ValueError('a\ufffdb')"
+    assert event.error_message == "a\ufffdb"
     assert client.get_run(run_id).data.metrics == {"m": 1.0}
 
 

@@ -90,7 +90,8 @@ class BatchWriter:
         for op in last.values():
             (_, run_pk, seq, cell_id, count, source, start, duration, outcome, etype, emsg) = op
             # Cell text comes unchecked from the kernel (an exception message may quote
-            # an undecodable file name): lone surrogates are replaced, not fatal.
+            # an undecodable file name, or hold a NUL): those characters are replaced,
+            # not fatal.
             source, cell_id, etype, emsg = (
                 _storable(source),
                 _storable(cell_id),
@@ -108,8 +109,13 @@ class BatchWriter:
 
 
 def _storable(text: Any) -> Any:
-    """``text`` with lone surrogates (which have no UTF-8 form) replaced by U+FFFD."""
-    if type(text) is not str or text.isascii():
+    """``text`` with lone surrogates (which have no UTF-8 form) and NUL characters
+    (which PostgreSQL text cannot hold; replaced on SQLite too, alike) as U+FFFD."""
+    if type(text) is not str:
+        return text
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if text.isascii():
         return text
     try:
         text.encode("utf-8")
