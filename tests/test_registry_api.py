@@ -44,6 +44,20 @@ def test_register_creates_the_model_and_consecutive_versions(
         client.create_registered_model("iris")
 
 
+def test_descriptions_with_nul_are_refused(client: nbtrack.TrackingClient) -> None:
+    # PostgreSQL text cannot hold NUL: refused at the call on every backend.
+    with pytest.raises(InvalidInputError, match=r"description contains a NUL character"):
+        client.create_registered_model("iris", description="a\x00b")
+    client.create_registered_model("iris", description="fine")
+    with pytest.raises(InvalidInputError, match=r"description contains a NUL character"):
+        client.update_registered_model("iris", description="\x00")
+    assert client.get_registered_model("iris").description == "fine"
+    uri, _ = _logged()
+    version = client.register_model(uri, "iris")
+    with pytest.raises(InvalidInputError, match=r"description contains a NUL character"):
+        client.update_model_version("iris", version.version, description="x\x00")
+
+
 def test_a_version_outlives_its_run(client: nbtrack.TrackingClient) -> None:
     uri, run_id = _logged()
     client.register_model(uri, "iris")

@@ -57,7 +57,9 @@ class RegistryMethods:
     ) -> RegisteredModel:
         """Create an empty registered model; an existing name is an error."""
         name = model_name(name)
-        self._registry.create_model(name, _tag_items(tags), description, self._actor())
+        self._registry.create_model(
+            name, _tag_items(tags), _description(description), self._actor()
+        )
         return self.get_registered_model(name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -66,7 +68,7 @@ class RegistryMethods:
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
         """Change a registered model's description."""
-        self._registry.set_model_description(name, description, self._actor())
+        self._registry.set_model_description(name, _description(description), self._actor())
         return self.get_registered_model(name)
 
     def delete_registered_model(self, name: str) -> None:
@@ -120,7 +122,7 @@ class RegistryMethods:
             flavor=files.flavor,
             files=files.rows,
             tags=tag_items,
-            description=description,
+            description=_description(description),
             actor=self._actor(),
         )
         return self.get_model_version(name, version)
@@ -148,7 +150,9 @@ class RegistryMethods:
     ) -> ModelVersion:
         """Change a version's description (its files never change)."""
         number = parse_version(version)
-        self._registry.set_version_description(name, number, description, self._actor())
+        self._registry.set_version_description(
+            name, number, _description(description), self._actor()
+        )
         return self.get_model_version(name, number)
 
     def delete_model_version(self, name: str, version: int | str) -> None:
@@ -231,6 +235,11 @@ class TrackingClient(tracking.TrackingClient, RegistryMethods):
     ``nbtrack.TrackingClient`` and ``nbtrack.MlflowClient``: the tracking
     methods of :class:`nbtrack.client.TrackingClient` plus the registry's.
     """
+
+
+def _description(description: str | None) -> str | None:
+    """A description as stored: text any backend holds (no NUL, no lone surrogate)."""
+    return None if description is None else check.text("description", str(description))
 
 
 def _tag_items(tags: Mapping[str, Any] | None) -> dict[str, str]:
