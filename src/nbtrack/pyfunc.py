@@ -55,6 +55,7 @@ def log_model(
     artifact_path: str | None = None,
     artifacts: Artifacts = None,
     code_paths: Iterable[str | os.PathLike[str]] | None = None,
+    infer_code_paths: bool = False,
     registered_model_name: str | None = None,
     pip_requirements: Requirements = None,
     extra_pip_requirements: Requirements = None,
@@ -68,6 +69,9 @@ def log_model(
     python_model=model)``, ``artifact_path=``). ``artifacts`` maps names to
     local paths or ``runs:/`` / ``models:/`` URIs; ``code_paths`` are copied
     into the model and put on ``sys.path`` when it is loaded (trusted).
+    ``infer_code_paths=True`` finds them instead: the working directory's
+    Python files the model refers to (MLflow's rule; see
+    :mod:`nbtrack.models._code_inference`).
 
     Without ``serialization``, an importable class whose attributes skops can
     store is saved as class path + skops; anything else (a class defined in a
@@ -89,6 +93,7 @@ def log_model(
             pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements,
             code_paths=code_paths,
+            infer_code_paths=infer_code_paths,
             metadata=metadata,
             params=params,
         ),
@@ -106,6 +111,7 @@ def save_model(
     python_model: Any = None,
     artifacts: Artifacts = None,
     code_paths: Iterable[str | os.PathLike[str]] | None = None,
+    infer_code_paths: bool = False,
     pip_requirements: Requirements = None,
     extra_pip_requirements: Requirements = None,
     metadata: Mapping[str, Any] | None = None,
@@ -129,6 +135,7 @@ def save_model(
             pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements,
             code_paths=code_paths,
+            infer_code_paths=infer_code_paths,
             metadata=metadata,
         ),
     )

@@ -10,7 +10,23 @@ the day it starts passing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+# MLflow's files, copied with their origin and licence (mlflow_source/NOTICE.md);
+# NBTRACK_MLFLOW_SOURCE runs the same selection from another MLflow checkout.
+SOURCE = Path(os.environ.get("NBTRACK_MLFLOW_SOURCE") or Path(__file__).with_name("mlflow_source"))
+# MLflow files read from its repository but not committed here (README.md, "Origin").
+LOCAL = Path(__file__).with_name("mlflow_local")
+
+
+def mlflow_file(path: str) -> Path | None:
+    """MLflow's file ``path`` from SOURCE, else from ``mlflow_local/``; None if neither has it."""
+    for root in (SOURCE, LOCAL):
+        if (root / path).is_file():
+            return root / path
+    return None
 
 
 @dataclass(frozen=True)

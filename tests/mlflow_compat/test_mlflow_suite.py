@@ -18,25 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_compat.selection import SELECTED
+from mlflow_compat.selection import SELECTED, mlflow_file
 
 ROOT = Path(__file__).parents[2]
-# MLflow's files, copied with their origin and licence (mlflow_source/NOTICE.md);
-# NBTRACK_MLFLOW_SOURCE runs the same selection from another MLflow checkout.
-SOURCE = os.environ.get("NBTRACK_MLFLOW_SOURCE") or str(Path(__file__).with_name("mlflow_source"))
-# MLflow files read from its repository but not committed here (README.md, "Origin").
-LOCAL = Path(__file__).with_name("mlflow_local")
 
 
 def selected_files() -> list[Path]:
     """Each selected MLflow file that is here: from SOURCE, else from ``mlflow_local/``."""
-    found = []
-    for path in SELECTED:
-        for root in (Path(SOURCE), LOCAL):
-            if (root / path).is_file():
-                found.append(root / path)
-                break
-    return found
+    return [file for file in map(mlflow_file, SELECTED) if file is not None]
 
 
 def _run_suite(target: str) -> subprocess.CompletedProcess[str]:

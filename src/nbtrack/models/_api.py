@@ -17,7 +17,7 @@ from nbtrack.models import _registry_hooks, _trust, _uris
 from nbtrack.models._flavor import flavor_named
 from nbtrack.models._format import ModelMetadata, prepare_directory, read_metadata
 from nbtrack.models._format import write_model_files as _write_files
-from nbtrack.models._keywords import Extras, copy_code_paths
+from nbtrack.models._keywords import Extras, copy_code_paths, copy_inferred_code
 from nbtrack.models._serialization import LoadOptions, check_serialization
 from nbtrack.models._signature import ModelSignature, enforce, infer_signature
 from nbtrack.store.artifacts import normalize_artifact_path
@@ -82,6 +82,8 @@ def save_model(
     prepare_directory(target)
     try:
         copy_code_paths(extras.code_paths, target)
+        if extras.infer_code_paths:
+            copy_inferred_code(model, target)
         saved = impl.save(model, target, serialization, options)
         if signature is None and input_example is not None and signature_from_example:
             try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.exceptions import InvalidInputError
+from nbtrack.models._code_inference import inferred_code_files
 from nbtrack.models._format import CODE_DIR
 
 #: The name a model gets when neither ``name`` nor ``artifact_path`` is given (MLflow's).
@@ -95,6 +96,15 @@ def copy_code_paths(code_paths: Iterable[str], model_dir: Path) -> None:
             raise InvalidInputError(f"code_paths: {source} does not exist")
 
 
+def copy_inferred_code(model: Any, model_dir: Path) -> None:
+    """Copy the working-directory files ``model`` needs into ``model_dir/code/`` (same layout)."""
+    root = Path.cwd()
+    for relative in inferred_code_files(model, root):
+        target = model_dir / CODE_DIR / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / relative, target)
+
+
 def string_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     """MLflow's model ``params``: names to values, kept as strings."""
     if params is None:
@@ -113,6 +123,7 @@ class Extras:
     code_paths: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    infer_code_paths: bool = False
 
     @classmethod
     def of(
@@ -123,12 +134,18 @@ class Extras:
         code_paths: Iterable[str | os.PathLike[str]] | None = None,
         metadata: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        infer_code_paths: bool = False,
     ) -> Extras:
         """Checked keywords, so bad ones are refused before anything is written."""
         replacing, extra = requirements(pip_requirements, extra_pip_requirements)
         if isinstance(code_paths, str | os.PathLike):
             raise InvalidInputError(
                 "code_paths must be a list of paths, e.g. code_paths=['model.py']"
+            )
+        if infer_code_paths and code_paths:
+            raise InvalidInputError(
+                "pass code_paths= (the files to ship) or infer_code_paths=True (find "
+                "them), not both"
             )
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidInputError("metadata must be a dict")
@@ -138,4 +155,5 @@ class Extras:
             tuple(os.fspath(p) for p in code_paths or ()),
             dict(metadata or {}),
             string_params(params),
+            infer_code_paths=bool(infer_code_paths),
         )
