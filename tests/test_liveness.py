@@ -9,6 +9,8 @@ heartbeat, and the run is KILLED only when none of them lives.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -164,4 +166,75 @@ def test_writers_on_other_hosts_count_while_their_heartbeat_is_fresh(tmp_path: P
     assert status_after_reopening(store, run_id) == "RUNNING"
     stale = now - _liveness.STALE_AFTER_MS - 1000
     execute("UPDATE run_writers SET heartbeat = ?", stale)
+    assert status_after_reopening(store, run_id) == "KILLED"
+
+
+def _pid_free_here(low: int = 300, high: int = 20_000) -> int:
+    """A pid no process of this (the initial) pid namespace has now."""
+    return next(pid for pid in range(low, high) if not Path(f"/proc/{pid}").exists())
+
+
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or os.geteuid() != 0,
+    reason="needs root and unshare(1) to start a process in a pid namespace of its own",
+)
+def test_a_run_written_from_another_pid_namespace_of_this_host_is_not_killed(
+    tmp_path: Path,
+) -> None:
+    """A container's view of this host: the same host name, its own pids.
+
+    The child runs in a new pid namespace (``unshare --pid``) and creates a run
+    with a pid that no process has out here. Opening the store from here must
+    not take that live run for dead (it did when only the host name was
+    compared); the heartbeat decides, as for another host.
+    """
+    store = tmp_path / "store"
+    nbtrack.TrackingClient(store).search_runs()  # the store exists before the child
+    close_all()
+    target = _pid_free_here()
+    # In the new namespace sh is pid 1 and each /bin/true takes the next pid, so
+    # the worker started after them gets ``target``.
+    burn = f'i=0; while [ $i -lt {target - 2} ]; do /bin/true; i=$((i+1)); done; "$0" "$@"'
+    run_id_file, go, err = tmp_path / "run-id", tmp_path / "go", tmp_path / "child.err"
+    env = {**os.environ, "PYTHONPATH": str(Path(nbtrack.__file__).parents[1])}
+    with err.open("wb") as e:
+        child = subprocess.Popen(
+            [
+                *("unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", burn),
+                *(sys.executable, str(WORKER), "create-and-wait", str(store)),
+                *(f"--run-id-file={run_id_file}", f"--go={go}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=e,
+            env=env,
+        )
+    try:
+        wait_for_file(run_id_file, child, err)
+        run_id = run_id_file.read_text()
+        conn = sqlite3.connect(store / "nbtrack.db")
+        try:
+            host, pid = conn.execute(
+                "SELECT host, pid FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+        assert pid == target
+        assert not _liveness.pid_alive(pid)  # out here, that pid is nobody
+        assert status_after_reopening(store, run_id) == "RUNNING"
+        assert status_after_reopening(store, run_id) == "RUNNING"
+        assert host.startswith(f"{_liveness.HOST.split('/')[0]}/pidns:")
+        assert host != _liveness.HOST
+    finally:
+        go.touch()
+    assert child.wait(60) == 0, err.read_text()
+    # Gone without ending the run: like a writer on another host, the run is
+    # orphaned once its heartbeat is stale.
+    conn = sqlite3.connect(store / "nbtrack.db")
+    try:
+        stale = _liveness.now_ms() - _liveness.STALE_AFTER_MS - 1000
+        conn.execute("UPDATE runs SET heartbeat = ? WHERE run_id = ?", (stale, run_id))
+        conn.execute("UPDATE run_writers SET heartbeat = ?", (stale,))
+        conn.commit()
+    finally:
+        conn.close()
     assert status_after_reopening(store, run_id) == "KILLED"

@@ -5,6 +5,12 @@ refreshes every 30 s. On this host a dead (or zombie) pid means the run's
 process is gone; on another host, or when a live pid has not refreshed the
 heartbeat for :data:`STALE_AFTER_MS` (the pid was reused), the run is
 considered orphaned too.
+
+"This host" means the same pid namespace, not only the same host name: two
+containers can share a name (set by hand, or with host networking) while each
+sees only its own pids, and a JupyterLab server would then take a training
+container's live run for dead. A process outside the machine's initial pid
+namespace records ``name/pidns:<inode>``, and the heartbeat decides for it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,21 @@ import socket
 import time
 from pathlib import Path
 
-HOST = socket.gethostname()
+#: The inode of the machine's initial pid namespace (Linux's ``PROC_PID_INIT_INO``).
+INITIAL_PID_NAMESPACE = 0xEFFFFFFC
+
+
+def host_identity() -> str:
+    """The host name, plus the pid namespace when this process is not in the initial one."""
+    name = socket.gethostname()
+    try:
+        namespace = Path("/proc/self/ns/pid").stat().st_ino
+    except OSError:
+        return name  # no /proc (macOS, Windows): pids are the machine's
+    return name if namespace == INITIAL_PID_NAMESPACE else f"{name}/pidns:{namespace}"
+
+
+HOST = host_identity()
 #: Ten missed heartbeats.
 STALE_AFTER_MS = 10 * 30_000
 
