@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from pathlib import Path
@@ -231,6 +232,23 @@ def test_metric_history_is_ordered_by_step(client: TrackingClient, run_id: str) 
     assert history[0].timestamp == 100
     assert client.get_run(run_id).data.metrics == {"loss": 0.5}  # value at the highest step
     assert client.get_metric_history(run_id, "never") == []
+
+
+def test_metric_history_gives_back_nan_and_infinities_exactly(
+    client: TrackingClient, run_id: str
+) -> None:
+    """NaN is stored as NULL on both backends; the history gives NaN back, as logged."""
+    values = [0.5, float("nan"), float("inf"), float("-inf"), 1e-300, -2.25]
+    for step, value in enumerate(values):
+        client.log_metric(run_id, "odd", value, timestamp=1_700_000_000_000 + step, step=step)
+    history = client.get_metric_history(run_id, "odd")
+    assert [type(m.value) for m in history] == [float] * len(values)
+    assert math.isnan(history[1].value)
+    assert [m.value for i, m in enumerate(history) if i != 1] == values[:1] + values[2:]
+    assert [(m.key, m.step, m.timestamp) for m in history] == [
+        ("odd", step, 1_700_000_000_000 + step) for step in range(len(values))
+    ]
+    assert all(type(m.step) is int and type(m.timestamp) is int for m in history)
 
 
 def test_metric_histories_are_per_run(client: TrackingClient, run_id: str) -> None:

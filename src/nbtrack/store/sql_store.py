@@ -580,15 +580,19 @@ class SqlStore(
         run_pk = self.run_pk(run_id)
         # Histories reach 10^6 points: rows come straight from the driver, already
         # in Metric's field order, and become Metric tuples in C.
-        columns = (sa.literal(key), _history.VALUE, _history.TIMESTAMP, _history.STEP)
+        postgres = _dialect.is_postgres(self.engine)
+        value: sa.ColumnElement[Any] = _history.VALUE
+        if postgres:  # NaN is stored as NULL; PostgreSQL's float8 can give it back
+            value = sa.func.coalesce(value, sa.literal(float("nan"), sa.Float))
+        columns = (sa.literal(key), value, _history.TIMESTAMP, _history.STEP)
         with _history.gc_paused(), self._read() as conn:
             key_id = _history.key_id(conn, key)
             if key_id is None:
                 return []
             rows = _history.point_rows(conn, run_pk, key_id, columns)
             history: list[Metric] = list(map(_new_metric, rows))
-        if any(point.value is None for point in history):  # NaN is stored as NULL
-            nan = float("nan")
+        if not postgres and any(point.value is None for point in history):
+            nan = float("nan")  # SQLite cannot hold NaN: NULL stands for it
             history = [p._replace(value=nan) if p.value is None else p for p in history]
         return history
 

@@ -74,7 +74,7 @@ def point_rows(
     if skip_nan:
         query = query.where(VALUE.is_not(None))
     with gc_paused():  # 10^6 tuples hold no cycles: no point in the GC walking them
-        return _dialect.fetch_tuples(conn, query.order_by(STEP))
+        return _dialect.fetch_tuples(conn, query.order_by(STEP), binary=True)
 
 
 def arrays(rows: list[tuple[Any, ...]], columns: int) -> npt.NDArray[np.float64]:
