@@ -73,7 +73,7 @@ def point_rows(
         query = query.where(after_step < STEP)
     if skip_nan:
         query = query.where(VALUE.is_not(None))
-    with gc_paused():  # 10^6 tuples hold no cycles: no point in the GC walking them
+    with gc_paused(), _dialect.index_order(conn):  # 10^6 tuples hold no cycles
         return _dialect.fetch_tuples(conn, query.order_by(STEP), binary=True)
 
 
